@@ -1,0 +1,1 @@
+//! Black-box HTTP tests live in tests/tests/.
