@@ -1,1 +1,33 @@
-//! placeholder
+//! # forge-application
+//!
+//! Forge's use cases, the ports they need and the authorization policy.
+//!
+//! Every rule that spans aggregates, every permission check and every transaction boundary lives
+//! here, so an embedding service or a test harness calling these use cases gets exactly the rules
+//! the HTTP API enforces. This crate depends on `forge-domain` only; it knows no database, no HTTP
+//! framework and no runtime.
+//!
+//! ## Ports
+//!
+//! The outside world is reached through traits ("ports") that adapters in `forge-infrastructure`
+//! implement: repositories for reads, one [`UnitOfWork`](common::UnitOfWork) for writes, and
+//! small capability traits (password hashing, tokens, clock, revocation store). Use cases hold
+//! them as `Arc<dyn Port>`: the cost of dynamic dispatch is nothing next to the I/O behind each
+//! call, and it keeps generic parameters out of every handler and of every embedding service.
+//! With the `mocks` feature (always on in this crate's tests) every port also has a `mockall`
+//! mock, `Mock<PortName>`.
+//!
+//! ## Writes
+//!
+//! A use case never writes piecemeal. It reads what it needs, applies domain methods, and hands
+//! the complete list of [`Change`](common::Change)s to the unit of work, which stores all of them
+//! in one database transaction or none of them. Updates carry the version they were based on, so
+//! a write that lost a race is refused instead of overwriting the winner.
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod common;
+pub mod users;
+
+pub use common::{Actor, ClientContext, FieldError, Page, PageRequest, SortOrder, UnexpectedError, ValidationErrors};

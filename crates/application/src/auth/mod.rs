@@ -1,0 +1,4 @@
+//! Authentication: registration, login, token refresh, logout, and turning a bearer credential
+//! into an [`Actor`](crate::Actor).
+
+pub mod ports;

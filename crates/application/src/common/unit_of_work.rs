@@ -1,0 +1,89 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use forge_domain::{
+    sessions::{RefreshToken, Session, SessionId, TokenDigest},
+    users::{User, UserId},
+};
+
+use super::UnexpectedError;
+
+/// One write, applied by the [`UnitOfWork`] inside its transaction.
+///
+/// New capabilities add variants (audit entries and outbox events will be written here, in the
+/// same transaction as the change they describe).
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Stores a new user. A taken e-mail or username is refused with
+    /// [`CommitError::EmailTaken`] / [`CommitError::UsernameTaken`].
+    InsertUser(User),
+    /// Stores every field of an existing user, provided the stored row is still at
+    /// `expected_version`; otherwise [`CommitError::Stale`]. `user.version()` is the new version.
+    UpdateUser {
+        /// The user as it should be stored.
+        user: User,
+        /// The version the change was based on.
+        expected_version: i64,
+    },
+    /// Sets `last_login_at` alone (not a change of the account: no version check or bump).
+    RecordLogin {
+        /// Who logged in.
+        user_id: UserId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Stores a new session.
+    InsertSession(Session),
+    /// Moves a session's `last_used_at` forward.
+    TouchSession {
+        /// The session.
+        id: SessionId,
+        /// When it was used.
+        at: DateTime<Utc>,
+    },
+    /// Ends one session (a no-op if it already ended).
+    RevokeSession {
+        /// The session.
+        id: SessionId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Stores a new refresh token.
+    InsertRefreshToken(RefreshToken),
+    /// Marks a refresh token used, provided it is still unused; otherwise [`CommitError::Stale`].
+    /// This is what makes a refresh token single-use when two requests race with it.
+    ConsumeRefreshToken {
+        /// The token's digest.
+        digest: TokenDigest,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Why a unit of work stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// A user with this e-mail already exists.
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    /// A user with this username (ignoring case) already exists.
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// A guarded write found the row changed (or gone) since it was read.
+    #[error("the data changed since it was read")]
+    Stale,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Applies a list of changes atomically: all of them are stored, in order, or none is.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// Stores `changes` in one transaction.
+    ///
+    /// # Errors
+    /// [`CommitError`]: the first change that could not be applied decides the variant, and the
+    /// transaction is rolled back.
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError>;
+}
