@@ -1,4 +1,9 @@
 //! Authentication: registration, login, token refresh, logout, and turning a bearer credential
 //! into an [`Actor`](crate::Actor).
 
+mod errors;
 pub mod ports;
+pub(crate) mod service;
+
+pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
+pub use service::{AuthPorts, AuthService, AuthSettings, LoginOutcome, LoginCommand, RefreshCommand, RegisterCommand, TokenPair};

@@ -1,3 +1,10 @@
 //! Users management: one's own profile, and administration of every account.
 
+mod draft;
+mod errors;
 pub mod ports;
+mod service;
+
+pub(crate) use draft::AccountDraft;
+pub use errors::UserError;
+pub use service::{CreateUserCommand, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate};

@@ -1,0 +1,75 @@
+use crate::common::{UnexpectedError, ValidationErrors};
+
+/// Why a registration stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Self-registration is switched off.
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// One or more fields are invalid.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// An account with this e-mail address exists.
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    /// An account with this username exists.
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Why a login failed. Deliberately coarse: an unknown account, a wrong password and a disabled
+/// account all read as [`LoginError::InvalidCredentials`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The credentials do not open an account that may log in.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Why a refresh token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown token, or its account may no longer log in.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// The token or its session is past its lifetime.
+    #[error("the refresh token has expired")]
+    Expired,
+    /// The session was ended, or this token had already been used (which ends the session).
+    #[error("the session was revoked")]
+    Revoked,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Why a credential does not authenticate.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// Malformed, forged or otherwise unacceptable credential, or its account is gone or disabled.
+    #[error("invalid credentials")]
+    Invalid,
+    /// The access token is past its expiry.
+    #[error("the access token has expired")]
+    Expired,
+    /// The token's session was ended.
+    #[error("the session was revoked")]
+    Revoked,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}
+
+/// Why a logout failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}

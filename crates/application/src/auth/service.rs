@@ -1,0 +1,410 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use forge_domain::{
+    sessions::{RefreshToken, RefreshVerdict, Session, SessionId, SessionState},
+    users::{Email, NewUser, PasswordPolicy, Role, User, Username},
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
+    ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
+};
+use crate::{
+    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    users::{AccountDraft, ports::UserRepository},
+};
+
+/// The knobs of authentication, read from configuration by the server.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Whether anyone may register (`POST /auth/register`).
+    pub allow_registration: bool,
+    /// The rules for new passwords.
+    pub password_policy: PasswordPolicy,
+    /// How long an access token lives; a revocation must be remembered this long.
+    pub access_token_ttl: Duration,
+    /// The absolute lifetime of a session, however it is used.
+    pub session_lifetime: Duration,
+    /// How long a session may go unused before it expires.
+    pub session_idle_timeout: Duration,
+    /// How long after its first use a refresh token may be presented again without being taken
+    /// for a stolen one (parallel refreshes from one client). Zero: never.
+    pub refresh_reuse_grace: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            allow_registration: true,
+            password_policy: PasswordPolicy::default(),
+            access_token_ttl: Duration::minutes(15),
+            session_lifetime: Duration::days(30),
+            session_idle_timeout: Duration::days(7),
+            refresh_reuse_grace: Duration::zero(),
+        }
+    }
+}
+
+/// The ports authentication needs.
+#[derive(Clone)]
+#[allow(missing_docs)]
+pub struct AuthPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub unit_of_work: Arc<dyn UnitOfWork>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub access_tokens: Arc<dyn AccessTokens>,
+    pub opaque_tokens: Arc<dyn OpaqueTokens>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A self-registration.
+#[derive(Debug, Clone)]
+pub struct RegisterCommand {
+    /// Raw e-mail address.
+    pub email: String,
+    /// Raw username.
+    pub username: String,
+    /// The chosen password.
+    pub password: SecretString,
+    /// Raw display name.
+    pub full_name: Option<String>,
+}
+
+/// A login by e-mail address or username.
+#[derive(Debug, Clone)]
+pub struct LoginCommand {
+    /// An e-mail address (anything containing `@`) or a username.
+    pub identifier: String,
+    /// The password.
+    pub password: SecretString,
+    /// Where the login comes from, recorded on the session.
+    pub context: ClientContext,
+}
+
+/// A refresh-token exchange.
+#[derive(Debug, Clone)]
+pub struct RefreshCommand {
+    /// The refresh token as presented.
+    pub refresh_token: SecretString,
+    /// Where the request comes from.
+    pub context: ClientContext,
+}
+
+/// An access token and the refresh token to renew it.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The signed access token.
+    pub access_token: SecretString,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The single-use refresh token.
+    pub refresh_token: SecretString,
+    /// The session both belong to.
+    pub session_id: SessionId,
+}
+
+/// A successful login or refresh.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The account, as it is after the login.
+    pub user: User,
+    /// The new tokens.
+    pub tokens: TokenPair,
+}
+
+/// Registration, login, refresh, logout and authentication.
+#[derive(Clone)]
+pub struct AuthService {
+    ports: AuthPorts,
+    settings: Arc<AuthSettings>,
+}
+
+impl AuthService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
+        Self { ports, settings: Arc::new(settings) }
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Opens a member account, unverified.
+    ///
+    /// # Errors
+    /// [`RegisterError`]: closed registration, every invalid field, a taken address or username.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, cmd: RegisterCommand) -> Result<User, RegisterError> {
+        if !self.settings.allow_registration {
+            return Err(RegisterError::RegistrationClosed);
+        }
+        let mut v = Validator::new();
+        let draft = AccountDraft::parse(
+            &mut v,
+            &cmd.email,
+            &cmd.username,
+            cmd.password.expose_secret(),
+            cmd.full_name.as_deref(),
+            &self.settings.password_policy,
+        );
+        v.finish().map_err(RegisterError::Validation)?;
+        let draft = draft.ok_or_else(|| UnexpectedError::internal("a field is missing although validation passed"))?;
+        if self.ports.users.by_email(&draft.email).await?.is_some() {
+            return Err(RegisterError::EmailTaken);
+        }
+        if self.ports.users.by_username(&draft.username).await?.is_some() {
+            return Err(RegisterError::UsernameTaken);
+        }
+        let password_hash = self.ports.hasher.hash(cmd.password).await?;
+        let user = User::register(
+            NewUser {
+                email: draft.email,
+                username: draft.username,
+                full_name: draft.full_name,
+                role: Role::Member,
+                password_hash,
+                is_active: true,
+                is_verified: false,
+            },
+            self.ports.clock.now(),
+        );
+        self.ports.unit_of_work.commit(vec![Change::InsertUser(user.clone())]).await.map_err(|e| match e {
+            CommitError::EmailTaken => RegisterError::EmailTaken,
+            CommitError::UsernameTaken => RegisterError::UsernameTaken,
+            CommitError::Stale => RegisterError::Unexpected(UnexpectedError::internal("insert reported stale")),
+            CommitError::Unexpected(e) => RegisterError::Unexpected(e),
+        })?;
+        tracing::info!(user_id = %user.id(), "user registered");
+        Ok(user)
+    }
+
+    /// Logs in by e-mail or username and opens a session.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`] whether the account is unknown, the password wrong or
+    /// the account unable to log in; the work done is the same in each case.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, cmd: LoginCommand) -> Result<LoginOutcome, LoginError> {
+        let user = self.find_by_identifier(&cmd.identifier).await?;
+        let matches = self.ports.hasher.verify(cmd.password, user.as_ref().map(|u| u.password_hash().clone())).await?;
+        let user = match user {
+            Some(user) if matches && user.ensure_can_act().is_ok() => user,
+            _ => return Err(LoginError::InvalidCredentials),
+        };
+        let now = self.ports.clock.now();
+        let session = Session::open(
+            user.id(),
+            now,
+            self.settings.session_lifetime,
+            cmd.context.ip.clone(),
+            cmd.context.user_agent.clone(),
+        );
+        let (refresh_token, refresh) = self.new_refresh_token(&session, now);
+        self.ports
+            .unit_of_work
+            .commit(vec![
+                Change::InsertSession(session.clone()),
+                Change::InsertRefreshToken(refresh),
+                Change::RecordLogin { user_id: user.id(), at: now },
+            ])
+            .await
+            .map_err(unexpected)?;
+        let mut user = user;
+        user.record_login(now);
+        let access = self.ports.access_tokens.issue(user.id(), session.id, now)?;
+        tracing::info!(user_id = %user.id(), session_id = %session.id, "logged in");
+        Ok(LoginOutcome {
+            user,
+            tokens: TokenPair {
+                access_token: access.token,
+                expires_in: access.expires_in,
+                refresh_token,
+                session_id: session.id,
+            },
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. The presented token stops working; presenting
+    /// it again (outside the grace window) ends the whole session.
+    ///
+    /// # Errors
+    /// [`RefreshError`] saying why the token is refused.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, cmd: RefreshCommand) -> Result<LoginOutcome, RefreshError> {
+        let digest = self.ports.opaque_tokens.digest(cmd.refresh_token.expose_secret());
+        let Some(presented) = self.ports.sessions.refresh_token(&digest).await? else {
+            return Err(RefreshError::Invalid);
+        };
+        let Some(session) = self.ports.sessions.by_id(presented.session_id).await? else {
+            return Err(RefreshError::Invalid);
+        };
+        let now = self.ports.clock.now();
+        if session.revoked_at.is_some() {
+            return Err(RefreshError::Revoked);
+        }
+        let mut consume = match presented.judge(now, self.settings.refresh_reuse_grace) {
+            RefreshVerdict::Rotate => true,
+            RefreshVerdict::GraceReuse => false,
+            RefreshVerdict::Expired => return Err(RefreshError::Expired),
+            RefreshVerdict::Reuse => {
+                tracing::warn!(session_id = %session.id, "refresh token reused; ending the session");
+                self.end_sessions(&[session.id], now).await?;
+                return Err(RefreshError::Revoked);
+            }
+        };
+        session.ensure_usable(now, self.settings.session_idle_timeout).map_err(|state| match state {
+            SessionState::Revoked => RefreshError::Revoked,
+            SessionState::Expired => RefreshError::Expired,
+        })?;
+        let user = match self.ports.users.by_id(session.user_id).await? {
+            Some(user) if user.ensure_can_act().is_ok() => user,
+            _ => {
+                self.end_sessions(&[session.id], now).await?;
+                return Err(RefreshError::Invalid);
+            }
+        };
+        loop {
+            let (refresh_token, next) = self.new_refresh_token(&session, now);
+            let mut changes = Vec::with_capacity(3);
+            if consume {
+                changes.push(Change::ConsumeRefreshToken { digest: digest.clone(), at: now });
+            }
+            changes.push(Change::InsertRefreshToken(next));
+            changes.push(Change::TouchSession { id: session.id, at: now });
+            match self.ports.unit_of_work.commit(changes).await {
+                Ok(()) => {
+                    let access = self.ports.access_tokens.issue(user.id(), session.id, now)?;
+                    return Ok(LoginOutcome {
+                        user,
+                        tokens: TokenPair {
+                            access_token: access.token,
+                            expires_in: access.expires_in,
+                            refresh_token,
+                            session_id: session.id,
+                        },
+                    });
+                }
+                // Another request consumed the same token between our read and our write.
+                Err(CommitError::Stale) if consume && self.settings.refresh_reuse_grace > Duration::zero() => {
+                    consume = false;
+                }
+                Err(CommitError::Stale) => {
+                    tracing::warn!(session_id = %session.id, "refresh token raced; ending the session");
+                    self.end_sessions(&[session.id], now).await?;
+                    return Err(RefreshError::Revoked);
+                }
+                Err(e) => return Err(RefreshError::Unexpected(unexpected(e))),
+            }
+        }
+    }
+
+    /// Ends the actor's current session: its access and refresh tokens stop working at once.
+    ///
+    /// # Errors
+    /// [`LogoutError::Unexpected`] when storage fails; the logout can be retried.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.id()))]
+    pub async fn logout(&self, actor: &Actor) -> Result<(), LogoutError> {
+        if let Some(session_id) = actor.session_id() {
+            self.end_sessions(&[session_id], self.ports.clock.now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Turns a bearer access token into the actor it stands for. The session must not be
+    /// revoked, and the account must still exist and be able to act; the actor carries the
+    /// account as it is now.
+    ///
+    /// # Errors
+    /// [`AuthenticateError`] saying why the token is refused.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, access_token: &str, context: ClientContext) -> Result<Actor, AuthenticateError> {
+        let claims = self.ports.access_tokens.verify(access_token, self.ports.clock.now()).map_err(|e| match e {
+            AccessTokenError::Expired => AuthenticateError::Expired,
+            AccessTokenError::Invalid => AuthenticateError::Invalid,
+        })?;
+        if self.ports.revocations.is_revoked(claims.session_id).await? {
+            return Err(AuthenticateError::Revoked);
+        }
+        match self.ports.users.by_id(claims.user_id).await? {
+            Some(user) if user.ensure_can_act().is_ok() => Ok(Actor::new(user, Some(claims.session_id), context)),
+            _ => Err(AuthenticateError::Invalid),
+        }
+    }
+
+    /// Reloads the revocation store from storage: every session revoked recently enough that one
+    /// of its access tokens may still be unexpired. Run at start-up, so a revocation survives a
+    /// restart of an instance that keeps its store in memory.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when storage or the store fails.
+    pub async fn reload_revocations(&self) -> Result<usize, UnexpectedError> {
+        let since = self.ports.clock.now() - self.settings.access_token_ttl;
+        let revoked = self.ports.sessions.revoked_since(since).await?;
+        for (id, at) in &revoked {
+            self.ports.revocations.revoke(*id, *at + self.settings.access_token_ttl).await?;
+        }
+        Ok(revoked.len())
+    }
+
+    /// Revokes `ids` in storage and in the revocation store.
+    pub(crate) async fn end_sessions(&self, ids: &[SessionId], now: DateTime<Utc>) -> Result<(), UnexpectedError> {
+        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ids, now, Vec::new())
+            .await
+            .map_err(unexpected)
+    }
+
+    fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (SecretString, RefreshToken) {
+        let (token, digest) = self.ports.opaque_tokens.generate();
+        let expires_at = (now + self.settings.session_idle_timeout).min(session.expires_at);
+        (token, RefreshToken { digest, session_id: session.id, issued_at: now, expires_at, used_at: None })
+    }
+
+    async fn find_by_identifier(&self, identifier: &str) -> Result<Option<User>, UnexpectedError> {
+        if identifier.contains('@') {
+            match Email::parse(identifier) {
+                Ok(email) => self.ports.users.by_email(&email).await,
+                Err(_) => Ok(None),
+            }
+        } else {
+            match Username::parse(identifier) {
+                Ok(username) => self.ports.users.by_username(&username).await,
+                Err(_) => Ok(None),
+            }
+        }
+    }
+}
+
+/// Commits `before` plus the revocation of `ids`, then tells the revocation store, so the
+/// sessions' access tokens are refused on the very next request.
+pub(crate) async fn end_sessions(
+    unit_of_work: &dyn UnitOfWork,
+    revocations: &dyn RevocationStore,
+    settings: &AuthSettings,
+    ids: &[SessionId],
+    now: DateTime<Utc>,
+    mut before: Vec<Change>,
+) -> Result<(), CommitError> {
+    before.extend(ids.iter().map(|&id| Change::RevokeSession { id, at: now }));
+    if !before.is_empty() {
+        unit_of_work.commit(before).await?;
+    }
+    for &id in ids {
+        revocations.revoke(id, now + settings.access_token_ttl).await?;
+    }
+    Ok(())
+}
+
+fn unexpected(e: CommitError) -> UnexpectedError {
+    match e {
+        CommitError::Unexpected(e) => e,
+        other => UnexpectedError::internal(other),
+    }
+}
+

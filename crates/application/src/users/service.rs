@@ -1,0 +1,388 @@
+use std::sync::Arc;
+
+use forge_domain::users::{Email, FullName, NewUser, Permission, Role, User, UserId, UserStateError, Username};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    draft::AccountDraft,
+    errors::UserError,
+    ports::{UserQuery, UserRepository},
+};
+use crate::{
+    auth::{
+        AuthSettings,
+        ports::{PasswordHasher, RevocationStore, SessionRepository},
+        service::end_sessions,
+    },
+    common::{Actor, Change, Clock, CommitError, Page, UnexpectedError, UnitOfWork, Validator},
+};
+
+/// The ports users management needs.
+#[derive(Clone)]
+#[allow(missing_docs)]
+pub struct UserPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub unit_of_work: Arc<dyn UnitOfWork>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// An account created by an admin.
+#[derive(Debug, Clone)]
+pub struct CreateUserCommand {
+    /// Raw e-mail address.
+    pub email: String,
+    /// Raw username.
+    pub username: String,
+    /// The initial password.
+    pub password: SecretString,
+    /// Raw display name.
+    pub full_name: Option<String>,
+    /// Raw role name; `member` when absent.
+    pub role: Option<String>,
+    /// Whether the account may log in; `true` when absent.
+    pub is_active: Option<bool>,
+}
+
+/// An admin account created by the operator (command line or start-up bootstrap), not by an actor.
+#[derive(Debug, Clone)]
+pub struct NewAdminCommand {
+    /// Raw e-mail address.
+    pub email: String,
+    /// Raw username.
+    pub username: String,
+    /// The password.
+    pub password: SecretString,
+}
+
+/// Changes to one's own profile. `None` leaves a field as it is; `full_name: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// New raw e-mail address (the address becomes unverified).
+    pub email: Option<String>,
+    /// New raw username.
+    pub username: Option<String>,
+    /// New raw display name, or `Some(None)` to clear it.
+    pub full_name: Option<Option<String>>,
+}
+
+/// Changes to an account. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// The profile fields.
+    pub profile: ProfileUpdate,
+    /// New raw role name (admins only).
+    pub role: Option<String>,
+    /// New active flag (admins only).
+    pub is_active: Option<bool>,
+    /// When set, the change applies only if the account is still at this version.
+    pub expected_version: Option<i64>,
+}
+
+/// Users management.
+#[derive(Clone)]
+pub struct UserService {
+    ports: UserPorts,
+    settings: Arc<AuthSettings>,
+}
+
+impl UserService {
+    /// Builds the service. It shares the authentication settings (password policy, token
+    /// lifetimes for revocations).
+    #[must_use]
+    pub fn new(ports: UserPorts, settings: AuthSettings) -> Self {
+        Self { ports, settings: Arc::new(settings) }
+    }
+
+    /// The actor's own account.
+    #[must_use]
+    pub fn me(&self, actor: &Actor) -> User {
+        actor.user().clone()
+    }
+
+    /// One user: the actor itself, or anyone for admins and managers.
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`] for anyone else (checked before existence, so ids reveal
+    /// nothing); [`UserError::NotFound`] for unknown or deleted users.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
+    pub async fn get(&self, actor: &Actor, id: UserId) -> Result<User, UserError> {
+        if !actor.is(id) && !actor.can(Permission::ReadAnyUser) {
+            return Err(UserError::Forbidden);
+        }
+        self.load_live(id).await
+    }
+
+    /// A page of users, for admins and managers.
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`] for members.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
+    pub async fn list(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, UserError> {
+        if !actor.can(Permission::ListUsers) {
+            return Err(UserError::Forbidden);
+        }
+        Ok(self.ports.users.list(query).await?)
+    }
+
+    /// Creates an account with any role (admins only).
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`], every invalid field, a taken address or username.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
+    pub async fn create(&self, actor: &Actor, cmd: CreateUserCommand) -> Result<User, UserError> {
+        if !actor.can(Permission::CreateUsers) {
+            return Err(UserError::Forbidden);
+        }
+        let mut v = Validator::new();
+        let draft = AccountDraft::parse(
+            &mut v,
+            &cmd.email,
+            &cmd.username,
+            cmd.password.expose_secret(),
+            cmd.full_name.as_deref(),
+            &self.settings.password_policy,
+        );
+        let role = match cmd.role.as_deref() {
+            Some(raw) => v.check("role", raw.parse::<Role>()),
+            None => Some(Role::Member),
+        };
+        v.finish()?;
+        let (Some(draft), Some(role)) = (draft, role) else {
+            return Err(missing_field().into());
+        };
+        self.insert(draft, role, cmd.is_active.unwrap_or(true), false, cmd.password).await
+    }
+
+    /// Creates an admin on the operator's behalf (`forge create-admin`, start-up bootstrap).
+    /// The address counts as verified.
+    ///
+    /// # Errors
+    /// Every invalid field, a taken address or username.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_admin(&self, cmd: NewAdminCommand) -> Result<User, UserError> {
+        let mut v = Validator::new();
+        let draft = AccountDraft::parse(
+            &mut v,
+            &cmd.email,
+            &cmd.username,
+            cmd.password.expose_secret(),
+            None,
+            &self.settings.password_policy,
+        );
+        v.finish()?;
+        let draft = draft.ok_or_else(missing_field)?;
+        self.insert(draft, Role::Admin, true, true, cmd.password).await
+    }
+
+    /// Creates the admin described by `cmd` unless an admin already exists.
+    ///
+    /// # Errors
+    /// As [`UserService::create_admin`].
+    pub async fn ensure_admin(&self, cmd: NewAdminCommand) -> Result<Option<User>, UserError> {
+        if self.ports.users.admin_exists().await? {
+            return Ok(None);
+        }
+        self.create_admin(cmd).await.map(Some)
+    }
+
+    /// Changes the actor's own profile.
+    ///
+    /// # Errors
+    /// As [`UserService::update`].
+    pub async fn update_me(&self, actor: &Actor, update: ProfileUpdate) -> Result<User, UserError> {
+        self.update(actor, actor.id(), UserUpdate { profile: update, ..UserUpdate::default() }).await
+    }
+
+    /// Changes an account: its own profile fields for the user itself; anything for admins.
+    /// Only admins change `role` and `is_active`; sending them unchanged is allowed to anyone, so
+    /// a client can send back what it read. Deactivating an account ends its sessions. An admin
+    /// cannot demote or deactivate itself, so an installation is never left without an admin by
+    /// accident.
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`], [`UserError::NotFound`], every invalid field, a taken address or
+    /// username, [`UserError::Conflict`] when the account changed meanwhile.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
+    pub async fn update(&self, actor: &Actor, id: UserId, update: UserUpdate) -> Result<User, UserError> {
+        let manages = actor.can(Permission::ManageUsers);
+        if !actor.is(id) && !manages {
+            return Err(UserError::Forbidden);
+        }
+        let current = self.load_live(id).await?;
+        if let Some(expected) = update.expected_version
+            && expected != current.version()
+        {
+            return Err(UserError::Conflict("the user changed since it was read"));
+        }
+
+        let mut v = Validator::new();
+        let email = update.profile.email.as_deref().and_then(|raw| v.check("email", Email::parse(raw)));
+        let username = update.profile.username.as_deref().and_then(|raw| v.check("username", Username::parse(raw)));
+        let full_name = match &update.profile.full_name {
+            Some(Some(raw)) => v.check("full_name", FullName::parse(raw)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let role = update.role.as_deref().and_then(|raw| v.check("role", raw.parse::<Role>()));
+        v.finish()?;
+
+        let role_changes = role.is_some_and(|r| r != current.role());
+        let active_changes = update.is_active.is_some_and(|a| a != current.is_active());
+        if (role_changes || active_changes) && !manages {
+            return Err(UserError::Forbidden);
+        }
+        if actor.is(id) && (role_changes || update.is_active == Some(false)) {
+            return Err(UserError::Conflict("admins cannot demote or deactivate themselves"));
+        }
+
+        if let Some(email) = &email
+            && email != current.email()
+            && self.ports.users.by_email(email).await?.is_some_and(|other| other.id() != id)
+        {
+            return Err(UserError::EmailTaken);
+        }
+        if let Some(username) = &username
+            && username.normalized() != current.username().normalized()
+            && self.ports.users.by_username(username).await?.is_some_and(|other| other.id() != id)
+        {
+            return Err(UserError::UsernameTaken);
+        }
+
+        let now = self.ports.clock.now();
+        let mut user = current.clone();
+        let applied: Result<(), UserStateError> = (|| {
+            if let Some(email) = email {
+                user.change_email(email, now)?;
+            }
+            if let Some(username) = username {
+                user.rename(username, now)?;
+            }
+            if let Some(full_name) = full_name {
+                user.set_full_name(full_name, now)?;
+            }
+            if let Some(role) = role {
+                user.change_role(role, now)?;
+            }
+            match update.is_active {
+                Some(true) => user.activate(now)?,
+                Some(false) => user.deactivate(now)?,
+                None => {}
+            }
+            Ok(())
+        })();
+        applied.map_err(|_| UserError::NotFound)?;
+        if user.version() == current.version() {
+            return Ok(current);
+        }
+
+        let change = Change::UpdateUser { user: user.clone(), expected_version: current.version() };
+        if current.is_active() && !user.is_active() {
+            self.end_all_sessions(&user, vec![change]).await?;
+        } else {
+            self.ports.unit_of_work.commit(vec![change]).await.map_err(commit_error)?;
+        }
+        Ok(user)
+    }
+
+    /// Soft-deletes an account (admins only): it can no longer log in, its sessions end, and it
+    /// reads as absent until restored.
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`], [`UserError::NotFound`], [`UserError::Conflict`] for one's own
+    /// account or a concurrent change.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
+    pub async fn delete(&self, actor: &Actor, id: UserId, expected_version: Option<i64>) -> Result<(), UserError> {
+        if !actor.can(Permission::DeleteUsers) {
+            return Err(UserError::Forbidden);
+        }
+        if actor.is(id) {
+            return Err(UserError::Conflict("admins cannot delete themselves"));
+        }
+        let current = self.load_live(id).await?;
+        if expected_version.is_some_and(|v| v != current.version()) {
+            return Err(UserError::Conflict("the user changed since it was read"));
+        }
+        let mut user = current.clone();
+        user.soft_delete(self.ports.clock.now()).map_err(|_| UserError::NotFound)?;
+        let change = Change::UpdateUser { user: user.clone(), expected_version: current.version() };
+        self.end_all_sessions(&user, vec![change]).await
+    }
+
+    /// Brings back a soft-deleted account (admins only).
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`], [`UserError::NotFound`] for unknown ids,
+    /// [`UserError::Conflict`] when the account is not deleted.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
+    pub async fn restore(&self, actor: &Actor, id: UserId) -> Result<User, UserError> {
+        if !actor.can(Permission::DeleteUsers) {
+            return Err(UserError::Forbidden);
+        }
+        let current = self.ports.users.by_id(id).await?.ok_or(UserError::NotFound)?;
+        let mut user = current.clone();
+        user.restore(self.ports.clock.now()).map_err(|_| UserError::Conflict("the user is not deleted"))?;
+        self.ports
+            .unit_of_work
+            .commit(vec![Change::UpdateUser { user: user.clone(), expected_version: current.version() }])
+            .await
+            .map_err(commit_error)?;
+        Ok(user)
+    }
+
+    async fn load_live(&self, id: UserId) -> Result<User, UserError> {
+        match self.ports.users.by_id(id).await? {
+            Some(user) if !user.is_deleted() => Ok(user),
+            _ => Err(UserError::NotFound),
+        }
+    }
+
+    async fn insert(&self, draft: AccountDraft, role: Role, is_active: bool, is_verified: bool, password: SecretString) -> Result<User, UserError> {
+        if self.ports.users.by_email(&draft.email).await?.is_some() {
+            return Err(UserError::EmailTaken);
+        }
+        if self.ports.users.by_username(&draft.username).await?.is_some() {
+            return Err(UserError::UsernameTaken);
+        }
+        let password_hash = self.ports.hasher.hash(password).await?;
+        let user = User::register(
+            NewUser {
+                email: draft.email,
+                username: draft.username,
+                full_name: draft.full_name,
+                role,
+                password_hash,
+                is_active,
+                is_verified,
+            },
+            self.ports.clock.now(),
+        );
+        self.ports.unit_of_work.commit(vec![Change::InsertUser(user.clone())]).await.map_err(commit_error)?;
+        tracing::info!(user_id = %user.id(), role = %user.role(), "user created");
+        Ok(user)
+    }
+
+    /// Commits `changes` together with the end of every active session of `user`.
+    async fn end_all_sessions(&self, user: &User, changes: Vec<Change>) -> Result<(), UserError> {
+        let now = self.ports.clock.now();
+        let ids: Vec<_> = self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
+        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, &ids, now, changes)
+            .await
+            .map_err(commit_error)
+    }
+}
+
+fn commit_error(e: CommitError) -> UserError {
+    match e {
+        CommitError::EmailTaken => UserError::EmailTaken,
+        CommitError::UsernameTaken => UserError::UsernameTaken,
+        CommitError::Stale => UserError::Conflict("the user changed since it was read"),
+        CommitError::Unexpected(e) => UserError::Unexpected(e),
+    }
+}
+
+fn missing_field() -> UnexpectedError {
+    UnexpectedError::internal("a field is missing although validation passed")
+}
