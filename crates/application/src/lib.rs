@@ -28,6 +28,7 @@
 
 pub mod auth;
 pub mod common;
+pub mod health;
 pub mod users;
 
 pub use common::{Actor, ClientContext, FieldError, Page, PageRequest, SortOrder, UnexpectedError, ValidationErrors};

@@ -1,0 +1,98 @@
+//! Readiness: whether the dependencies a request needs answer, and how fast.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+
+use crate::common::UnexpectedError;
+
+/// One dependency that must answer for the service to be ready (database, cache, ...).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// Performs the cheapest real round trip to the dependency, within its own time limit.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when it does not answer.
+    async fn check(&self) -> Result<(), UnexpectedError>;
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The dependency's name, e.g. `database`.
+    pub name: &'static str,
+    /// `None` when it answered; the failure, safe to show an operator, when it did not.
+    pub error: Option<String>,
+    /// How long the probe took.
+    pub latency: Duration,
+}
+
+/// Every probe's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthReport {
+    /// One result per probe, in registration order.
+    pub checks: Vec<CheckResult>,
+}
+
+impl HealthReport {
+    /// Whether every dependency answered.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.checks.iter().all(|c| c.error.is_none())
+    }
+}
+
+/// Runs the registered probes. Each probe bounds its own duration (adapters know how).
+#[derive(Clone, Default)]
+pub struct HealthService {
+    probes: Vec<(&'static str, Arc<dyn Probe>)>,
+}
+
+impl HealthService {
+    /// A service with no probes.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a probe under `name`.
+    #[must_use]
+    pub fn with_probe(mut self, name: &'static str, probe: Arc<dyn Probe>) -> Self {
+        self.probes.push((name, probe));
+        self
+    }
+
+    /// Runs every probe, one after the other.
+    pub async fn check(&self) -> HealthReport {
+        let mut checks = Vec::with_capacity(self.probes.len());
+        for (name, probe) in &self.probes {
+            let started = Instant::now();
+            let error = probe.check().await.err().map(|e| e.to_string());
+            checks.push(CheckResult { name, error, latency: started.elapsed() });
+        }
+        HealthReport { checks }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_report_is_ready_only_when_every_probe_answers() {
+        let mut up = MockProbe::new();
+        up.expect_check().returning(|| Ok(()));
+        let mut down = MockProbe::new();
+        down.expect_check().returning(|| Err(UnexpectedError::unavailable("connection refused")));
+        let service = HealthService::new().with_probe("database", Arc::new(up)).with_probe("cache", Arc::new(down));
+        let report = service.check().await;
+        assert!(!report.is_ready());
+        assert_eq!(report.checks[0].error, None);
+        assert_eq!(report.checks[1].name, "cache");
+        assert!(report.checks[1].error.as_deref().is_some_and(|e| e.contains("connection refused")));
+    }
+}
