@@ -1,0 +1,33 @@
+# Everyday commands. The two that matter on a fresh machine:
+#   make run    - the API on http://127.0.0.1:8000 with the embedded SQLite database
+#   make test   - the whole test suite (set TEST_DATABASE_URL / TEST_REDIS_URL for PostgreSQL and Redis)
+
+PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-postgres lint fmt migrate openapi check-layers ci
+
+run:
+	cargo run --release
+
+test:
+	cargo test --workspace --locked
+
+test-postgres:
+	TEST_DATABASE_URL=$(PG_URL) TEST_REDIS_URL=redis://127.0.0.1:6379 cargo test --workspace --locked
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	bash .ci/check-layers
+
+fmt:
+	cargo fmt --all
+
+migrate:
+	cargo run --release -- migrate up
+
+openapi:
+	cargo run --release -- openapi > docs/openapi.json
+
+ci:
+	bash .ci/run

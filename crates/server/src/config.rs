@@ -1,0 +1,544 @@
+//! Configuration: built-in defaults, then `forge.toml` (or the file `--config` / `FORGE_CONFIG`
+//! names), then `FORGE_<SECTION>__<KEY>` environment variables, then the short names of the
+//! contract (`DATABASE_URL`, `FORGE_BIND`, ...). Read once, validated before anything starts: a bad
+//! value stops start-up with a message naming the key and the reason.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use forge_application::auth::AuthSettings;
+use forge_domain::users::PasswordPolicy;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The settings of one `forge` process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `development` or `production`.
+    pub env: Environment,
+    /// Where the embedded database, mail files, exports and the development JWT key go.
+    pub data_dir: PathBuf,
+    /// The single-page app's address: used in mail links and allowed by CORS.
+    pub public_url: String,
+    /// Addresses or CIDR ranges of proxies whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Redis (cache, limits, revocations, jobs, events). None: in-process adapters.
+    pub redis: RedisSettings,
+    /// Tokens, sessions and registration.
+    pub auth: AuthConfig,
+    /// The password policy.
+    pub password: PasswordConfig,
+    /// Cross-origin requests.
+    pub cors: CorsSettings,
+    /// The admin created on start when none exists.
+    pub admin: AdminBootstrap,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Development or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Generated secrets are fine; human-readable logs.
+    #[default]
+    Development,
+    /// Refuses default or short secrets; JSON logs.
+    Production,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data dir>/forge.db`.
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+    /// Apply pending migrations when `serve` starts. Default: on for SQLite, off for PostgreSQL
+    /// (run `forge migrate up` as a release step instead).
+    pub migrate_on_start: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct RedisSettings {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct AuthConfig {
+    /// Signing key for access tokens. Development: generated and kept in the data dir.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: i64,
+    pub session_lifetime_secs: i64,
+    pub session_idle_timeout_secs: i64,
+    pub refresh_reuse_grace_secs: i64,
+    pub allow_registration: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_digit: bool,
+    pub require_symbol: bool,
+    pub reject_common: bool,
+    pub reject_personal_info: bool,
+    pub min_strength: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct CorsSettings {
+    #[serde(deserialize_with = "string_or_list")]
+    pub origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct AdminBootstrap {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub level: String,
+    /// `pretty`, `json`, or unset: pretty in development, JSON in production.
+    pub format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("./data"),
+            public_url: "http://localhost:3000".into(),
+            trusted_proxies: Vec::new(),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            redis: RedisSettings::default(),
+            auth: AuthConfig::default(),
+            password: PasswordConfig::default(),
+            cors: CorsSettings::default(),
+            admin: AdminBootstrap::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            workers: None,
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let d = AuthSettings::default();
+        Self {
+            jwt_secret: None,
+            jwt_issuer: "forge".into(),
+            jwt_audience: "forge-api".into(),
+            access_token_ttl_secs: d.access_token_ttl.num_seconds(),
+            session_lifetime_secs: d.session_lifetime.num_seconds(),
+            session_idle_timeout_secs: d.session_idle_timeout.num_seconds(),
+            refresh_reuse_grace_secs: d.refresh_reuse_grace.num_seconds(),
+            allow_registration: d.allow_registration,
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let p = PasswordPolicy::default();
+        Self {
+            min_length: p.min_length,
+            max_length: p.max_length,
+            require_uppercase: p.require_uppercase,
+            require_lowercase: p.require_lowercase,
+            require_digit: p.require_digit,
+            require_symbol: p.require_symbol,
+            reject_common: p.reject_common,
+            reject_personal_info: p.reject_personal_info,
+            min_strength: p.min_strength,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: "info".into(), format: None }
+    }
+}
+
+/// Short environment variable names of the contract and the keys they set.
+const SHORT_NAMES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("FORGE_DATA_DIR", "data_dir"),
+    ("FORGE_BIND", "server.bind"),
+    ("FORGE_ENV", "env"),
+    ("FORGE_JWT_SECRET", "auth.jwt_secret"),
+    ("FORGE_PUBLIC_URL", "public_url"),
+    ("FORGE_CORS_ORIGINS", "cors.origins"),
+    ("FORGE_TRUSTED_PROXIES", "trusted_proxies"),
+    ("FORGE_ADMIN_EMAIL", "admin.email"),
+    ("FORGE_ADMIN_USERNAME", "admin.username"),
+    ("FORGE_ADMIN_PASSWORD", "admin.password"),
+];
+
+/// A setting that cannot be used, with the key that holds it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {reason}")]
+pub struct ConfigError {
+    /// The dotted key, e.g. `server.bind`.
+    pub key: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Self { key: key.into(), reason: reason.to_string() }
+    }
+}
+
+impl Settings {
+    /// Loads the layered settings. `config_file` is `--config`/`FORGE_CONFIG`; without it
+    /// `forge.toml` in the working directory is read if present.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key whose value cannot be read.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = config_file.map_or_else(|| PathBuf::from("forge.toml"), Path::to_path_buf);
+        if config_file.is_some() && !file.exists() {
+            return Err(ConfigError::new("--config", format!("{} does not exist", file.display())));
+        }
+        let short = Env::raw().filter_map(|key| {
+            SHORT_NAMES
+                .iter()
+                .find(|(name, _)| key.as_str().eq_ignore_ascii_case(name))
+                .map(|(_, target)| (*target).into())
+        });
+        Figment::from(Serialized::defaults(Self::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("FORGE_").filter(|key| key.as_str().contains("__")).split("__"))
+            .merge(short)
+            .extract()
+            .map_err(|e| {
+                let key = e.path.join(".");
+                ConfigError::new(if key.is_empty() { "settings".to_owned() } else { key }, e.kind)
+            })
+    }
+
+    /// The database URL in force.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("forge.db").display()))
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    #[must_use]
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Checks every value that could stop the service later, so it stops now instead.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_address()?;
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::new("database.url", "must start with sqlite:, postgres:// or postgresql://"));
+        }
+        if self.database.max_connections == Some(0) {
+            return Err(ConfigError::new("database.max_connections", "must be at least 1"));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError::new("public_url", "must be an http:// or https:// URL"));
+        }
+        for origin in &self.cors.origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.trim_end_matches('/') != origin {
+                return Err(ConfigError::new("cors.origins", format!("{origin:?} is not an origin such as https://app.example.com")));
+            }
+        }
+        self.trusted_proxy_networks()?;
+        if self.server.request_timeout_secs == 0 {
+            return Err(ConfigError::new("server.request_timeout_secs", "must be at least 1"));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError::new("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.server.workers == Some(0) {
+            return Err(ConfigError::new("server.workers", "must be at least 1"));
+        }
+        for (key, value) in [
+            ("auth.access_token_ttl_secs", self.auth.access_token_ttl_secs),
+            ("auth.session_lifetime_secs", self.auth.session_lifetime_secs),
+            ("auth.session_idle_timeout_secs", self.auth.session_idle_timeout_secs),
+        ] {
+            if value <= 0 {
+                return Err(ConfigError::new(key, "must be a positive number of seconds"));
+            }
+        }
+        if self.auth.access_token_ttl_secs > 24 * 3600 {
+            return Err(ConfigError::new("auth.access_token_ttl_secs", "must be at most 86400 (one day)"));
+        }
+        if self.auth.refresh_reuse_grace_secs < 0 || self.auth.refresh_reuse_grace_secs > 300 {
+            return Err(ConfigError::new("auth.refresh_reuse_grace_secs", "must be between 0 and 300"));
+        }
+        let p = &self.password;
+        if p.min_length < 1 || p.min_length > p.max_length {
+            return Err(ConfigError::new("password.min_length", "must be at least 1 and at most password.max_length"));
+        }
+        if p.max_length > 1024 {
+            return Err(ConfigError::new("password.max_length", "must be at most 1024"));
+        }
+        if p.min_strength > 4 {
+            return Err(ConfigError::new("password.min_strength", "must be between 0 and 4"));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(ConfigError::new("auth.jwt_secret", "must be at least 32 bytes long"));
+        }
+        if self.env == Environment::Production {
+            match &self.auth.jwt_secret {
+                None => return Err(ConfigError::new("auth.jwt_secret", "must be set in production (FORGE_JWT_SECRET)")),
+                Some(secret) if is_weak_secret(secret.expose_secret()) => {
+                    return Err(ConfigError::new("auth.jwt_secret", "is a placeholder or too repetitive to be a secret"));
+                }
+                Some(_) => {}
+            }
+        }
+        let admin = &self.admin;
+        let given = [admin.email.is_some(), admin.username.is_some(), admin.password.is_some()];
+        if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
+            return Err(ConfigError::new(
+                "admin",
+                "FORGE_ADMIN_EMAIL, FORGE_ADMIN_USERNAME and FORGE_ADMIN_PASSWORD must be set together",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for `server.bind` when it is not `host:port`.
+    pub fn bind_address(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .bind
+            .parse()
+            .map_err(|_| ConfigError::new("server.bind", format!("{:?} is not an address such as 127.0.0.1:8000", self.server.bind)))
+    }
+
+    /// The trusted proxies as networks (a bare address is a /32 or /128).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for `trusted_proxies`.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                raw.parse::<ipnet::IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::new("trusted_proxies", format!("{raw:?} is not an IP address or CIDR range")))
+            })
+            .collect()
+    }
+
+    /// The authentication settings for the use cases.
+    #[must_use]
+    pub fn auth_settings(&self) -> AuthSettings {
+        let p = &self.password;
+        AuthSettings {
+            allow_registration: self.auth.allow_registration,
+            password_policy: PasswordPolicy {
+                min_length: p.min_length,
+                max_length: p.max_length,
+                require_uppercase: p.require_uppercase,
+                require_lowercase: p.require_lowercase,
+                require_digit: p.require_digit,
+                require_symbol: p.require_symbol,
+                reject_common: p.reject_common,
+                reject_personal_info: p.reject_personal_info,
+                min_strength: p.min_strength,
+            },
+            access_token_ttl: chrono::Duration::seconds(self.auth.access_token_ttl_secs),
+            session_lifetime: chrono::Duration::seconds(self.auth.session_lifetime_secs),
+            session_idle_timeout: chrono::Duration::seconds(self.auth.session_idle_timeout_secs),
+            refresh_reuse_grace: chrono::Duration::seconds(self.auth.refresh_reuse_grace_secs),
+        }
+    }
+
+    /// The request time limit.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_secs)
+    }
+}
+
+/// Placeholders and low-variety strings that must never sign production tokens.
+fn is_weak_secret(secret: &str) -> bool {
+    let lowered = secret.to_ascii_lowercase();
+    let distinct = secret.chars().collect::<std::collections::HashSet<_>>().len();
+    ["changeme", "change-me", "secret", "default", "example", "placeholder"].iter().any(|p| lowered.contains(p)) || distinct < 10
+}
+
+/// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
+fn string_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(deserializer)? {
+        Raw::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Raw::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        Jail::expect_with(|_| {
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.server.bind, "127.0.0.1:8000");
+            assert_eq!(s.database_url(), "sqlite://./data/forge.db");
+            assert!(s.uses_sqlite());
+            assert_eq!(s.env, Environment::Development);
+            s.validate().unwrap();
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn short_names_file_and_sectioned_variables_are_layered() {
+        Jail::expect_with(|jail| {
+            jail.create_file("forge.toml", "public_url = \"https://file.example.com\"\n[server]\nbind = \"0.0.0.0:9000\"\n")?;
+            jail.set_env("FORGE_BIND", "127.0.0.1:7000");
+            jail.set_env("DATABASE_URL", "postgres://db.example.com/forge");
+            jail.set_env("FORGE_CORS_ORIGINS", "https://a.example.com, https://b.example.com");
+            jail.set_env("FORGE_AUTH__ACCESS_TOKEN_TTL_SECS", "600");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.public_url, "https://file.example.com");
+            assert_eq!(s.server.bind, "127.0.0.1:7000");
+            assert_eq!(s.database_url(), "postgres://db.example.com/forge");
+            assert_eq!(s.cors.origins, ["https://a.example.com", "https://b.example.com"]);
+            assert_eq!(s.auth.access_token_ttl_secs, 600);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unreadable_value_names_its_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("FORGE_SERVER__REQUEST_TIMEOUT_SECS", "soon");
+            let err = Settings::load(None).unwrap_err();
+            assert_eq!(err.key, "server.request_timeout_secs");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        let mut s = Settings::default();
+        s.server.bind = "localhost".into();
+        assert_eq!(s.validate().unwrap_err().key, "server.bind");
+        let mut s = Settings::default();
+        s.trusted_proxies = vec!["10.0.0.0/8".into(), "nonsense".into()];
+        assert_eq!(s.validate().unwrap_err().key, "trusted_proxies");
+        let mut s = Settings::default();
+        s.password.min_strength = 5;
+        assert_eq!(s.validate().unwrap_err().key, "password.min_strength");
+    }
+
+    #[test]
+    fn production_refuses_a_missing_short_or_placeholder_secret() {
+        let mut s = Settings { env: Environment::Production, ..Settings::default() };
+        assert_eq!(s.validate().unwrap_err().key, "auth.jwt_secret");
+        s.auth.jwt_secret = Some(SecretString::from("short"));
+        assert_eq!(s.validate().unwrap_err().key, "auth.jwt_secret");
+        s.auth.jwt_secret = Some(SecretString::from("changeme-changeme-changeme-changeme"));
+        assert_eq!(s.validate().unwrap_err().key, "auth.jwt_secret");
+        s.auth.jwt_secret = Some(SecretString::from("q8Zr2LkP0vXw7NcT4yHb9MfJ3sDg6AeU"));
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn the_admin_bootstrap_needs_all_three_values() {
+        let mut s = Settings::default();
+        s.admin.email = Some("root@example.com".into());
+        assert_eq!(s.validate().unwrap_err().key, "admin");
+    }
+}

@@ -1,0 +1,243 @@
+//! Wiring: settings in, a running HTTP server out.
+
+use std::{net::TcpListener, path::Path, sync::Arc};
+
+use actix_web::{HttpServer, dev::Server};
+use anyhow::Context;
+use forge_application::{
+    auth::{AuthPorts, AuthService},
+    common::Clock,
+    health::HealthService,
+    users::{NewAdminCommand, UserPorts, UserService},
+};
+use forge_infrastructure::{
+    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, RandomTokens, SeaSessionRepository,
+    SeaUnitOfWork, SeaUserRepository, SystemClock,
+};
+use forge_application::auth::ports::OpaqueTokens;
+use forge_migration::{Migrator, MigratorTrait};
+use forge_presentation::{AppState, HttpSettings};
+use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::Settings;
+
+/// Replacements for adapters, for test harnesses (an injectable clock instead of sleeping).
+#[derive(Default, Clone)]
+pub struct Overrides {
+    /// The clock every use case reads.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// The use cases, built once and shared by every worker.
+#[derive(Clone)]
+pub struct Services {
+    /// Authentication.
+    pub auth: AuthService,
+    /// Users management.
+    pub users: UserService,
+    /// Readiness.
+    pub health: HealthService,
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+    database: DatabaseConnection,
+}
+
+impl Application {
+    /// Validates the settings, connects and (when configured) migrates the database, wires the
+    /// use cases, creates the bootstrap admin, and binds the listener.
+    ///
+    /// # Errors
+    /// Any reason the service cannot start, with context naming what failed.
+    pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let address = settings.bind_address()?;
+        let database = open_database(&settings, true).await?;
+        let services = wire(&settings, database.clone(), &overrides).await?;
+
+        let restored = services.auth.reload_revocations().await.context("loading session revocations")?;
+        tracing::debug!(restored, "session revocations loaded");
+        bootstrap_admin(&settings, &services.users).await?;
+
+        let listener = TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            auth: services.auth.clone(),
+            users: services.users.clone(),
+            health: services.health.clone(),
+            http: Arc::new(HttpSettings {
+                public_url: settings.public_url.clone(),
+                cors_origins: settings.cors.origins.clone(),
+                trusted_proxies: settings.trusted_proxy_networks()?,
+                body_limit: settings.server.body_limit_bytes,
+                request_timeout: settings.request_timeout(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }),
+        };
+        let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .listen(listener)?;
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
+        Ok(Self { port, server: server.run(), services, database })
+    }
+
+    /// The port actually bound (useful with port 0).
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The use cases, for harnesses that act without HTTP.
+    #[must_use]
+    pub const fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The database connection, for harnesses.
+    #[must_use]
+    pub const fn database(&self) -> &DatabaseConnection {
+        &self.database
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects to the configured database. With `for_serving`, applies pending migrations when
+/// `database.migrate_on_start` says so (default: SQLite yes, PostgreSQL no) and otherwise refuses
+/// to serve a schema with pending migrations.
+///
+/// # Errors
+/// Connection or migration failures.
+pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    if settings.uses_sqlite() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    }
+    let max_connections = settings.database.max_connections.unwrap_or(if settings.uses_sqlite() { 8 } else { 16 });
+    let database = forge_infrastructure::connect(&url, max_connections)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(&url)))?;
+    if for_serving {
+        if settings.database.migrate_on_start.unwrap_or_else(|| settings.uses_sqlite()) {
+            Migrator::up(&database, None).await.context("migrating the database")?;
+        } else {
+            let pending = Migrator::get_pending_migrations(&database).await.context("reading the migration status")?;
+            anyhow::ensure!(
+                pending.is_empty(),
+                "the database has {} pending migration(s): run `forge migrate up` first",
+                pending.len()
+            );
+        }
+    }
+    Ok(database)
+}
+
+/// Builds every adapter and use case.
+///
+/// # Errors
+/// When the JWT key cannot be read or created.
+pub async fn wire(settings: &Settings, database: DatabaseConnection, overrides: &Overrides) -> anyhow::Result<Services> {
+    let auth_settings = settings.auth_settings();
+    let secret = jwt_secret(settings)?;
+    let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+    let users = Arc::new(SeaUserRepository::new(database.clone()));
+    let sessions = Arc::new(SeaSessionRepository::new(database.clone()));
+    let unit_of_work = Arc::new(SeaUnitOfWork::new(database.clone()));
+    let hasher = Arc::new(Argon2Hasher::owasp());
+    let revocations = Arc::new(InMemoryRevocationStore::new());
+    let access_tokens = Arc::new(JwtAccessTokens::new(
+        secret.expose_secret().as_bytes(),
+        settings.auth.jwt_issuer.clone(),
+        settings.auth.jwt_audience.clone(),
+        auth_settings.access_token_ttl,
+    ));
+    let auth = AuthService::new(
+        AuthPorts {
+            users: users.clone(),
+            sessions: sessions.clone(),
+            unit_of_work: unit_of_work.clone(),
+            hasher: hasher.clone(),
+            access_tokens,
+            opaque_tokens: Arc::new(RandomTokens::new()),
+            revocations: revocations.clone(),
+            clock: clock.clone(),
+        },
+        auth_settings.clone(),
+    );
+    let users = UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
+    let health = HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(database)));
+    Ok(Services { auth, users, health })
+}
+
+/// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.
+async fn bootstrap_admin(settings: &Settings, users: &UserService) -> anyhow::Result<()> {
+    let (Some(email), Some(username), Some(password)) =
+        (&settings.admin.email, &settings.admin.username, &settings.admin.password)
+    else {
+        return Ok(());
+    };
+    let created = users
+        .ensure_admin(NewAdminCommand { email: email.clone(), username: username.clone(), password: password.clone() })
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the bootstrap admin from FORGE_ADMIN_*: {}", crate::commands::describe_user_error(&e)))?;
+    if let Some(admin) = created {
+        tracing::info!(user_id = %admin.id(), "bootstrap admin created");
+    }
+    Ok(())
+}
+
+/// The configured signing key; in development without one, a key generated once and kept in
+/// `<data dir>/jwt_secret` so tokens survive restarts.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.auth.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        anyhow::ensure!(existing.len() >= 32, "{} holds a key shorter than 32 bytes", path.display());
+        return Ok(SecretString::from(existing.to_owned()));
+    }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let (generated, _) = RandomTokens::new().generate();
+    write_private(&path, generated.expose_secret()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(path = %path.display(), "no FORGE_JWT_SECRET set: generated a development signing key");
+    Ok(generated)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// A database URL without its password, for messages.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
