@@ -31,4 +31,7 @@ pub mod common;
 pub mod health;
 pub mod users;
 
+#[cfg(test)]
+mod test_support;
+
 pub use common::{Actor, ClientContext, FieldError, Page, PageRequest, SortOrder, UnexpectedError, ValidationErrors};

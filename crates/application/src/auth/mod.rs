@@ -4,6 +4,8 @@
 mod errors;
 pub mod ports;
 pub(crate) mod service;
+#[cfg(test)]
+mod tests;
 
 pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
 pub use service::{AuthPorts, AuthService, AuthSettings, LoginOutcome, LoginCommand, RefreshCommand, RegisterCommand, TokenPair};

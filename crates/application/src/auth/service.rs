@@ -246,7 +246,13 @@ impl AuthService {
             return Err(RefreshError::Invalid);
         };
         let now = self.ports.clock.now();
-        if session.revoked_at.is_some() {
+        if let Some(revoked_at) = session.revoked_at {
+            // Idempotent: if telling the store failed when the session was ended, a retry of the
+            // refresh repairs it, so the session's access tokens are refused everywhere.
+            let until = revoked_at + self.settings.access_token_ttl;
+            if until > now {
+                self.ports.revocations.revoke(session.id, until).await?;
+            }
             return Err(RefreshError::Revoked);
         }
         let mut consume = match presented.judge(now, self.settings.refresh_reuse_grace) {

@@ -4,6 +4,8 @@ mod draft;
 mod errors;
 pub mod ports;
 mod service;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use draft::AccountDraft;
 pub use errors::UserError;

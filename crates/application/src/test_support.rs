@@ -1,0 +1,184 @@
+//! Builders, a fixed clock and recorders shared by the use-case tests.
+//!
+//! Everything here is deterministic except identifiers, which are fresh per call so that two
+//! users or sessions built in one test never collide by accident.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use forge_domain::{
+    sessions::{RefreshToken, Session, SessionId, TokenDigest},
+    users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username},
+};
+
+use crate::{
+    auth::ports::MockRevocationStore,
+    common::{Actor, Change, ClientContext, CommitError, MockClock, MockUnitOfWork},
+};
+
+/// The instant every test runs at.
+pub(crate) fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).expect("a valid timestamp")
+}
+
+/// A clock stopped at [`now`].
+pub(crate) fn fixed_clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(now());
+    clock
+}
+
+/// The stored hash of every user built here.
+pub(crate) const STORED_HASH: &str = "$argon2id$v=19$stored";
+
+/// A user with `role`, active, verified, never deleted, at version 3, with a unique e-mail
+/// address and username. Adjust it with the builder's methods, then call [`UserBuilder::build`].
+pub(crate) fn a_user(role: Role) -> UserBuilder {
+    let id = UserId::generate();
+    let handle = format!("u{}", id.as_uuid().simple());
+    UserBuilder {
+        parts: UserParts {
+            id,
+            email: Email::parse(&format!("{handle}@example.com")).expect("a valid e-mail address"),
+            username: Username::parse(&handle).expect("a valid username"),
+            full_name: None,
+            role,
+            password_hash: PasswordHash::new(STORED_HASH.into()),
+            is_active: true,
+            is_verified: true,
+            created_at: now() - Duration::days(90),
+            updated_at: now() - Duration::days(10),
+            last_login_at: None,
+            deleted_at: None,
+            version: 3,
+        },
+    }
+}
+
+pub(crate) struct UserBuilder {
+    parts: UserParts,
+}
+
+impl UserBuilder {
+    pub(crate) fn email(mut self, raw: &str) -> Self {
+        self.parts.email = Email::parse(raw).expect("a valid e-mail address");
+        self
+    }
+
+    pub(crate) fn username(mut self, raw: &str) -> Self {
+        self.parts.username = Username::parse(raw).expect("a valid username");
+        self
+    }
+
+    pub(crate) fn full_name(mut self, raw: &str) -> Self {
+        self.parts.full_name = Some(FullName::parse(raw).expect("a valid full name"));
+        self
+    }
+
+    pub(crate) const fn inactive(mut self) -> Self {
+        self.parts.is_active = false;
+        self
+    }
+
+    pub(crate) fn deleted(mut self) -> Self {
+        self.parts.deleted_at = Some(now() - Duration::days(1));
+        self
+    }
+
+    pub(crate) const fn version(mut self, version: i64) -> Self {
+        self.parts.version = version;
+        self
+    }
+
+    pub(crate) fn build(self) -> User {
+        User::from_parts(self.parts)
+    }
+}
+
+/// An actor for `user`, authenticated through a session of its own.
+pub(crate) fn acting_as(user: &User) -> Actor {
+    Actor::new(user.clone(), Some(SessionId::generate()), ClientContext::default())
+}
+
+/// A session of `user_id` opened an hour ago, last used then, with a month to live.
+pub(crate) fn a_session(user_id: UserId) -> Session {
+    Session::open(
+        user_id,
+        now() - Duration::hours(1),
+        Duration::days(30),
+        Some("203.0.113.9".into()),
+        Some("test-agent".into()),
+    )
+}
+
+/// The unused refresh token of `session` issued an hour ago, valid for another six days.
+pub(crate) fn a_refresh_token(session: &Session) -> RefreshToken {
+    RefreshToken {
+        digest: TokenDigest::new("presented-digest".into()),
+        session_id: session.id,
+        issued_at: now() - Duration::hours(1),
+        expires_at: now() + Duration::days(6),
+        used_at: None,
+    }
+}
+
+/// Every list of changes handed to a unit of work, in order.
+#[derive(Clone, Default)]
+pub(crate) struct Commits(Arc<Mutex<Vec<Vec<Change>>>>);
+
+impl Commits {
+    pub(crate) fn all(&self) -> Vec<Vec<Change>> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+
+    /// The changes of the one and only commit.
+    pub(crate) fn single(&self) -> Vec<Change> {
+        let all = self.all();
+        assert_eq!(all.len(), 1, "expected exactly one commit, got {all:#?}");
+        all.into_iter().next().expect("one commit")
+    }
+}
+
+/// Makes `unit_of_work` record every commit and answer the `n`th (from 0) with `outcome(n)`.
+pub(crate) fn record_commits(
+    unit_of_work: &mut MockUnitOfWork,
+    mut outcome: impl FnMut(usize) -> Result<(), CommitError> + Send + 'static,
+) -> Commits {
+    let commits = Commits::default();
+    let log = commits.clone();
+    unit_of_work.expect_commit().returning(move |changes| {
+        let mut all = log.0.lock().expect("not poisoned");
+        all.push(changes);
+        outcome(all.len() - 1)
+    });
+    commits
+}
+
+/// A session told to a revocation store, and until when it must be remembered.
+pub(crate) type Revocation = (SessionId, DateTime<Utc>);
+
+/// Every revocation told to a revocation store, in order.
+#[derive(Clone, Default)]
+pub(crate) struct Revocations(Arc<Mutex<Vec<Revocation>>>);
+
+impl Revocations {
+    pub(crate) fn all(&self) -> Vec<Revocation> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Makes `store` record every revocation and accept it.
+pub(crate) fn record_revocations(store: &mut MockRevocationStore) -> Revocations {
+    let revocations = Revocations::default();
+    let log = revocations.clone();
+    store.expect_revoke().returning(move |id, until| {
+        log.0.lock().expect("not poisoned").push((id, until));
+        Ok(())
+    });
+    revocations
+}
+
+/// The field and code of each validation error, in order.
+pub(crate) fn fields_and_codes(errors: &crate::ValidationErrors) -> Vec<(&str, &'static str)> {
+    errors.errors().iter().map(|e| (e.field.as_str(), e.code)).collect()
+}
