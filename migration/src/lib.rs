@@ -1,1 +1,44 @@
-//! placeholder
+//! # forge-migration
+//!
+//! Forge's schema, as an ordered list of `sea-orm-migration` migrations that run unchanged on
+//! SQLite and PostgreSQL. Every migration is written with the schema builder (no raw SQL), has
+//! an `up` and a `down`, and runs in a transaction on both databases, so a failed migration
+//! leaves the schema as it was.
+//!
+//! This crate owns table and index definitions only. It must not hold entities or queries (those
+//! are `forge-infrastructure`'s) nor any data migration that needs domain rules.
+//!
+//! With the `testing` feature, [`testing::TestDatabase`] gives each test its own migrated
+//! database.
+
+use sea_orm_migration::{
+    prelude::*,
+    sea_orm::{DatabaseConnection, DbErr},
+};
+
+mod m20261123_000001_create_users;
+mod m20261123_000002_create_sessions;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use sea_orm_migration::MigratorTrait;
+
+/// Every migration of the schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_users::Migration), Box::new(m20261123_000002_create_sessions::Migration)]
+    }
+}
+
+/// Applies every pending migration to `db`.
+///
+/// # Errors
+/// The [`DbErr`] of the first migration that failed; that migration is rolled back, earlier
+/// ones stay applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

@@ -1,1 +1,24 @@
-//! placeholder
+//! # forge-infrastructure
+//!
+//! The adapters behind the application's ports: SeaORM repositories and the unit of work over
+//! SQLite or PostgreSQL, argon2id password hashing, HS256 access tokens, opaque refresh tokens,
+//! the in-process revocation store and the system clock.
+//!
+//! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
+//! domain's constructors) and back, turn database failures into the errors the ports promise
+//! (constraint violations into `EmailTaken` / `UsernameTaken`, lost races into `Stale`,
+//! unreachable databases into "unavailable"), and keep CPU-heavy work off the async executor.
+//!
+//! What it must not do: decide anything a use case decides (permissions, whether a deleted user
+//! may be read, token rotation policy), or let a SeaORM model, a `DbErr` or a `sqlx` type escape
+//! through its public API. Only `forge-server` names these types; everything else sees the ports.
+
+pub mod clock;
+pub mod memory;
+pub mod persistence;
+pub mod security;
+
+pub use clock::SystemClock;
+pub use memory::InMemoryRevocationStore;
+pub use persistence::{DatabaseProbe, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -154,12 +154,12 @@ pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Re
 pub async fn wire(settings: &Settings, database: DatabaseConnection, overrides: &Overrides) -> anyhow::Result<Services> {
     let auth_settings = settings.auth_settings();
     let secret = jwt_secret(settings)?;
-    let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+    let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
     let users = Arc::new(SeaUserRepository::new(database.clone()));
     let sessions = Arc::new(SeaSessionRepository::new(database.clone()));
     let unit_of_work = Arc::new(SeaUnitOfWork::new(database.clone()));
     let hasher = Arc::new(Argon2Hasher::owasp());
-    let revocations = Arc::new(InMemoryRevocationStore::new());
+    let revocations = Arc::new(InMemoryRevocationStore::new(clock.clone()));
     let access_tokens = Arc::new(JwtAccessTokens::new(
         secret.expose_secret().as_bytes(),
         settings.auth.jwt_issuer.clone(),
@@ -180,7 +180,7 @@ pub async fn wire(settings: &Settings, database: DatabaseConnection, overrides: 
         auth_settings.clone(),
     );
     let users = UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
-    let health = HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(database)));
+    let health = HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
     Ok(Services { auth, users, health })
 }
 

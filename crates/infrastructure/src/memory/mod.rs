@@ -1,0 +1,6 @@
+//! Stores kept in the process's memory: right for a single instance (the embedded default),
+//! wrong for several, which need the shared equivalents.
+
+mod revocations;
+
+pub use revocations::InMemoryRevocationStore;

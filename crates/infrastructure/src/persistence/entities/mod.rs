@@ -1,0 +1,6 @@
+//! SeaORM entities: the shape of the rows, and nothing else. They never leave this crate;
+//! repositories map them to and from domain types.
+
+pub(crate) mod refresh_tokens;
+pub(crate) mod sessions;
+pub(crate) mod users;

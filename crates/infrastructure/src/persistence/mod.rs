@@ -1,0 +1,121 @@
+//! Storage in SQLite or PostgreSQL through SeaORM: the repositories (reads), the unit of work
+//! (writes) and the connection pool they share.
+//!
+//! The same code serves both databases. Where they differ, the difference is handled here and
+//! said where it is: SQLite needs WAL, a busy timeout and foreign keys turned on per
+//! connection, and its write transactions start `IMMEDIATE` so that concurrent writers queue
+//! instead of failing.
+//!
+//! Timestamps are stored at microsecond precision (PostgreSQL's), on SQLite too, so both
+//! databases give back exactly what the other would.
+
+mod entities;
+mod errors;
+mod probe;
+mod sessions;
+mod unit_of_work;
+mod users;
+
+use std::{path::Path, time::Duration};
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+pub use probe::DatabaseProbe;
+pub use sessions::SeaSessionRepository;
+pub use unit_of_work::SeaUnitOfWork;
+pub use users::SeaUserRepository;
+
+/// How long a SQLite connection waits for another writer before giving up with "database is
+/// locked". Writers queue on the write lock one transaction at a time, so this bounds the
+/// queue, not one transaction.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection pool of at most `max_connections` to `url`, a `sqlite://` or
+/// `postgres://` URL.
+///
+/// For SQLite the file and its parent directory are created if missing, and every pooled
+/// connection uses write-ahead logging, a busy timeout and foreign keys. An in-memory SQLite
+/// database (`sqlite::memory:`) is a single connection, since each connection would otherwise
+/// see a database of its own.
+///
+/// # Errors
+/// [`DbErr`] when the URL is unusable, the directory cannot be created or the database cannot
+/// be reached.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Statements are traced by SeaORM's own spans; sqlx's per-statement log lines at INFO
+        // would flood the logs.
+        .sqlx_logging(false);
+
+    if let Some(target) = sqlite_target(url) {
+        match target {
+            SqliteTarget::Memory => {
+                options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            }
+            SqliteTarget::File(path) => {
+                if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                        DbErr::Conn(RuntimeErr::Internal(format!(
+                            "cannot create the directory {}: {e}",
+                            parent.display()
+                        )))
+                    })?;
+                }
+            }
+        }
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // Durable across a crash of the process; a power cut may lose the last commits.
+                // This is the setting SQLite recommends with WAL.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    }
+
+    Database::connect(options).await
+}
+
+enum SqliteTarget<'a> {
+    Memory,
+    File(&'a str),
+}
+
+/// Where a `sqlite:` URL points, or `None` for any other URL.
+fn sqlite_target(url: &str) -> Option<SqliteTarget<'_>> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory");
+    Some(if in_memory { SqliteTarget::Memory } else { SqliteTarget::File(path) })
+}
+
+/// An instant as it is stored: truncated to microseconds.
+fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_are_told_apart_from_others_and_from_memory() {
+        assert!(sqlite_target("postgres://localhost/forge").is_none());
+        assert!(matches!(sqlite_target("sqlite://data/forge.db?mode=rwc"), Some(SqliteTarget::File("data/forge.db"))));
+        assert!(matches!(sqlite_target("sqlite:///tmp/x/forge.db"), Some(SqliteTarget::File("/tmp/x/forge.db"))));
+        assert!(matches!(sqlite_target("sqlite:forge.db"), Some(SqliteTarget::File("forge.db"))));
+        assert!(matches!(sqlite_target("sqlite::memory:"), Some(SqliteTarget::Memory)));
+        assert!(matches!(sqlite_target("sqlite://shared?mode=memory&cache=shared"), Some(SqliteTarget::Memory)));
+    }
+}

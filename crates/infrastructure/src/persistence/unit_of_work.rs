@@ -1,0 +1,142 @@
+//! Writes: every list of changes in one transaction.
+
+use async_trait::async_trait;
+use forge_application::common::{Change, CommitError, UnitOfWork};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait, sea_query::Expr,
+};
+
+use super::{
+    entities::{refresh_tokens, sessions, users},
+    errors::commit_error,
+    sessions::{refresh_token_to_active_model, session_to_active_model},
+    stored,
+    users::{to_active_model, to_update_model},
+};
+
+/// [`UnitOfWork`] over one SeaORM [`DatabaseTransaction`] per commit.
+///
+/// Changes are applied in order; the first that fails rolls the transaction back and decides
+/// the error. On SQLite the transaction starts `IMMEDIATE`: it takes the write lock at once (or
+/// waits for it, up to the busy timeout), so two writers never both read and then deadlock on
+/// upgrading to a write, which SQLite would report as "database is locked" without waiting.
+#[derive(Debug, Clone)]
+pub struct SeaUnitOfWork {
+    db: DatabaseConnection,
+}
+
+impl SeaUnitOfWork {
+    /// A unit of work writing through `db`.
+    #[must_use]
+    pub const fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SeaUnitOfWork {
+    #[tracing::instrument(skip_all, fields(changes = changes.len()))]
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let tx = self.db.begin_with_options(options).await.map_err(commit_error)?;
+        for change in changes {
+            if let Err(error) = apply(&tx, change).await {
+                if let Err(rollback) = tx.rollback().await {
+                    // The original error is the one worth reporting; the connection is discarded
+                    // or reset by the pool either way.
+                    tracing::warn!(error = %rollback, "rolling back a failed unit of work failed");
+                }
+                return Err(error);
+            }
+        }
+        tx.commit().await.map_err(commit_error)
+    }
+}
+
+async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitError> {
+    match change {
+        Change::InsertUser(user) => {
+            tracing::debug!(user_id = %user.id(), "insert user");
+            users::Entity::insert(to_active_model(&user)).exec_without_returning(tx).await.map_err(commit_error)?;
+        }
+        Change::UpdateUser { user, expected_version } => {
+            tracing::debug!(user_id = %user.id(), expected_version, version = user.version(), "update user");
+            let updated = users::Entity::update_many()
+                .set(to_update_model(&user))
+                .filter(users::Column::Id.eq(user.id().as_uuid()))
+                .filter(users::Column::Version.eq(expected_version))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(updated.rows_affected)?;
+        }
+        Change::RecordLogin { user_id, at } => {
+            tracing::debug!(%user_id, "record login");
+            // Not a change of the account: no version check, no bump. A user gone meanwhile
+            // leaves nothing to record.
+            users::Entity::update_many()
+                .col_expr(users::Column::LastLoginAt, Expr::value(stored(at)))
+                .filter(users::Column::Id.eq(user_id.as_uuid()))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::InsertSession(session) => {
+            tracing::debug!(session_id = %session.id, user_id = %session.user_id, "insert session");
+            sessions::Entity::insert(session_to_active_model(&session))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::TouchSession { id, at } => {
+            tracing::debug!(session_id = %id, "touch session");
+            // Only forward: a slow request finishing late must not move it back.
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::LastUsedAt, Expr::value(stored(at)))
+                .filter(sessions::Column::Id.eq(id.as_uuid()))
+                .filter(sessions::Column::LastUsedAt.lt(stored(at)))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::RevokeSession { id, at } => {
+            tracing::debug!(session_id = %id, "revoke session");
+            // The first revocation time is kept; revoking again is a no-op.
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(stored(at)))
+                .filter(sessions::Column::Id.eq(id.as_uuid()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::InsertRefreshToken(token) => {
+            tracing::debug!(session_id = %token.session_id, "insert refresh token");
+            refresh_tokens::Entity::insert(refresh_token_to_active_model(&token))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::ConsumeRefreshToken { digest, at } => {
+            tracing::debug!("consume refresh token");
+            let updated = refresh_tokens::Entity::update_many()
+                .col_expr(refresh_tokens::Column::UsedAt, Expr::value(stored(at)))
+                .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
+                .filter(refresh_tokens::Column::UsedAt.is_null())
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(updated.rows_affected)?;
+        }
+    }
+    Ok(())
+}
+
+/// A guarded write that matched no row lost a race (or its row is gone).
+const fn guard(rows_affected: u64) -> Result<(), CommitError> {
+    if rows_affected == 0 { Err(CommitError::Stale) } else { Ok(()) }
+}

@@ -1,0 +1,205 @@
+//! Reading users, and the mapping between a `users` row and a [`User`].
+
+use async_trait::async_trait;
+use forge_application::{
+    Page, SortOrder, UnexpectedError,
+    users::ports::{UserFilter, UserQuery, UserRepository, UserSort},
+};
+use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering},
+};
+
+use super::{
+    entities::users::{self, Column},
+    errors::{CorruptRow, unexpected},
+    stored,
+};
+
+/// The character that makes the next `%`, `_` or itself literal in a LIKE pattern.
+const LIKE_ESCAPE: char = '\\';
+
+/// [`UserRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaUserRepository {
+    /// A repository reading through `db`.
+    #[must_use]
+    pub const fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {
+        select.one(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
+    }
+}
+
+#[async_trait]
+impl UserRepository for SeaUserRepository {
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn by_id(&self, id: UserId) -> Result<Option<User>, UnexpectedError> {
+        self.one(users::Entity::find_by_id(id.as_uuid())).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn by_email(&self, email: &Email) -> Result<Option<User>, UnexpectedError> {
+        self.one(users::Entity::find().filter(Column::Email.eq(email.as_ref()))).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn by_username(&self, username: &Username) -> Result<Option<User>, UnexpectedError> {
+        self.one(users::Entity::find().filter(Column::UsernameLower.eq(username.normalized()))).await
+    }
+
+    #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), sort = ?query.sort, order = ?query.order))]
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, UnexpectedError> {
+        let select = users::Entity::find().filter(matching(&query.filter));
+        let total = select.clone().count(&self.db).await.map_err(unexpected)?;
+
+        let order = match query.order {
+            SortOrder::Asc => Order::Asc,
+            SortOrder::Desc => Order::Desc,
+        };
+        let select = match query.sort {
+            UserSort::CreatedAt => select.order_by(Column::CreatedAt, order.clone()),
+            // Stored lower-cased: sorting by it is sorting case-insensitively.
+            UserSort::Username => select.order_by(Column::UsernameLower, order.clone()),
+            UserSort::Email => select.order_by(Column::Email, order.clone()),
+            // Spelled out because the databases disagree on the default: PostgreSQL puts NULLs
+            // first when descending, SQLite first when ascending.
+            UserSort::LastLoginAt => select.order_by_with_nulls(Column::LastLoginAt, order.clone(), NullOrdering::Last),
+        };
+        let rows = select
+            .order_by(Column::Id, order)
+            .limit(u64::from(query.page.limit()))
+            .offset(query.page.offset())
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let items = rows.into_iter().map(to_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, request: query.page })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn admin_exists(&self) -> Result<bool, UnexpectedError> {
+        let found: Option<uuid::Uuid> = users::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Role.eq(Role::Admin.as_str()))
+            .filter(Column::DeletedAt.is_null())
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(found.is_some())
+    }
+}
+
+/// The `WHERE` clause of a list: never a deleted user, then each filter that is set.
+fn matching(filter: &UserFilter) -> Condition {
+    let mut condition = Condition::all().add(Column::DeletedAt.is_null());
+    if let Some(role) = filter.role {
+        condition = condition.add(Column::Role.eq(role.as_str()));
+    }
+    if let Some(is_active) = filter.is_active {
+        condition = condition.add(Column::IsActive.eq(is_active));
+    }
+    if let Some(is_verified) = filter.is_verified {
+        condition = condition.add(Column::IsVerified.eq(is_verified));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        // Lower-cased on both sides so that the match ignores case on PostgreSQL as on SQLite.
+        // E-mail and `username_lower` are stored lower-cased already.
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
+        condition = condition.add(
+            Condition::any()
+                .add(Expr::col(Column::Email).like(like()))
+                .add(Expr::col(Column::UsernameLower).like(like()))
+                .add(Expr::expr(Func::lower(Expr::col(Column::FullName))).like(like())),
+        );
+    }
+    condition
+}
+
+/// `raw` with the LIKE wildcards and the escape character made literal.
+fn escape_like(raw: &str) -> String {
+    let mut escaped = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+            escaped.push(LIKE_ESCAPE);
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Rebuilds a [`User`] from its row. Every value is parsed again by the domain's constructors:
+/// a row that no longer satisfies them is a [`CorruptRow`] (an internal error), never a user
+/// holding a value that cannot exist.
+fn to_domain(row: users::Model) -> Result<User, UnexpectedError> {
+    let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("users", row.id, column, reason);
+    let email = Email::parse(&row.email).map_err(|e| corrupt("email", &e))?;
+    let username = Username::parse(&row.username).map_err(|e| corrupt("username", &e))?;
+    let full_name = row.full_name.as_deref().map(FullName::parse).transpose().map_err(|e| corrupt("full_name", &e))?;
+    let role = row.role.parse::<Role>().map_err(|e| corrupt("role", &e))?;
+    Ok(User::from_parts(UserParts {
+        id: UserId::from_uuid(row.id),
+        email,
+        username,
+        full_name,
+        role,
+        // Opaque here: the password hasher judges it when it is used.
+        password_hash: PasswordHash::new(row.password_hash),
+        is_active: row.is_active,
+        is_verified: row.is_verified,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        last_login_at: row.last_login_at,
+        deleted_at: row.deleted_at,
+        version: row.version,
+    }))
+}
+
+/// Every column of `user`, as written by an insert or a full update.
+pub(super) fn to_active_model(user: &User) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(user.id().as_uuid()),
+        email: Set(user.email().as_ref().to_owned()),
+        username: Set(user.username().as_ref().to_owned()),
+        username_lower: Set(user.username().normalized()),
+        full_name: Set(user.full_name().map(|name| name.as_ref().to_owned())),
+        role: Set(user.role().as_str().to_owned()),
+        password_hash: Set(user.password_hash().expose().to_owned()),
+        is_active: Set(user.is_active()),
+        is_verified: Set(user.is_verified()),
+        created_at: Set(stored(user.created_at())),
+        updated_at: Set(stored(user.updated_at())),
+        last_login_at: Set(user.last_login_at().map(stored)),
+        deleted_at: Set(user.deleted_at().map(stored)),
+        version: Set(user.version()),
+    }
+}
+
+/// Every column of `user` but its id, for `UPDATE ... WHERE id = ?`.
+pub(super) fn to_update_model(user: &User) -> users::ActiveModel {
+    users::ActiveModel { id: NotSet, ..to_active_model(user) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like("50%_off\\now"), "50\\%\\_off\\\\now");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+}

@@ -1,0 +1,10 @@
+//! The adapters against the real thing: every persistence test runs on a fresh SQLite database,
+//! or on a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+#![allow(clippy::unwrap_used)] // helpers outside `#[test]` functions panic on purpose too
+
+mod common;
+mod connect;
+mod security;
+mod sessions;
+mod users;

@@ -1,0 +1,234 @@
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
+use forge_application::auth::ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher};
+use forge_domain::{
+    sessions::SessionId,
+    users::{PasswordHash, UserId},
+};
+use forge_infrastructure::{Argon2Hasher, JwtAccessTokens, RandomTokens};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn secret(raw: &str) -> SecretString {
+    SecretString::from(raw.to_owned())
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000, 0).unwrap()
+}
+
+fn tokens() -> JwtAccessTokens {
+    JwtAccessTokens::new(SECRET, "forge".to_owned(), "forge-api".to_owned(), Duration::minutes(15))
+}
+
+/// A token for the claims in `claims`, signed with `key` by `alg`.
+fn forge_token(alg: Algorithm, key: &[u8], claims: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+fn valid_claims() -> Value {
+    json!({
+        "iss": "forge", "aud": "forge-api",
+        "sub": UserId::generate().as_uuid(), "sid": SessionId::generate().as_uuid(), "jti": uuid::Uuid::new_v4(),
+        "iat": now().timestamp(), "exp": now().timestamp() + 900, "typ": "access",
+    })
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+mod passwords {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let hasher = Argon2Hasher::owasp();
+        let hash = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
+
+        assert!(hash.expose().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.expose());
+        assert!(hasher.verify(secret("Correct-Horse-42"), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify(secret("correct-horse-42"), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn each_hash_has_its_own_salt() {
+        let hasher = Argon2Hasher::owasp();
+        let first = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
+        let second = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
+        assert_ne!(first.expose(), second.expose());
+    }
+
+    #[tokio::test]
+    async fn verifying_without_a_hash_is_false() {
+        let hasher = Argon2Hasher::owasp();
+        assert!(!hasher.verify(secret("anything"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_that_is_not_a_phc_string_is_false_not_an_error() {
+        let hasher = Argon2Hasher::owasp();
+        for stored in ["", "plain-text-password", "$argon2id$v=19$m=19456,t=2,p=1$notbase64!$x", "$md5$abc$def"] {
+            let verdict =
+                hasher.verify(secret("plain-text-password"), Some(PasswordHash::new(stored.to_owned()))).await;
+            assert!(!verdict.unwrap(), "{stored:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_other_parameters_still_verify() {
+        let cheap = Argon2Hasher::new(argon2::Params::new(8 * 1024, 1, 1, None).unwrap()).unwrap();
+        let hash = cheap.hash(secret("Correct-Horse-42")).await.unwrap();
+        assert!(hash.expose().contains("m=8192,t=1,p=1"));
+        assert!(Argon2Hasher::owasp().verify(secret("Correct-Horse-42"), Some(hash)).await.unwrap());
+    }
+}
+
+mod access_tokens {
+    use super::*;
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let (user, session) = (UserId::generate(), SessionId::generate());
+        let issued = tokens().issue(user, session, now()).unwrap();
+        assert_eq!(issued.expires_in, 900);
+
+        let claims = tokens().verify(issued.token.expose_secret(), now() + Duration::minutes(14)).unwrap();
+        assert_eq!((claims.user_id, claims.session_id), (user, session));
+        assert_eq!(claims.issued_at, now());
+        assert_eq!(claims.expires_at, now() + Duration::minutes(15));
+    }
+
+    #[test]
+    fn every_token_has_its_own_id() {
+        let (user, session) = (UserId::generate(), SessionId::generate());
+        let id = |token: SecretString| tokens().verify(token.expose_secret(), now()).unwrap().token_id;
+        let first = id(tokens().issue(user, session, now()).unwrap().token);
+        let second = id(tokens().issue(user, session, now()).unwrap().token);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn a_token_past_its_expiry_is_expired() {
+        let issued = tokens().issue(UserId::generate(), SessionId::generate(), now()).unwrap();
+        let token = issued.token.expose_secret();
+
+        assert_eq!(tokens().verify(token, now() + Duration::minutes(16)), Err(AccessTokenError::Expired));
+        assert_eq!(tokens().verify(token, now() + Duration::days(365)), Err(AccessTokenError::Expired));
+        // Within the few seconds of leeway it still passes.
+        assert!(tokens().verify(token, now() + Duration::minutes(15) + Duration::seconds(2)).is_ok());
+    }
+
+    #[test]
+    fn a_tampered_payload_or_signature_is_invalid() {
+        let issued = tokens().issue(UserId::generate(), SessionId::generate(), now()).unwrap();
+        let parts: Vec<&str> = issued.token.expose_secret().split('.').collect();
+        let forged_payload =
+            URL_SAFE_NO_PAD.encode(with(valid_claims(), "sub", json!(UserId::generate().as_uuid())).to_string());
+        let tampered_payload = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        signature[0] ^= 1;
+        let tampered_signature = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(signature));
+
+        for token in [tampered_payload, tampered_signature] {
+            assert_eq!(tokens().verify(&token, now()), Err(AccessTokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn an_unsigned_alg_none_token_is_invalid() {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(valid_claims().to_string());
+        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+            assert_eq!(tokens().verify(&token, now()), Err(AccessTokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_another_algorithm_or_secret_is_invalid() {
+        let claims = valid_claims();
+        assert!(tokens().verify(&forge_token(Algorithm::HS256, SECRET, &claims), now()).is_ok());
+        assert_eq!(
+            tokens().verify(&forge_token(Algorithm::HS512, SECRET, &claims), now()),
+            Err(AccessTokenError::Invalid)
+        );
+        assert_eq!(
+            tokens().verify(&forge_token(Algorithm::HS256, b"another-secret-another-secret-!!", &claims), now()),
+            Err(AccessTokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_token_for_another_audience_issuer_or_type_is_invalid() {
+        for claims in [
+            with(valid_claims(), "aud", json!("another-api")),
+            with(valid_claims(), "iss", json!("someone-else")),
+            with(valid_claims(), "typ", json!("refresh")),
+        ] {
+            assert_eq!(
+                tokens().verify(&forge_token(Algorithm::HS256, SECRET, &claims), now()),
+                Err(AccessTokenError::Invalid)
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_with_missing_or_malformed_claims_is_invalid() {
+        let without = |key: &str| {
+            let mut claims = valid_claims();
+            claims.as_object_mut().unwrap().remove(key);
+            claims
+        };
+        for claims in [
+            without("exp"),
+            without("iat"),
+            without("sub"),
+            without("sid"),
+            without("typ"),
+            with(valid_claims(), "sub", json!("not-a-uuid")),
+            with(valid_claims(), "sid", json!(42)),
+            with(valid_claims(), "exp", json!("tomorrow")),
+        ] {
+            assert_eq!(
+                tokens().verify(&forge_token(Algorithm::HS256, SECRET, &claims), now()),
+                Err(AccessTokenError::Invalid),
+                "{claims}"
+            );
+        }
+        for garbage in ["", "a.b.c", "not a token"] {
+            assert_eq!(tokens().verify(garbage, now()), Err(AccessTokenError::Invalid));
+        }
+    }
+}
+
+mod opaque_tokens {
+    use super::*;
+
+    #[test]
+    fn tokens_are_distinct_url_safe_and_at_least_43_characters() {
+        let (first, _) = RandomTokens::new().generate();
+        let (second, _) = RandomTokens::new().generate();
+        for token in [&first, &second] {
+            let raw = token.expose_secret();
+            assert!(raw.len() >= 43, "{raw}");
+            assert!(raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{raw}");
+        }
+        assert_ne!(first.expose_secret(), second.expose_secret());
+    }
+
+    #[test]
+    fn the_digest_is_the_stable_hex_sha256_of_the_token() {
+        let tokens = RandomTokens::new();
+        let (token, digest) = tokens.generate();
+        assert_eq!(tokens.digest(token.expose_secret()), digest);
+        assert_eq!(digest.as_str(), hex::encode(Sha256::digest(token.expose_secret().as_bytes())));
+        assert_eq!(digest.as_str().len(), 64);
+        assert!(digest.as_str().chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert_ne!(tokens.digest("another token"), digest);
+    }
+}

@@ -1,0 +1,199 @@
+use chrono::Duration;
+use forge_application::{
+    auth::ports::SessionRepository,
+    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+};
+use forge_domain::{
+    sessions::{Session, SessionId, TokenDigest},
+    users::User,
+};
+use tokio::task::JoinSet;
+
+use crate::common::{Harness, refresh_token, session_for, t0, user};
+
+/// A harness with one user in it.
+async fn with_user() -> (Harness, User) {
+    let h = Harness::new().await;
+    let ada = user("ada@example.com", "ada");
+    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    (h, ada)
+}
+
+#[tokio::test]
+async fn a_session_and_its_refresh_token_round_trip() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    let token = refresh_token(session.id, "abc", t0());
+    h.uow
+        .commit(vec![Change::InsertSession(session.clone()), Change::InsertRefreshToken(token.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(h.sessions.by_id(session.id).await.unwrap(), Some(session));
+    assert_eq!(h.sessions.refresh_token(&token.digest).await.unwrap(), Some(token));
+    assert_eq!(h.sessions.by_id(SessionId::generate()).await.unwrap(), None);
+    assert_eq!(h.sessions.refresh_token(&TokenDigest::new("0".repeat(64))).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn client_details_longer_than_their_columns_are_cut_rather_than_refused() {
+    let (h, ada) = with_user().await;
+    let mut session = session_for(&ada, t0());
+    session.ip = Some("9".repeat(100));
+    session.user_agent = Some("é".repeat(600));
+    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+
+    let stored = h.sessions.by_id(session.id).await.unwrap().unwrap();
+    assert_eq!(stored.ip.unwrap().chars().count(), 64);
+    assert_eq!(stored.user_agent.unwrap().chars().count(), 512);
+}
+
+#[tokio::test]
+async fn a_session_of_an_unknown_user_is_refused_by_the_foreign_key() {
+    let h = Harness::new().await;
+    let stranger = user("stranger@example.com", "stranger");
+    let err = h.uow.commit(vec![Change::InsertSession(session_for(&stranger, t0()))]).await.unwrap_err();
+    assert!(matches!(&err, CommitError::Unexpected(e) if e.kind() == UnexpectedKind::Internal), "{err:?}");
+}
+
+#[tokio::test]
+async fn consuming_a_refresh_token_twice_is_stale_the_second_time() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    let token = refresh_token(session.id, "abc", t0());
+    h.uow.commit(vec![Change::InsertSession(session), Change::InsertRefreshToken(token.clone())]).await.unwrap();
+    let used_at = t0() + Duration::minutes(5);
+    let consume = |at| vec![Change::ConsumeRefreshToken { digest: token.digest.clone(), at }];
+
+    h.uow.commit(consume(used_at)).await.unwrap();
+    let err = h.uow.commit(consume(used_at + Duration::minutes(1))).await.unwrap_err();
+
+    assert!(matches!(err, CommitError::Stale), "{err:?}");
+    let stored = h.sessions.refresh_token(&token.digest).await.unwrap().unwrap();
+    assert_eq!(stored.used_at, Some(used_at));
+}
+
+#[tokio::test]
+async fn consuming_an_unknown_refresh_token_is_stale_and_rolls_back_the_rest() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    let next = refresh_token(session.id, "next", t0());
+
+    let err = h
+        .uow
+        .commit(vec![
+            Change::ConsumeRefreshToken { digest: TokenDigest::new("f".repeat(64)), at: t0() },
+            Change::InsertRefreshToken(next.clone()),
+        ])
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, CommitError::Stale), "{err:?}");
+    assert_eq!(h.sessions.refresh_token(&next.digest).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_consumptions_of_one_refresh_token_succeed_exactly_once() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    let token = refresh_token(session.id, "contested", t0());
+    h.uow
+        .commit(vec![Change::InsertSession(session.clone()), Change::InsertRefreshToken(token.clone())])
+        .await
+        .unwrap();
+
+    let mut tasks = JoinSet::new();
+    for i in 0..10 {
+        let uow = h.uow.clone();
+        let digest = token.digest.clone();
+        // Each racer also stores its successor token, as a refresh does.
+        let next = refresh_token(session.id, &format!("next{i}"), t0());
+        tasks.spawn(async move {
+            uow.commit(vec![Change::ConsumeRefreshToken { digest, at: t0() }, Change::InsertRefreshToken(next)]).await
+        });
+    }
+    let (mut won, mut stale) = (0, 0);
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            Ok(()) => won += 1,
+            Err(CommitError::Stale) => stale += 1,
+            Err(other) => panic!("unexpected outcome: {other:?}"),
+        }
+    }
+    assert_eq!((won, stale), (1, 9));
+    let mut successors = 0;
+    for i in 0..10 {
+        let digest = refresh_token(session.id, &format!("next{i}"), t0()).digest;
+        successors += usize::from(h.sessions.refresh_token(&digest).await.unwrap().is_some());
+    }
+    assert_eq!(successors, 1, "only the winner's successor token is stored");
+}
+
+#[tokio::test]
+async fn revoking_a_session_keeps_the_first_revocation_time() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    let first = t0() + Duration::minutes(1);
+
+    h.uow.commit(vec![Change::RevokeSession { id: session.id, at: first }]).await.unwrap();
+    h.uow.commit(vec![Change::RevokeSession { id: session.id, at: first + Duration::minutes(1) }]).await.unwrap();
+
+    assert_eq!(h.sessions.by_id(session.id).await.unwrap().unwrap().revoked_at, Some(first));
+}
+
+#[tokio::test]
+async fn touching_a_session_moves_last_used_at_forward_only() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    let later = t0() + Duration::hours(2);
+
+    h.uow.commit(vec![Change::TouchSession { id: session.id, at: later }]).await.unwrap();
+    h.uow.commit(vec![Change::TouchSession { id: session.id, at: t0() + Duration::hours(1) }]).await.unwrap();
+
+    assert_eq!(h.sessions.by_id(session.id).await.unwrap().unwrap().last_used_at, later);
+}
+
+#[tokio::test]
+async fn active_for_user_lists_only_the_users_unrevoked_unexpired_sessions() {
+    let (h, ada) = with_user().await;
+    let grace = user("grace@example.com", "grace");
+    let now = t0() + Duration::days(10);
+    let open = |at| session_for(&ada, at);
+    let (older, newer) = (open(t0()), open(t0() + Duration::days(1)));
+    let revoked = open(t0());
+    let expired = Session { expires_at: now, ..open(t0()) };
+    let others = session_for(&grace, t0());
+    h.uow
+        .commit(vec![
+            Change::InsertUser(grace),
+            Change::InsertSession(older.clone()),
+            Change::InsertSession(newer.clone()),
+            Change::InsertSession(revoked.clone()),
+            Change::InsertSession(expired),
+            Change::InsertSession(others),
+            Change::RevokeSession { id: revoked.id, at: t0() + Duration::days(2) },
+        ])
+        .await
+        .unwrap();
+
+    let active = h.sessions.active_for_user(ada.id(), now).await.unwrap();
+    assert_eq!(active, [newer, older], "newest first");
+}
+
+#[tokio::test]
+async fn revoked_since_lists_the_sessions_revoked_at_or_after_the_instant() {
+    let (h, ada) = with_user().await;
+    let sessions: Vec<Session> = (0..4).map(|_| session_for(&ada, t0())).collect();
+    let since = t0() + Duration::hours(1);
+    let mut changes: Vec<Change> = sessions.iter().cloned().map(Change::InsertSession).collect();
+    changes.push(Change::RevokeSession { id: sessions[0].id, at: since - Duration::seconds(1) });
+    changes.push(Change::RevokeSession { id: sessions[1].id, at: since });
+    changes.push(Change::RevokeSession { id: sessions[2].id, at: since + Duration::minutes(5) });
+    h.uow.commit(changes).await.unwrap();
+
+    let revoked = h.sessions.revoked_since(since).await.unwrap();
+    assert_eq!(revoked, [(sessions[1].id, since), (sessions[2].id, since + Duration::minutes(5))]);
+}
