@@ -20,5 +20,5 @@ pub mod security;
 
 pub use clock::SystemClock;
 pub use memory::InMemoryRevocationStore;
-pub use persistence::{DatabaseProbe, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+pub use persistence::{DatabaseProbe, QueryStats, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

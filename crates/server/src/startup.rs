@@ -11,7 +11,7 @@ use forge_application::{
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, RandomTokens, SeaSessionRepository,
+    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, QueryStats, JwtAccessTokens, RandomTokens, SeaSessionRepository,
     SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_application::auth::ports::OpaqueTokens;
@@ -46,6 +46,7 @@ pub struct Application {
     server: Server,
     services: Services,
     database: DatabaseConnection,
+    query_stats: Arc<QueryStats>,
 }
 
 impl Application {
@@ -57,7 +58,8 @@ impl Application {
     pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
         settings.validate()?;
         let address = settings.bind_address()?;
-        let database = open_database(&settings, true).await?;
+        let mut database = open_database(&settings, true).await?;
+        let query_stats = QueryStats::attach(&mut database);
         let services = wire(&settings, database.clone(), &overrides).await?;
 
         let restored = services.auth.reload_revocations().await.context("loading session revocations")?;
@@ -86,7 +88,7 @@ impl Application {
             server = server.workers(workers);
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
-        Ok(Self { port, server: server.run(), services, database })
+        Ok(Self { port, server: server.run(), services, database, query_stats })
     }
 
     /// The port actually bound (useful with port 0).
@@ -105,6 +107,12 @@ impl Application {
     #[must_use]
     pub const fn database(&self) -> &DatabaseConnection {
         &self.database
+    }
+
+    /// Statement counts of the database pool.
+    #[must_use]
+    pub fn query_stats(&self) -> Arc<QueryStats> {
+        self.query_stats.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.

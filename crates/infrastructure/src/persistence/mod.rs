@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod probe;
 mod sessions;
+mod stats;
 mod unit_of_work;
 mod users;
 
@@ -26,6 +27,7 @@ use sea_orm::{
 
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
+pub use stats::QueryStats;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 

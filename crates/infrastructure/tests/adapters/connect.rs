@@ -66,3 +66,19 @@ async fn the_database_probe_answers_while_the_database_does_and_reports_it_unava
     let err = probe.check().await.unwrap_err();
     assert_eq!(err.kind(), UnexpectedKind::Unavailable, "{err:?}");
 }
+
+#[tokio::test]
+async fn query_stats_count_every_statement_of_the_pool_and_its_clones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = connect(&format!("sqlite://{}", dir.path().join("forge.db").display()), 2).await.unwrap();
+    let stats = forge_infrastructure::QueryStats::attach(&mut conn);
+    let clone = conn.clone();
+    let before = stats.statements();
+
+    pragma(&conn, "journal_mode").await;
+    pragma(&clone, "foreign_keys").await;
+    let _ = clone.query_one_raw(Statement::from_string(clone.get_database_backend(), "SELECT * FROM no_such_table")).await;
+
+    assert_eq!(stats.statements() - before, 3);
+    assert_eq!(stats.failed(), 1);
+}
