@@ -39,6 +39,7 @@ pub struct TestApp {
     pub services: Services,
     pub data_dir: TempDir,
     pub settings: Settings,
+    pub query_stats: Arc<forge_infrastructure::QueryStats>,
     _database: TestDatabase,
 }
 
@@ -92,9 +93,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services().clone();
+    let query_stats = application.query_stats();
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, client, clock, services, data_dir, settings, _database: database }
+    TestApp { address, client, clock, services, data_dir, settings, query_stats, _database: database }
 }
 
 impl TestApp {

@@ -22,6 +22,19 @@ async fn me_returns_the_callers_profile_without_secrets() {
 }
 
 #[tokio::test]
+async fn an_authenticated_me_makes_exactly_one_database_round_trip() {
+    let app = spawn_app().await;
+    let session = app.member().await;
+    assert_eq!(app.get("/api/v1/users/me", Some(&session.access_token)).await.status(), StatusCode::OK);
+    let before = app.query_stats.statements();
+
+    let response = app.get("/api/v1/users/me", Some(&session.access_token)).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.query_stats.statements() - before, 1);
+}
+
+#[tokio::test]
 async fn patching_me_changes_profile_fields_and_a_new_email_is_unverified() {
     let app = spawn_app().await;
     let session = app.member().await;
