@@ -92,12 +92,9 @@ fn prompt_password() -> anyhow::Result<SecretString> {
 #[must_use]
 pub fn describe_user_error(error: &UserError) -> String {
     match error {
-        UserError::Validation(errors) => errors
-            .errors()
-            .iter()
-            .map(|e| format!("{} {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        UserError::Validation(errors) => {
+            errors.errors().iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
         UserError::EmailTaken => "a user with this e-mail address exists".into(),
         UserError::UsernameTaken => "a user with this username exists".into(),
         other => other.to_string(),

@@ -321,8 +321,13 @@ impl Settings {
             return Err(ConfigError::new("public_url", "must be an http:// or https:// URL"));
         }
         for origin in &self.cors.origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.trim_end_matches('/') != origin {
-                return Err(ConfigError::new("cors.origins", format!("{origin:?} is not an origin such as https://app.example.com")));
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.trim_end_matches('/') != origin
+            {
+                return Err(ConfigError::new(
+                    "cors.origins",
+                    format!("{origin:?} is not an origin such as https://app.example.com"),
+                ));
             }
         }
         self.trusted_proxy_networks()?;
@@ -367,9 +372,14 @@ impl Settings {
         }
         if self.env == Environment::Production {
             match &self.auth.jwt_secret {
-                None => return Err(ConfigError::new("auth.jwt_secret", "must be set in production (FORGE_JWT_SECRET)")),
+                None => {
+                    return Err(ConfigError::new("auth.jwt_secret", "must be set in production (FORGE_JWT_SECRET)"));
+                }
                 Some(secret) if is_weak_secret(secret.expose_secret()) => {
-                    return Err(ConfigError::new("auth.jwt_secret", "is a placeholder or too repetitive to be a secret"));
+                    return Err(ConfigError::new(
+                        "auth.jwt_secret",
+                        "is a placeholder or too repetitive to be a secret",
+                    ));
                 }
                 Some(_) => {}
             }
@@ -390,10 +400,9 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] for `server.bind` when it is not `host:port`.
     pub fn bind_address(&self) -> Result<SocketAddr, ConfigError> {
-        self.server
-            .bind
-            .parse()
-            .map_err(|_| ConfigError::new("server.bind", format!("{:?} is not an address such as 127.0.0.1:8000", self.server.bind)))
+        self.server.bind.parse().map_err(|_| {
+            ConfigError::new("server.bind", format!("{:?} is not an address such as 127.0.0.1:8000", self.server.bind))
+        })
     }
 
     /// The trusted proxies as networks (a bare address is a /32 or /128).
@@ -406,7 +415,9 @@ impl Settings {
             .map(|raw| {
                 raw.parse::<ipnet::IpNet>()
                     .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| ConfigError::new("trusted_proxies", format!("{raw:?} is not an IP address or CIDR range")))
+                    .map_err(|_| {
+                        ConfigError::new("trusted_proxies", format!("{raw:?} is not an IP address or CIDR range"))
+                    })
             })
             .collect()
     }
@@ -446,7 +457,8 @@ impl Settings {
 fn is_weak_secret(secret: &str) -> bool {
     let lowered = secret.to_ascii_lowercase();
     let distinct = secret.chars().collect::<std::collections::HashSet<_>>().len();
-    ["changeme", "change-me", "secret", "default", "example", "placeholder"].iter().any(|p| lowered.contains(p)) || distinct < 10
+    ["changeme", "change-me", "secret", "default", "example", "placeholder"].iter().any(|p| lowered.contains(p))
+        || distinct < 10
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -464,6 +476,8 @@ fn string_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its large error type; the tests build settings field by field.
+#[allow(clippy::result_large_err, clippy::field_reassign_with_default)]
 mod tests {
     use figment::Jail;
 
@@ -485,7 +499,10 @@ mod tests {
     #[test]
     fn short_names_file_and_sectioned_variables_are_layered() {
         Jail::expect_with(|jail| {
-            jail.create_file("forge.toml", "public_url = \"https://file.example.com\"\n[server]\nbind = \"0.0.0.0:9000\"\n")?;
+            jail.create_file(
+                "forge.toml",
+                "public_url = \"https://file.example.com\"\n[server]\nbind = \"0.0.0.0:9000\"\n",
+            )?;
             jail.set_env("FORGE_BIND", "127.0.0.1:7000");
             jail.set_env("DATABASE_URL", "postgres://db.example.com/forge");
             jail.set_env("FORGE_CORS_ORIGINS", "https://a.example.com, https://b.example.com");

@@ -4,6 +4,7 @@ use std::{net::TcpListener, path::Path, sync::Arc};
 
 use actix_web::{HttpServer, dev::Server};
 use anyhow::Context;
+use forge_application::auth::ports::OpaqueTokens;
 use forge_application::{
     auth::{AuthPorts, AuthService},
     common::Clock,
@@ -11,10 +12,9 @@ use forge_application::{
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, QueryStats, JwtAccessTokens, RandomTokens, SeaSessionRepository,
-    SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
+    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
-use forge_application::auth::ports::OpaqueTokens;
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
 use sea_orm::DatabaseConnection;
@@ -159,7 +159,11 @@ pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Re
 ///
 /// # Errors
 /// When the JWT key cannot be read or created.
-pub async fn wire(settings: &Settings, database: DatabaseConnection, overrides: &Overrides) -> anyhow::Result<Services> {
+pub async fn wire(
+    settings: &Settings,
+    database: DatabaseConnection,
+    overrides: &Overrides,
+) -> anyhow::Result<Services> {
     let auth_settings = settings.auth_settings();
     let secret = jwt_secret(settings)?;
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
@@ -187,8 +191,10 @@ pub async fn wire(settings: &Settings, database: DatabaseConnection, overrides: 
         },
         auth_settings.clone(),
     );
-    let users = UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
-    let health = HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
+    let users =
+        UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
+    let health = HealthService::new()
+        .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
     Ok(Services { auth, users, health })
 }
 
@@ -202,7 +208,12 @@ async fn bootstrap_admin(settings: &Settings, users: &UserService) -> anyhow::Re
     let created = users
         .ensure_admin(NewAdminCommand { email: email.clone(), username: username.clone(), password: password.clone() })
         .await
-        .map_err(|e| anyhow::anyhow!("creating the bootstrap admin from FORGE_ADMIN_*: {}", crate::commands::describe_user_error(&e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating the bootstrap admin from FORGE_ADMIN_*: {}",
+                crate::commands::describe_user_error(&e)
+            )
+        })?;
     if let Some(admin) = created {
         tracing::info!(user_id = %admin.id(), "bootstrap admin created");
     }

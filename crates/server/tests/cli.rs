@@ -45,8 +45,7 @@ fn production_refuses_to_start_without_a_real_secret() {
     let output = run(forge(dir.path()).env("FORGE_ENV", "production").arg("serve"));
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("auth.jwt_secret"), "{}", text(&output.stderr));
-    let output =
-        run(forge(dir.path()).env("FORGE_ENV", "production").env("FORGE_JWT_SECRET", "changeme").arg("serve"));
+    let output = run(forge(dir.path()).env("FORGE_ENV", "production").env("FORGE_JWT_SECRET", "changeme").arg("serve"));
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -76,26 +75,37 @@ fn migrate_status_up_down_and_fresh_manage_the_schema() {
 #[test]
 fn create_admin_takes_the_password_from_the_environment_and_refuses_a_weak_one() {
     let dir = tempfile::tempdir().unwrap();
-    let created = run(forge(dir.path())
-        .env("FORGE_ADMIN_PASSWORD", "Analytical-Engine-1843!")
-        .args(["create-admin", "--email", "ops@example.com", "--username", "ops"]));
+    let created = run(forge(dir.path()).env("FORGE_ADMIN_PASSWORD", "Analytical-Engine-1843!").args([
+        "create-admin",
+        "--email",
+        "ops@example.com",
+        "--username",
+        "ops",
+    ]));
     assert!(created.status.success(), "{}", text(&created.stderr));
     assert!(text(&created.stdout).contains("created admin ops"));
 
-    let again = run(forge(dir.path())
-        .env("FORGE_ADMIN_PASSWORD", "Analytical-Engine-1843!")
-        .args(["create-admin", "--email", "ops@example.com", "--username", "ops2"]));
+    let again = run(forge(dir.path()).env("FORGE_ADMIN_PASSWORD", "Analytical-Engine-1843!").args([
+        "create-admin",
+        "--email",
+        "ops@example.com",
+        "--username",
+        "ops2",
+    ]));
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("e-mail"), "{}", text(&again.stderr));
 
-    let weak = run(forge(dir.path())
-        .env("FORGE_ADMIN_PASSWORD", "password")
-        .args(["create-admin", "--email", "weak@example.com", "--username", "weak"]));
+    let weak = run(forge(dir.path()).env("FORGE_ADMIN_PASSWORD", "password").args([
+        "create-admin",
+        "--email",
+        "weak@example.com",
+        "--username",
+        "weak",
+    ]));
     assert!(!weak.status.success());
     assert!(text(&weak.stderr).contains("password"), "{}", text(&weak.stderr));
 
-    let no_password =
-        run(forge(dir.path()).args(["create-admin", "--email", "x@example.com", "--username", "nopass"]));
+    let no_password = run(forge(dir.path()).args(["create-admin", "--email", "x@example.com", "--username", "nopass"]));
     assert!(!no_password.status.success());
     assert!(text(&no_password.stderr).contains("FORGE_ADMIN_PASSWORD"), "{}", text(&no_password.stderr));
 }

@@ -63,7 +63,11 @@ async fn register_lists_every_invalid_field_at_once() {
     let app = spawn_app().await;
 
     let response = app
-        .post("/api/v1/auth/register", None, &json!({"email": "not-an-email", "username": "a", "password": "short", "full_name": "x\u{0}y"}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            &json!({"email": "not-an-email", "username": "a", "password": "short", "full_name": "x\u{0}y"}),
+        )
         .await;
 
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
@@ -80,11 +84,21 @@ async fn register_refuses_a_common_or_personal_password() {
     let app = spawn_app().await;
     let mut user = TestUser::generate();
     user.password = "Password123!".into();
-    let problem = assert_problem(app.post("/api/v1/auth/register", None, &user.body()).await, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    let problem = assert_problem(
+        app.post("/api/v1/auth/register", None, &user.body()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    )
+    .await;
     assert_eq!(problem["errors"][0]["code"], "TOO_COMMON");
 
     user.password = format!("X9!{}", user.username);
-    let problem = assert_problem(app.post("/api/v1/auth/register", None, &user.body()).await, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    let problem = assert_problem(
+        app.post("/api/v1/auth/register", None, &user.body()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_FAILED",
+    )
+    .await;
     assert_eq!(problem["errors"][0]["code"], "CONTAINS_PERSONAL_INFO");
 }
 
@@ -139,8 +153,12 @@ async fn login_works_by_email_and_by_username_in_any_case() {
     let user = TestUser::generate();
     app.register(&user).await;
 
-    let by_email = app.post("/api/v1/auth/login", None, &json!({"email": user.email.to_uppercase(), "password": user.password})).await;
-    let by_username = app.post("/api/v1/auth/login", None, &json!({"username": user.username.to_uppercase(), "password": user.password})).await;
+    let by_email = app
+        .post("/api/v1/auth/login", None, &json!({"email": user.email.to_uppercase(), "password": user.password}))
+        .await;
+    let by_username = app
+        .post("/api/v1/auth/login", None, &json!({"username": user.username.to_uppercase(), "password": user.password}))
+        .await;
 
     for response in [by_email, by_username] {
         assert_eq!(response.status(), StatusCode::OK);
@@ -162,7 +180,13 @@ async fn login_failures_are_indistinguishable() {
     let disabled = TestUser::generate();
     let created = app.register(&disabled).await;
     let admin = app.admin().await;
-    let response = app.patch(&format!("/api/v1/users/{}", created["id"].as_str().unwrap()), Some(&admin.access_token), &json!({"is_active": false})).await;
+    let response = app
+        .patch(
+            &format!("/api/v1/users/{}", created["id"].as_str().unwrap()),
+            Some(&admin.access_token),
+            &json!({"is_active": false}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let mut bodies = Vec::new();
@@ -260,7 +284,8 @@ async fn a_refresh_grace_window_lets_parallel_refreshes_succeed() {
     let session = app.member().await;
     let body = json!({"refresh_token": session.refresh_token});
 
-    let (a, b) = tokio::join!(app.post("/api/v1/auth/refresh", None, &body), app.post("/api/v1/auth/refresh", None, &body));
+    let (a, b) =
+        tokio::join!(app.post("/api/v1/auth/refresh", None, &body), app.post("/api/v1/auth/refresh", None, &body));
 
     assert_eq!(a.status(), StatusCode::OK);
     assert_eq!(b.status(), StatusCode::OK);
@@ -309,7 +334,11 @@ async fn logout_ends_the_session_at_once() {
     assert_problem(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
     let refresh = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token})).await;
     assert_problem(refresh, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    assert_eq!(app.get("/api/v1/users/me", Some(&other.access_token)).await.status(), StatusCode::OK, "other sessions live on");
+    assert_eq!(
+        app.get("/api/v1/users/me", Some(&other.access_token)).await.status(),
+        StatusCode::OK,
+        "other sessions live on"
+    );
 }
 
 #[tokio::test]
@@ -321,6 +350,7 @@ async fn a_revoked_session_stays_revoked_after_a_restart() {
 
     let restarted = app.another_instance().await;
 
-    let response = app.client.get(format!("{restarted}/api/v1/users/me")).bearer_auth(&session.access_token).send().await.unwrap();
+    let response =
+        app.client.get(format!("{restarted}/api/v1/users/me")).bearer_auth(&session.access_token).send().await.unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
 }

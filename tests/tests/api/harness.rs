@@ -37,7 +37,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<TestClock>,
     pub services: Services,
-    pub data_dir: TempDir,
+    _data_dir: TempDir,
     pub settings: Settings,
     pub query_stats: Arc<forge_infrastructure::QueryStats>,
     _database: TestDatabase,
@@ -54,7 +54,11 @@ pub struct TestUser {
 impl TestUser {
     pub fn generate() -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        Self { email: format!("user-{}@example.com", &tag[..12]), username: format!("user_{}", &tag[..12]), password: PASSWORD.into() }
+        Self {
+            email: format!("user-{}@example.com", &tag[..12]),
+            username: format!("user_{}", &tag[..12]),
+            password: PASSWORD.into(),
+        }
     }
 
     pub fn body(&self) -> Value {
@@ -96,7 +100,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let query_stats = application.query_stats();
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, client, clock, services, data_dir, settings, query_stats, _database: database }
+    TestApp { address, client, clock, services, _data_dir: data_dir, settings, query_stats, _database: database }
 }
 
 impl TestApp {
@@ -158,7 +162,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, user: &TestUser) -> Session {
-        let response = self.post("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
+        let response =
+            self.post("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
         assert_eq!(response.status(), StatusCode::OK, "login of {user:?}");
         let body: Value = response.json().await.unwrap();
         session_from(user.clone(), &body)

@@ -23,14 +23,22 @@ async fn invalid_json_is_a_400_problem() {
 #[tokio::test]
 async fn a_field_of_the_wrong_type_is_a_400_problem() {
     let app = spawn_app().await;
-    let response = app.post("/api/v1/auth/register", None, &json!({"email": 42, "username": "abc", "password": "x"})).await;
+    let response =
+        app.post("/api/v1/auth/register", None, &json!({"email": 42, "username": "abc", "password": "x"})).await;
     assert_problem(response, StatusCode::BAD_REQUEST, "MALFORMED_REQUEST").await;
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_json_is_a_415_problem() {
     let app = spawn_app().await;
-    let response = app.client.post(app.url("/api/v1/auth/login")).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE").await;
 }
 
@@ -59,7 +67,12 @@ async fn an_unknown_route_is_a_404_problem() {
 async fn a_malformed_id_reads_as_not_found() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    assert_problem(app.get("/api/v1/users/not-a-uuid", Some(&admin.access_token)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_problem(
+        app.get("/api/v1/users/not-a-uuid", Some(&admin.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -78,7 +91,8 @@ async fn every_response_carries_a_request_id_and_a_sane_client_value_is_kept() {
     let app = spawn_app().await;
     let kept = app.client.get(app.url("/health/live")).header("x-request-id", "client-id-42").send().await.unwrap();
     assert_eq!(kept.headers()["x-request-id"], "client-id-42");
-    let replaced = app.client.get(app.url("/health/live")).header("x-request-id", "x".repeat(129)).send().await.unwrap();
+    let replaced =
+        app.client.get(app.url("/health/live")).header("x-request-id", "x".repeat(129)).send().await.unwrap();
     let id = replaced.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     let error = app.get("/nope", None).await;

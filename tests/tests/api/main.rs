@@ -2,6 +2,9 @@
 //! its own database (a temporary SQLite file, or a fresh PostgreSQL database when
 //! `TEST_DATABASE_URL` is set), dropped afterwards.
 
+// Test code: a failed unwrap is a failed test, and settings are adjusted field by field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::field_reassign_with_default)]
+
 mod auth;
 mod harness;
 mod http;

@@ -65,7 +65,11 @@ async fn the_docs_page_and_its_assets_are_served_by_the_binary() {
     let mut served = 0;
     for asset in html.split(['"', '\'']).filter(|s| s.ends_with(".js") || s.ends_with(".css")) {
         assert!(!asset.starts_with("http"), "the docs page loads {asset} from the network");
-        let url = if asset.starts_with('/') { app.url(asset) } else { app.url(&format!("/docs/{}", asset.trim_start_matches("./"))) };
+        let url = if asset.starts_with('/') {
+            app.url(asset)
+        } else {
+            app.url(&format!("/docs/{}", asset.trim_start_matches("./")))
+        };
         let response = app.client.get(url).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
         served += 1;

@@ -107,7 +107,8 @@ async fn a_token_in_the_query_string_is_refused() {
 async fn garbage_in_the_authorization_header_is_refused() {
     let app = spawn_app().await;
     for value in ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer \u{7f}"] {
-        let Ok(response) = app.client.get(app.url("/api/v1/users/me")).header("authorization", value).send().await else {
+        let Ok(response) = app.client.get(app.url("/api/v1/users/me")).header("authorization", value).send().await
+        else {
             continue;
         };
         assert_problem(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;

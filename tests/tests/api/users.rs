@@ -15,7 +15,18 @@ async fn me_returns_the_callers_profile_without_secrets() {
     assert_eq!(me["id"], session.id.as_str());
     assert_eq!(me["email"], session.user.email);
     assert_eq!(me["_links"]["self"]["href"], format!("/api/v1/users/{}", session.id));
-    for key in ["id", "email", "username", "full_name", "role", "is_active", "is_verified", "created_at", "updated_at", "last_login_at"] {
+    for key in [
+        "id",
+        "email",
+        "username",
+        "full_name",
+        "role",
+        "is_active",
+        "is_verified",
+        "created_at",
+        "updated_at",
+        "last_login_at",
+    ] {
         assert!(me.get(key).is_some(), "{key}");
     }
     assert!(!me.to_string().contains("argon2"));
@@ -39,7 +50,9 @@ async fn patching_me_changes_profile_fields_and_a_new_email_is_unverified() {
     let app = spawn_app().await;
     let session = app.member().await;
     let token = Some(session.access_token.as_str());
-    let response = app.patch("/api/v1/users/me", token, &json!({"full_name": "Grace Hopper", "email": "Grace.New@Example.com"})).await;
+    let response = app
+        .patch("/api/v1/users/me", token, &json!({"full_name": "Grace Hopper", "email": "Grace.New@Example.com"}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.unwrap();
     assert_eq!(me["full_name"], "Grace Hopper");
@@ -57,7 +70,13 @@ async fn patching_me_with_role_or_flags_is_refused_and_changes_nothing() {
     let session = app.member().await;
     let token = Some(session.access_token.as_str());
 
-    let response = app.patch("/api/v1/users/me", token, &json!({"full_name": "Changed", "role": "admin", "is_active": true, "is_verified": true})).await;
+    let response = app
+        .patch(
+            "/api/v1/users/me",
+            token,
+            &json!({"full_name": "Changed", "role": "admin", "is_active": true, "is_verified": true}),
+        )
+        .await;
 
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
     let mut fields = error_fields(&problem);
@@ -73,7 +92,9 @@ async fn patching_me_to_a_taken_username_is_a_409() {
     let app = spawn_app().await;
     let first = app.member().await;
     let second = app.member().await;
-    let response = app.patch("/api/v1/users/me", Some(&second.access_token), &json!({"username": first.user.username.to_uppercase()})).await;
+    let response = app
+        .patch("/api/v1/users/me", Some(&second.access_token), &json!({"username": first.user.username.to_uppercase()}))
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "USERNAME_TAKEN").await;
 }
 
@@ -82,7 +103,8 @@ async fn members_cannot_list_users_but_managers_and_admins_can() {
     let app = spawn_app().await;
     let member = app.member().await;
     let manager = app.user_with_role("manager").await;
-    assert_problem(app.get("/api/v1/users", Some(&member.access_token)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_problem(app.get("/api/v1/users", Some(&member.access_token)).await, StatusCode::FORBIDDEN, "FORBIDDEN")
+        .await;
     assert_eq!(app.get("/api/v1/users", Some(&manager.access_token)).await.status(), StatusCode::OK);
 }
 
@@ -109,7 +131,8 @@ async fn the_user_list_is_paginated_with_links_in_body_and_header() {
         assert!(link.contains(&format!("rel=\"{rel}\"")), "{link}");
     }
     assert!(link.contains("page=3"), "{link}");
-    let names: Vec<String> = body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_lowercase()).collect();
+    let names: Vec<String> =
+        body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
 }
 
@@ -139,7 +162,12 @@ async fn the_user_list_filters_by_search_role_and_state() {
 async fn bad_list_parameters_are_listed_in_one_422() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let response = app.get("/api/v1/users?limit=0&page=0&sort=password_hash&order=sideways&role=owner&is_active=maybe", Some(&admin.access_token)).await;
+    let response = app
+        .get(
+            "/api/v1/users?limit=0&page=0&sort=password_hash&order=sideways&role=owner&is_active=maybe",
+            Some(&admin.access_token),
+        )
+        .await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
     let mut fields = error_fields(&problem);
     fields.sort();
@@ -156,7 +184,12 @@ async fn admins_create_users_with_a_role_and_others_cannot() {
     body["role"] = json!("manager");
     body["is_active"] = json!(true);
 
-    assert_problem(app.post("/api/v1/users", Some(&member.access_token), &body).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_problem(
+        app.post("/api/v1/users", Some(&member.access_token), &body).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
     let response = app.post("/api/v1/users", Some(&admin.access_token), &body).await;
 
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -196,7 +229,11 @@ async fn a_user_edits_its_own_profile_but_not_its_role() {
     assert_eq!(unchanged_role.status(), StatusCode::OK, "sending back the current role is fine");
 
     let replaced = app
-        .put(&path, token, &json!({"email": session.user.email, "username": session.user.username, "full_name": "Put Name"}))
+        .put(
+            &path,
+            token,
+            &json!({"email": session.user.email, "username": session.user.username, "full_name": "Put Name"}),
+        )
         .await;
     assert_eq!(replaced.status(), StatusCode::OK);
     let body: Value = replaced.json().await.unwrap();
@@ -216,7 +253,9 @@ async fn put_replaces_every_editable_field() {
     let path = format!("/api/v1/users/{}", target.id);
     app.patch(&path, Some(&admin.access_token), &json!({"full_name": "Old Name"})).await;
 
-    let response = app.put(&path, Some(&admin.access_token), &json!({"email": "replaced@example.com", "username": "replaced_name"})).await;
+    let response = app
+        .put(&path, Some(&admin.access_token), &json!({"email": "replaced@example.com", "username": "replaced_name"}))
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
@@ -237,7 +276,9 @@ async fn a_role_change_applies_to_the_very_next_request() {
     let member = app.member().await;
     assert_eq!(app.get("/api/v1/users", Some(&member.access_token)).await.status(), StatusCode::FORBIDDEN);
 
-    let response = app.patch(&format!("/api/v1/users/{}", member.id), Some(&admin.access_token), &json!({"role": "manager"})).await;
+    let response = app
+        .patch(&format!("/api/v1/users/{}", member.id), Some(&admin.access_token), &json!({"role": "manager"}))
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.get("/api/v1/users", Some(&member.access_token)).await.status(), StatusCode::OK);
@@ -248,8 +289,18 @@ async fn an_admin_cannot_demote_or_deactivate_itself() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let path = format!("/api/v1/users/{}", admin.id);
-    assert_problem(app.patch(&path, Some(&admin.access_token), &json!({"role": "member"})).await, StatusCode::CONFLICT, "CONFLICT").await;
-    assert_problem(app.patch(&path, Some(&admin.access_token), &json!({"is_active": false})).await, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(
+        app.patch(&path, Some(&admin.access_token), &json!({"role": "member"})).await,
+        StatusCode::CONFLICT,
+        "CONFLICT",
+    )
+    .await;
+    assert_problem(
+        app.patch(&path, Some(&admin.access_token), &json!({"is_active": false})).await,
+        StatusCode::CONFLICT,
+        "CONFLICT",
+    )
+    .await;
     assert_problem(app.delete(&path, Some(&admin.access_token)).await, StatusCode::CONFLICT, "CONFLICT").await;
 }
 
@@ -259,13 +310,22 @@ async fn deactivating_a_user_ends_its_sessions_and_blocks_login() {
     let admin = app.admin().await;
     let member = app.member().await;
 
-    let response = app.patch(&format!("/api/v1/users/{}", member.id), Some(&admin.access_token), &json!({"is_active": false})).await;
+    let response = app
+        .patch(&format!("/api/v1/users/{}", member.id), Some(&admin.access_token), &json!({"is_active": false}))
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert_problem(app.get("/api/v1/users/me", Some(&member.access_token)).await, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    assert_problem(
+        app.get("/api/v1/users/me", Some(&member.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_REVOKED",
+    )
+    .await;
     let refresh = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": member.refresh_token})).await;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
-    let login = app.post("/api/v1/auth/login", None, &json!({"email": member.user.email, "password": member.user.password})).await;
+    let login = app
+        .post("/api/v1/auth/login", None, &json!({"email": member.user.email, "password": member.user.password}))
+        .await;
     assert_problem(login, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
 
     app.patch(&format!("/api/v1/users/{}", member.id), Some(&admin.access_token), &json!({"is_active": true})).await;
@@ -288,7 +348,9 @@ async fn deleting_a_user_hides_it_ends_its_sessions_and_restore_brings_it_back()
     assert_eq!(app.get("/api/v1/users/me", Some(&member.access_token)).await.status(), StatusCode::UNAUTHORIZED);
     let listed: Value = app.get("/api/v1/users", token).await.json().await.unwrap();
     assert!(listed["items"].as_array().unwrap().iter().all(|u| u["id"] != member.id.as_str()));
-    let login = app.post("/api/v1/auth/login", None, &json!({"email": member.user.email, "password": member.user.password})).await;
+    let login = app
+        .post("/api/v1/auth/login", None, &json!({"email": member.user.email, "password": member.user.password}))
+        .await;
     assert_problem(login, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
 
     let restored = app.post(&format!("{path}/restore"), token, &json!({})).await;

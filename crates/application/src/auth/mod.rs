@@ -8,4 +8,6 @@ pub(crate) mod service;
 mod tests;
 
 pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
-pub use service::{AuthPorts, AuthService, AuthSettings, LoginOutcome, LoginCommand, RefreshCommand, RegisterCommand, TokenPair};
+pub use service::{
+    AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand, TokenPair,
+};

@@ -72,7 +72,12 @@ pub trait AccessTokens: Send + Sync {
     ///
     /// # Errors
     /// [`UnexpectedError`] if signing fails.
-    fn issue(&self, user_id: UserId, session_id: SessionId, now: DateTime<Utc>) -> Result<IssuedAccessToken, UnexpectedError>;
+    fn issue(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedAccessToken, UnexpectedError>;
 
     /// Verifies signature, algorithm, issuer, audience, type and expiry at `now`.
     ///

@@ -413,4 +413,3 @@ fn unexpected(e: CommitError) -> UnexpectedError {
         other => UnexpectedError::internal(other),
     }
 }
-

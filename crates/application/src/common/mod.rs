@@ -9,9 +9,9 @@ mod validation;
 pub use actor::{Actor, ClientContext};
 pub use error::{UnexpectedError, UnexpectedKind};
 pub use pagination::{Page, PageRequest, SortOrder};
-pub use unit_of_work::{Change, CommitError, UnitOfWork};
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
+pub use unit_of_work::{Change, CommitError, UnitOfWork};
 pub use validation::{FieldError, ValidationErrors, Validator};
 
 use chrono::{DateTime, Utc};

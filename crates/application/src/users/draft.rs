@@ -34,7 +34,14 @@ impl AccountDraft {
 
 /// Checks a new password against the policy, with the account's username and e-mail local part
 /// as personal information it must not contain.
-pub(crate) fn check_password(v: &mut Validator, field: &str, password: &str, username: &str, email: &str, policy: &PasswordPolicy) {
+pub(crate) fn check_password(
+    v: &mut Validator,
+    field: &str,
+    password: &str,
+    username: &str,
+    email: &str,
+    policy: &PasswordPolicy,
+) {
     let local = email.trim().rsplit_once('@').map_or(email.trim(), |(local, _)| local);
     if let Err(e) = policy.check(password, &[username.trim(), local]) {
         v.push(FieldError::from_violation(field, &e));

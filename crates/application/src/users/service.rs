@@ -339,7 +339,14 @@ impl UserService {
         }
     }
 
-    async fn insert(&self, draft: AccountDraft, role: Role, is_active: bool, is_verified: bool, password: SecretString) -> Result<User, UserError> {
+    async fn insert(
+        &self,
+        draft: AccountDraft,
+        role: Role,
+        is_active: bool,
+        is_verified: bool,
+        password: SecretString,
+    ) -> Result<User, UserError> {
         if self.ports.users.by_email(&draft.email).await?.is_some() {
             return Err(UserError::EmailTaken);
         }
@@ -367,7 +374,8 @@ impl UserService {
     /// Commits `changes` together with the end of every active session of `user`.
     async fn end_all_sessions(&self, user: &User, changes: Vec<Change>) -> Result<(), UserError> {
         let now = self.ports.clock.now();
-        let ids: Vec<_> = self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
+        let ids: Vec<_> =
+            self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
         end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, &ids, now, changes)
             .await
             .map_err(commit_error)

@@ -84,7 +84,13 @@ pub enum SessionState {
 impl Session {
     /// Opens a session at `now` lasting at most `lifetime`.
     #[must_use]
-    pub fn open(user_id: UserId, now: DateTime<Utc>, lifetime: Duration, ip: Option<String>, user_agent: Option<String>) -> Self {
+    pub fn open(
+        user_id: UserId,
+        now: DateTime<Utc>,
+        lifetime: Duration,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Self {
         Self {
             id: SessionId::generate(),
             user_id,

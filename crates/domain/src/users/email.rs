@@ -72,7 +72,9 @@ fn valid_local_part(local: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || ALLOWED.contains(c) || (!c.is_ascii() && !c.is_control() && !c.is_whitespace()))
+        && local.chars().all(|c| {
+            c.is_ascii_alphanumeric() || ALLOWED.contains(c) || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+        })
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -83,7 +85,9 @@ fn valid_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()))
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()))
         })
         && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
 }
@@ -132,9 +136,21 @@ mod tests {
     #[test]
     fn parse_refuses_malformed_shapes() {
         for raw in [
-            "plain", "@example.com", "a@", "a@example", "a@.com", "a@example..com", "a b@example.com",
-            ".a@example.com", "a.@example.com", "a..b@example.com", "a@-example.com", "a@example.c",
-            "a@example.123", "a\u{0}@example.com", "a@exa mple.com",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@example",
+            "a@.com",
+            "a@example..com",
+            "a b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
+            "a@-example.com",
+            "a@example.c",
+            "a@example.123",
+            "a\u{0}@example.com",
+            "a@exa mple.com",
         ] {
             assert_eq!(Email::parse(raw), Err(EmailError::InvalidFormat), "{raw:?} was accepted");
         }

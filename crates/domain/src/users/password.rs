@@ -121,10 +121,7 @@ impl PasswordPolicy {
         }
         let lowered = candidate.to_lowercase();
         if self.reject_personal_info
-            && personal
-                .iter()
-                .map(|p| p.trim().to_lowercase())
-                .any(|p| p.chars().count() >= 3 && lowered.contains(&p))
+            && personal.iter().map(|p| p.trim().to_lowercase()).any(|p| p.chars().count() >= 3 && lowered.contains(&p))
         {
             return Err(PasswordError::ContainsPersonalInfo);
         }

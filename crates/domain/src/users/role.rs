@@ -43,10 +43,9 @@ impl Role {
     pub const fn grants(self, permission: Permission) -> bool {
         match self {
             Self::Admin => true,
-            Self::Manager => matches!(
-                permission,
-                Permission::ListUsers | Permission::ReadAnyUser | Permission::ViewDashboard
-            ),
+            Self::Manager => {
+                matches!(permission, Permission::ListUsers | Permission::ReadAnyUser | Permission::ViewDashboard)
+            }
             Self::Member => false,
         }
     }

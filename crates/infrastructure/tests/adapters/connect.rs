@@ -77,7 +77,8 @@ async fn query_stats_count_every_statement_of_the_pool_and_its_clones() {
 
     pragma(&conn, "journal_mode").await;
     pragma(&clone, "foreign_keys").await;
-    let _ = clone.query_one_raw(Statement::from_string(clone.get_database_backend(), "SELECT * FROM no_such_table")).await;
+    let _ =
+        clone.query_one_raw(Statement::from_string(clone.get_database_backend(), "SELECT * FROM no_such_table")).await;
 
     assert_eq!(stats.statements() - before, 3);
     assert_eq!(stats.failed(), 1);

@@ -1,0 +1,211 @@
+//! The application: settings, state, and the one function that assembles routes, extractor
+//! configuration and middleware.
+//!
+//! Routes (each path also answers `OPTIONS`, and any other method with a 405 and `Allow`):
+//!
+//! | path | methods |
+//! |---|---|
+//! | `/` | GET |
+//! | `/health/live`, `/health/ready` | GET |
+//! | `/openapi.json` | GET |
+//! | `/docs` (redirect), `/docs/…` (Swagger UI) | GET |
+//! | `/api/v1/auth/register`, `/login`, `/token`, `/refresh`, `/logout` | POST |
+//! | `/api/v1/users/me` | GET, PATCH |
+//! | `/api/v1/users` | GET, POST |
+//! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
+//! | `/api/v1/users/{id}/restore` | POST |
+//!
+//! A new capability adds a module with a `routes` function and one `.configure(...)` line in
+//! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use actix_cors::Cors;
+use actix_web::{
+    App, Error,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    http::Method,
+    middleware::{Compress, from_fn},
+    web,
+};
+use forge_application::{auth::AuthService, health::HealthService, users::UserService};
+use ipnet::IpNet;
+use tracing_actix_web::TracingLogger;
+
+use crate::{
+    auth, extract,
+    middleware::{self as mw, ForgeRootSpan},
+    routing, service, users,
+};
+
+/// The largest request body accepted by default: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a request may run by default.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Headers a browser may send cross-origin.
+const CORS_ALLOWED_HEADERS: [&str; 9] = [
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "x-api-key",
+    "x-requested-with",
+    "accept",
+];
+
+/// Response headers a browser script may read cross-origin.
+const CORS_EXPOSED_HEADERS: [&str; 8] = [
+    "x-request-id",
+    "location",
+    "link",
+    "etag",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+];
+
+/// How long a browser may cache a preflight answer, in seconds.
+const CORS_MAX_AGE_SECONDS: usize = 3600;
+
+/// What the HTTP layer needs to know about its deployment, read and validated by the server.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The single-page app's address; its origin is allowed by CORS.
+    pub public_url: String,
+    /// Further origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a request may run before it is answered with 504.
+    pub request_timeout: Duration,
+    /// The server's version, shown at `/`.
+    pub version: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://localhost:3000".to_owned(),
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// The use cases the handlers call, and the HTTP settings. Each is registered as its own
+/// `web::Data`, so a handler asks for exactly the service it uses.
+#[derive(Clone)]
+pub struct AppState {
+    /// Registration, login, tokens, logout, authentication.
+    pub auth: AuthService,
+    /// Users management.
+    pub users: UserService,
+    /// Readiness probes.
+    pub health: HealthService,
+    /// HTTP settings.
+    pub http: Arc<HttpSettings>,
+}
+
+/// The whole application: routes, extractor configuration and middleware. Called once per
+/// worker: `HttpServer::new(move || forge_presentation::build_app(state.clone()))`.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let settings = state.http;
+    let cors = cors(&settings);
+    App::new()
+        .app_data(web::Data::new(state.auth))
+        .app_data(web::Data::new(state.users))
+        .app_data(web::Data::new(state.health))
+        .app_data(web::Data::from(Arc::clone(&settings)))
+        .app_data(extract::json_config(settings.body_limit))
+        .app_data(extract::form_config(settings.body_limit))
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .configure(service::routes)
+        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes))
+        .default_service(web::to(routing::not_found))
+        // Innermost first: each `wrap` goes around everything before it. The time limit wraps
+        // each route instead (see `routing`).
+        .wrap(from_fn(mw::token_in_url::token_in_url))
+        .wrap(cors)
+        .wrap(from_fn(mw::problems::problems))
+        .wrap(TracingLogger::<ForgeRootSpan>::new())
+        .wrap(from_fn(mw::request_id::request_id))
+        .wrap(from_fn(mw::security_headers::security_headers))
+        .wrap(Compress::default())
+}
+
+/// CORS: only the app's own origin and the configured ones, with credentials; never `*`.
+fn cors(settings: &HttpSettings) -> Cors {
+    let allowed: HashSet<String> =
+        std::iter::once(&settings.public_url).chain(&settings.cors_origins).filter_map(|url| origin_of(url)).collect();
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin.to_str().ok().and_then(origin_of).is_some_and(|o| allowed.contains(&o))
+        })
+        .allowed_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allowed_headers(CORS_ALLOWED_HEADERS)
+        .expose_headers(CORS_EXPOSED_HEADERS)
+        .supports_credentials()
+        .max_age(CORS_MAX_AGE_SECONDS)
+}
+
+/// The origin (`scheme://host[:port]`, lower-cased, default port dropped) of a URL or origin;
+/// `None` for anything else, `null` included.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized_from_urls() {
+        assert_eq!(origin_of("http://localhost:3000/").as_deref(), Some("http://localhost:3000"));
+        assert_eq!(origin_of("HTTPS://App.Example.com:443/path?q").as_deref(), Some("https://app.example.com"));
+        assert_eq!(origin_of("http://example.com:80").as_deref(), Some("http://example.com"));
+        assert_eq!(origin_of("null"), None);
+        assert_eq!(origin_of("file:///etc"), None);
+        assert_eq!(origin_of("http://user@evil.example"), None);
+    }
+}

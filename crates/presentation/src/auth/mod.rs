@@ -1,0 +1,22 @@
+//! The authentication endpoints: register, login (JSON and the OAuth2 password form), refresh
+//! and logout.
+//!
+//! Still to come here (they slot in as further endpoints below): `logout-all`, `sessions`,
+//! `password/*`, `email/*`.
+
+pub mod handlers;
+pub mod requests;
+pub mod responses;
+
+use actix_web::web;
+
+use crate::routing::Endpoint;
+
+/// Registers the endpoints, relative to `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::new("/auth/register").post(handlers::register))
+        .service(Endpoint::new("/auth/login").post(handlers::login))
+        .service(Endpoint::new("/auth/token").post(handlers::token))
+        .service(Endpoint::new("/auth/refresh").post(handlers::refresh))
+        .service(Endpoint::new("/auth/logout").post(handlers::logout));
+}

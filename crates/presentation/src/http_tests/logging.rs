@@ -1,0 +1,88 @@
+//! Every log line written while serving a request carries the request's id.
+
+use std::{
+    io,
+    sync::{Arc, Mutex},
+};
+
+use actix_web::test::{self, TestRequest};
+use forge_application::common::UnexpectedError;
+use serde_json::json;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::{build_app, testing::Mocks};
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default()).into_owned()
+    }
+
+    fn clear(&self) {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.clear();
+        }
+    }
+}
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[actix_web::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut mocks = Mocks::default();
+    mocks.users.expect_by_email().returning(|_| Err(UnexpectedError::unavailable("connection refused")));
+    let app = test::init_service(build_app(mocks.state())).await;
+    let login = |id: &str| {
+        TestRequest::post()
+            .uri("/api/v1/auth/login")
+            .insert_header(("X-Request-ID", id))
+            .set_json(json!({"email": "ada@example.com", "password": "x"}))
+            .to_request()
+    };
+    // Tests run in parallel without a subscriber, and tracing caches per call site whether
+    // anyone listens; a call site first reached by another test at the moment this subscriber
+    // was installed can keep a stale "nobody". Reach every call site once, then recompute.
+    test::call_service(&app, login("warm-up")).await;
+    tracing::callsite::rebuild_interest_cache();
+    captured.clear();
+
+    test::call_service(&app, login("log-test-1")).await;
+
+    let output = captured.text();
+    assert!(output.contains("request failed unexpectedly"), "{output}");
+    assert!(output.contains("connection refused"), "the cause is logged: {output}");
+    assert!(output.contains("request completed"), "{output}");
+    for line in output.lines().filter(|line| !line.trim().is_empty()) {
+        assert!(line.contains("request_id=log-test-1"), "a line without the request id: {line}");
+    }
+}

@@ -1,0 +1,38 @@
+//! The middleware every request goes through, outermost first:
+//!
+//! 1. compression (actix-web's `Compress`);
+//! 2. [`security_headers`]: `nosniff`, `no-store`, CSP, referrer policy, HSTS over HTTPS;
+//! 3. [`request_id`]: accepts or makes the request id and puts it on every response;
+//! 4. tracing-actix-web's `TracingLogger` with [`ForgeRootSpan`], after the request id so that
+//!    every log line of the request carries it;
+//! 5. [`problems`]: turns any error response not already a problem document (actix-cors, actix-web
+//!    internals, Swagger UI) into one;
+//! 6. CORS (actix-cors);
+//! 7. [`token_in_url`]: refuses tokens in the query string before any handler sees them;
+//! 8. [`timeout`], around each route: answers 504 when a request runs past the limit.
+//!
+//! Middleware only deals with HTTP mechanics; none of it knows a use case.
+
+pub mod problems;
+pub mod request_id;
+pub mod root_span;
+pub mod security_headers;
+pub mod timeout;
+pub mod token_in_url;
+
+pub use request_id::RequestId;
+pub use root_span::ForgeRootSpan;
+
+use actix_web::{HttpRequest, dev::ServiceRequest, web};
+
+use crate::app::HttpSettings;
+
+/// The HTTP settings registered with the application, or the defaults in a bare test app.
+pub(crate) fn settings_of(req: &ServiceRequest) -> web::Data<HttpSettings> {
+    req.app_data::<web::Data<HttpSettings>>().cloned().unwrap_or_else(|| web::Data::new(HttpSettings::default()))
+}
+
+/// As [`settings_of`], for extractors and handlers.
+pub(crate) fn settings_of_request(req: &HttpRequest) -> web::Data<HttpSettings> {
+    req.app_data::<web::Data<HttpSettings>>().cloned().unwrap_or_else(|| web::Data::new(HttpSettings::default()))
+}

@@ -1,0 +1,77 @@
+//! The root span of each request, for tracing-actix-web's `TracingLogger`.
+//!
+//! It records this crate's request id (not tracing-actix-web's own), so that every log line of a
+//! request, from middleware, extractors, handlers and use cases alike, carries the id the client
+//! sees in `X-Request-ID`. The client address is the one resolved through trusted proxies only.
+//! Only the path is recorded, never the query string, which may hold what it should not.
+
+use actix_web::{
+    Error, HttpMessage,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+};
+use tracing::{Span, field::Empty};
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+
+use super::{
+    request_id::{RequestId, RequestStart},
+    settings_of,
+};
+use crate::extract::client;
+
+/// Builds the root span and logs one line when the request completes.
+pub struct ForgeRootSpan;
+
+impl RootSpanBuilder for ForgeRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
+        let settings = settings_of(request);
+        let client_ip = client::resolve_client_ip(
+            request.peer_addr().map(|a| a.ip()),
+            &client::forwarded_for(request.headers()),
+            &settings.trusted_proxies,
+        )
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+        let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
+        let method = request.method().as_str();
+        // The field names follow tracing-actix-web's default span, so that its `on_request_end`
+        // can record the outcome into them.
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.target = %request.path(),
+            http.client_ip = %client_ip,
+            request_id = %request_id,
+            user_id = Empty,
+            http.status_code = Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let (status, latency_ms) = match outcome {
+            Ok(res) => (
+                res.status().as_u16(),
+                res.request()
+                    .extensions()
+                    .get::<RequestStart>()
+                    .map(|start| u64::try_from(start.0.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            ),
+            Err(e) => (e.as_response_error().status_code().as_u16(), None),
+        };
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::warn!(status, latency_ms, "request completed");
+            } else {
+                tracing::info!(status, latency_ms, "request completed");
+            }
+        });
+    }
+}

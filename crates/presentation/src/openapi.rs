@@ -1,0 +1,418 @@
+//! The OpenAPI 3.1 document, generated from the code: every handler's `#[utoipa::path]`, the
+//! request and response types' schemas, and what applies to every operation, added by
+//! `Conventions` so no handler can forget it:
+//!
+//! - the optional `X-Request-ID` request header, and the `X-Request-ID` header on every response;
+//! - the problem responses any request can get: 500, 503 and 504; 401 on authenticated
+//!   operations; 400, 413, 415 and 422 on operations with a body; 400 and 422 on operations with
+//!   query parameters.
+//!
+//! Security: `bearer_auth` (a JWT in `Authorization: Bearer`) and `oauth2_password` (the same
+//! token, obtained through the password grant at `/api/v1/auth/token`, which lets the docs page
+//! log in).
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self, Components, ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder,
+        path::{Operation, ParameterBuilder, ParameterIn},
+        response::Response,
+        schema::{ObjectBuilder, Type},
+        security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
+    },
+};
+
+use crate::{
+    auth, pagination, problem,
+    problem::{PROBLEM_JSON, ProblemCode},
+    service, users,
+};
+
+/// The request and response header that carries the request id.
+const REQUEST_ID_HEADER: &str = "X-Request-ID";
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Forge",
+        description = "Accounts, authentication and role-based access, served as a REST API. \
+                       Errors are RFC 9457 problem documents (`application/problem+json`).",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        service::root::root,
+        service::health::live,
+        service::health::ready,
+        service::openapi::document,
+        service::docs::redirect,
+        auth::handlers::register,
+        auth::handlers::login,
+        auth::handlers::token,
+        auth::handlers::refresh,
+        auth::handlers::logout,
+        users::handlers::me,
+        users::handlers::update_me,
+        users::handlers::list,
+        users::handlers::create,
+        users::handlers::get,
+        users::handlers::replace,
+        users::handlers::update,
+        users::handlers::delete,
+        users::handlers::restore,
+    ),
+    components(
+        schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
+        responses(
+            responses::MalformedRequest,
+            responses::Unauthenticated,
+            responses::InvalidCredentials,
+            responses::InvalidToken,
+            responses::Forbidden,
+            responses::NotFound,
+            responses::MethodNotAllowed,
+            responses::Conflict,
+            responses::PayloadTooLarge,
+            responses::UnsupportedMediaType,
+            responses::ValidationFailed,
+            responses::Internal,
+            responses::ServiceUnavailable,
+            responses::Timeout,
+        ),
+    ),
+    modifiers(&SecuritySchemes, &Conventions),
+    tags(
+        (name = "service", description = "What the server is, its health, and its documentation"),
+        (name = "auth", description = "Registration, login, token refresh and logout"),
+        (name = "users", description = "One's own account, and administration of every account"),
+    ),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of every endpoint (served at `/openapi.json`, printed by
+/// `forge openapi`).
+#[must_use]
+pub fn openapi() -> openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Reusable problem responses, referenced from operations as
+/// `(status = 404, response = responses::NotFound)`.
+pub mod responses {
+    use utoipa::{
+        ToResponse,
+        openapi::{RefOr, response::Response},
+    };
+
+    use super::problem_response;
+    use crate::problem::ProblemCode;
+
+    macro_rules! problem_responses {
+        ($($(#[$doc:meta])* $name:ident => $code:expr, $description:literal;)*) => {$(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), problem_response($description, $code).into())
+                }
+            }
+        )*};
+    }
+
+    problem_responses! {
+        /// 400.
+        MalformedRequest => ProblemCode::MalformedRequest,
+            "`MALFORMED_REQUEST`: the body is not valid JSON, a field has the wrong type, or the query is malformed";
+        /// 401 without a usable credential.
+        Unauthenticated => ProblemCode::Unauthenticated,
+            "`UNAUTHENTICATED`, `TOKEN_EXPIRED` or `TOKEN_REVOKED`: no usable bearer token";
+        /// 401 on login.
+        InvalidCredentials => ProblemCode::InvalidCredentials,
+            "`INVALID_CREDENTIALS`: unknown account, wrong password or disabled account (indistinguishable)";
+        /// 401 on refresh.
+        InvalidToken => ProblemCode::Unauthenticated,
+            "`UNAUTHENTICATED` (unknown token), `TOKEN_EXPIRED` or `TOKEN_REVOKED` (the session ended)";
+        /// 403.
+        Forbidden => ProblemCode::Forbidden, "`FORBIDDEN`: authenticated but not allowed";
+        /// 404.
+        NotFound => ProblemCode::NotFound, "`NOT_FOUND`: no such resource, or it is deleted";
+        /// 405.
+        MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            "`METHOD_NOT_ALLOWED`: the path does not support this method; `Allow` lists those it does";
+        /// 409.
+        Conflict => ProblemCode::Conflict,
+            "`EMAIL_TAKEN`, `USERNAME_TAKEN` or `CONFLICT`: uniqueness or state conflict";
+        /// 413.
+        PayloadTooLarge => ProblemCode::PayloadTooLarge, "`PAYLOAD_TOO_LARGE`: the body is over the limit";
+        /// 415.
+        UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            "`UNSUPPORTED_MEDIA_TYPE`: the body is not of the media type the endpoint reads";
+        /// 422.
+        ValidationFailed => ProblemCode::ValidationFailed,
+            "`VALIDATION_FAILED`: every bad field or parameter is listed in `errors`";
+        /// 500.
+        Internal => ProblemCode::Internal, "`INTERNAL`: a bug; quote the request id when reporting it";
+        /// 503.
+        ServiceUnavailable => ProblemCode::ServiceUnavailable,
+            "`SERVICE_UNAVAILABLE`: a dependency is down; retry after `Retry-After` seconds";
+        /// 504.
+        Timeout => ProblemCode::Timeout, "`TIMEOUT`: the request ran past the server's time limit";
+    }
+}
+
+/// A problem response: `application/problem+json`, with the headers its code comes with.
+fn problem_response(description: &str, example_code: ProblemCode) -> Response {
+    let example = serde_json::json!({
+        "type": example_code.type_uri(),
+        "title": example_code.title(),
+        "status": example_code.status().as_u16(),
+        "detail": "…",
+        "instance": "/api/v1/…",
+        "code": example_code.as_str(),
+        "request_id": "0192f0c4-5f8e-7c4a-9d2b-4b8e1f0a6c3d",
+    });
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDocument"))).example(Some(example)).build(),
+    );
+    response = response.header(REQUEST_ID_HEADER, request_id_header());
+    match example_code.status().as_u16() {
+        401 => {
+            response = response.header(
+                "WWW-Authenticate",
+                string_header("`Bearer`, with `error=\"invalid_token\"` when a token was refused"),
+            );
+        }
+        405 => response = response.header("Allow", string_header("The methods the path supports")),
+        503 => response = response.header("Retry-After", string_header("Seconds to wait before retrying")),
+        _ => {}
+    }
+    response.build()
+}
+
+fn string_header(description: &str) -> openapi::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+fn request_id_header() -> openapi::Header {
+    string_header("The request id: the client's own if it sent a sane one, else a new UUID v7")
+}
+
+/// Registers the security schemes.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Components::new);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from login, refresh or the token endpoint"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "oauth2_password",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/api/v1/auth/token", Scopes::new()))],
+                "The OAuth2 password grant; `username` may be an e-mail address",
+            )),
+        );
+    }
+}
+
+/// Adds what applies to every operation (see the module notes).
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_conventions(operation);
+            }
+        }
+    }
+}
+
+fn add_conventions(operation: &mut Operation) {
+    operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
+        ParameterBuilder::new()
+            .name(REQUEST_ID_HEADER)
+            .parameter_in(ParameterIn::Header)
+            .required(openapi::Required::False)
+            .description(Some("Your own request id (1 to 128 visible ASCII characters), echoed back"))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(128)).min_length(Some(1))))
+            .build(),
+    ));
+
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let has_query = operation.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+        RefOr::Ref(_) => false,
+    });
+    let mut common: Vec<(&str, &str)> = Vec::new();
+    if has_body || has_query {
+        common.extend([("400", "MalformedRequest"), ("422", "ValidationFailed")]);
+    }
+    if has_body {
+        common.extend([("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]);
+    }
+    if secured {
+        common.push(("401", "Unauthenticated"));
+    }
+    common.extend([("500", "Internal"), ("503", "ServiceUnavailable"), ("504", "Timeout")]);
+    for (status, name) in common {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.headers.entry(REQUEST_ID_HEADER.to_owned()).or_insert_with(|| RefOr::T(request_id_header()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::to_value(openapi()).unwrap()
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+        let mut found = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                found.push((method.to_uppercase(), path.clone(), operation));
+            }
+        }
+        found
+    }
+
+    fn collect_refs<'a>(value: &'a Value, refs: &mut BTreeSet<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    refs.insert(target);
+                }
+                map.values().for_each(|v| collect_refs(v, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1() {
+        assert_eq!(document()["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let mut refs = BTreeSet::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for target in refs {
+            let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("external reference {target}"));
+            assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+        }
+    }
+
+    #[test]
+    fn every_operation_documents_the_request_id_both_ways() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let parameters = operation["parameters"].as_array().unwrap();
+            assert!(parameters.iter().any(|p| p["name"] == REQUEST_ID_HEADER), "{method} {path}");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let response = match response.get("$ref").and_then(Value::as_str) {
+                    Some(target) => doc.pointer(target.trim_start_matches('#')).unwrap(),
+                    None => response,
+                };
+                assert!(response["headers"].get(REQUEST_ID_HEADER).is_some(), "{method} {path} {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn authenticated_operations_require_a_bearer_token_and_document_401() {
+        let doc = document();
+        for (method, path, operation) in operations(&doc) {
+            let public =
+                path == "/" || path.starts_with("/health") || path.starts_with("/docs") || path == "/openapi.json";
+            let public = public
+                || ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/refresh"]
+                    .contains(&path.as_str());
+            let secured = operation.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            assert_eq!(secured, !public, "{method} {path}");
+            if secured {
+                assert!(operation["responses"].get("401").is_some(), "{method} {path}");
+            }
+        }
+        assert_eq!(doc["components"]["securitySchemes"]["bearer_auth"]["scheme"], "bearer");
+        assert_eq!(doc["components"]["securitySchemes"]["bearer_auth"]["bearerFormat"], "JWT");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["oauth2_password"]["flows"]["password"]["tokenUrl"],
+            "/api/v1/auth/token"
+        );
+    }
+
+    #[test]
+    fn error_responses_are_problem_documents() {
+        let doc = document();
+        for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+            let schema = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
+            assert_eq!(schema, "#/components/schemas/ProblemDocument", "{name}");
+        }
+        for (method, path, operation) in operations(&doc) {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let is_problem = response.get("$ref").is_some() || response["content"].get(PROBLEM_JSON).is_some();
+                    // The readiness report is the one error answered with its own body.
+                    assert!(is_problem || path == "/health/ready", "{method} {path} {status}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_operation_has_a_unique_id_and_a_tag() {
+        let doc = document();
+        let mut ids = BTreeSet::new();
+        for (method, path, operation) in operations(&doc) {
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}"));
+            assert!(ids.insert(id.to_owned()), "duplicate {id}");
+            assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Test helpers: real use cases over mocked ports, users, and an application to send requests to.
+
+use std::{collections::HashMap, sync::Arc};
+
+use actix_web::{body::MessageBody, dev::ServiceResponse, test};
+use chrono::{DateTime, Utc};
+use forge_application::{
+    auth::{
+        AuthPorts, AuthService, AuthSettings,
+        ports::{
+            AccessClaims, AccessTokenError, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher,
+            MockRevocationStore, MockSessionRepository,
+        },
+    },
+    common::{Clock, MockUnitOfWork},
+    health::HealthService,
+    users::{UserPorts, UserService, ports::MockUserRepository},
+};
+use forge_domain::{
+    sessions::SessionId,
+    users::{Email, PasswordHash, Role, User, UserParts, Username},
+};
+use serde_json::Value;
+use utoipa::{PartialSchema, openapi::schema::Schema};
+use uuid::Uuid;
+
+use crate::{
+    app::{AppState, HttpSettings},
+    extract::JsonRequest,
+    problem::ProblemDocument,
+};
+
+/// 2023-11-14T22:13:20Z.
+pub(crate) fn utc() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()
+}
+
+/// An active, verified user called `name` (`name@example.com`).
+pub(crate) fn user_with_role(name: &str, role: Role) -> User {
+    User::from_parts(UserParts {
+        id: Uuid::now_v7().into(),
+        email: Email::parse(&format!("{name}@example.com")).unwrap(),
+        username: Username::parse(name).unwrap(),
+        full_name: None,
+        role,
+        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        is_active: true,
+        is_verified: true,
+        created_at: utc(),
+        updated_at: utc(),
+        last_login_at: None,
+        deleted_at: None,
+        version: 1,
+    })
+}
+
+/// A clock stopped at [`utc`].
+struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        utc()
+    }
+}
+
+/// The ports behind the real services, with expectations set by each test. A mock called without
+/// an expectation fails the test, which is how "nothing reached the use case" is checked.
+#[derive(Default)]
+pub(crate) struct Mocks {
+    pub users: MockUserRepository,
+    pub sessions: MockSessionRepository,
+    pub unit_of_work: MockUnitOfWork,
+    pub hasher: MockPasswordHasher,
+    pub access_tokens: MockAccessTokens,
+    pub opaque_tokens: MockOpaqueTokens,
+    pub revocations: MockRevocationStore,
+    pub health: HealthService,
+    pub http: HttpSettings,
+    /// Whether the sessions of known tokens count as revoked.
+    pub revoked: bool,
+    /// What each known token stands for (set through `authenticates` and `refuses`).
+    pub tokens: HashMap<String, Result<User, AccessTokenError>>,
+}
+
+impl Mocks {
+    /// Makes `token` authenticate as `user` (who is then found by id).
+    pub fn authenticates(mut self, token: &str, user: &User) -> Self {
+        self.tokens.insert(token.to_owned(), Ok(user.clone()));
+        let (id, user) = (user.id(), user.clone());
+        self.users.expect_by_id().withf(move |asked| *asked == id).returning(move |_| Ok(Some(user.clone())));
+        self
+    }
+
+    /// Makes `token` fail verification with `error`.
+    pub fn refuses(mut self, token: &str, error: AccessTokenError) -> Self {
+        self.tokens.insert(token.to_owned(), Err(error));
+        self
+    }
+
+    /// The application state over these mocks.
+    pub fn state(mut self) -> AppState {
+        let tokens = std::mem::take(&mut self.tokens);
+        if !tokens.is_empty() {
+            self.access_tokens.expect_verify().returning(move |token, now| match tokens.get(token) {
+                Some(Ok(user)) => Ok(AccessClaims {
+                    user_id: user.id(),
+                    session_id: SessionId::from(Uuid::nil()),
+                    token_id: Uuid::nil(),
+                    issued_at: now,
+                    expires_at: now,
+                }),
+                Some(Err(e)) => Err(*e),
+                None => Err(AccessTokenError::Invalid),
+            });
+            let revoked = self.revoked;
+            self.revocations.expect_is_revoked().returning(move |_| Ok(revoked));
+        }
+        let users: Arc<MockUserRepository> = Arc::new(self.users);
+        let sessions = Arc::new(self.sessions);
+        let unit_of_work = Arc::new(self.unit_of_work);
+        let hasher = Arc::new(self.hasher);
+        let revocations = Arc::new(self.revocations);
+        let clock = Arc::new(FixedClock);
+        let auth = AuthService::new(
+            AuthPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                unit_of_work: unit_of_work.clone(),
+                hasher: hasher.clone(),
+                access_tokens: Arc::new(self.access_tokens),
+                opaque_tokens: Arc::new(self.opaque_tokens),
+                revocations: revocations.clone(),
+                clock: clock.clone(),
+            },
+            AuthSettings::default(),
+        );
+        let users = UserService::new(
+            UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
+            AuthSettings::default(),
+        );
+        AppState { auth, users, health: self.health, http: Arc::new(self.http) }
+    }
+}
+
+/// The problem document of a response, checking its media type.
+pub(crate) async fn problem_of(res: ServiceResponse<impl MessageBody>) -> ProblemDocument {
+    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(content_type, crate::problem::PROBLEM_JSON, "status {}", res.status());
+    let body = test::read_body(res).await;
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not a problem document ({e}): {body:?}"))
+}
+
+/// The JSON body of a response.
+pub(crate) async fn json_of(res: ServiceResponse<impl MessageBody>) -> Value {
+    let body = test::read_body(res).await;
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+/// `field:CODE` for each error of a problem.
+pub(crate) fn error_codes(problem: &ProblemDocument) -> Vec<String> {
+    problem.errors.iter().map(|e| format!("{}:{}", e.field, e.code)).collect()
+}
+
+/// Checks that a request type's field lists agree with its documented schema.
+pub(crate) fn assert_fields_match_schema<T: JsonRequest + PartialSchema>() {
+    let utoipa::openapi::RefOr::T(Schema::Object(object)) = T::schema() else {
+        panic!("{} is not documented as an object", std::any::type_name::<T>());
+    };
+    let mut documented: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+    let mut fields = T::FIELDS.to_vec();
+    documented.sort_unstable();
+    fields.sort_unstable();
+    assert_eq!(documented, fields, "{}: FIELDS", std::any::type_name::<T>());
+    let mut required: Vec<&str> = object.required.iter().map(String::as_str).collect();
+    let mut expected = T::REQUIRED.to_vec();
+    required.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(required, expected, "{}: REQUIRED", std::any::type_name::<T>());
+}

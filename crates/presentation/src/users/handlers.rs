@@ -1,0 +1,252 @@
+//! Handlers of the users endpoints: one's own profile, and administration of every account.
+//! Who may do what is decided by [`UserService`]; these turn HTTP into its calls and back.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use forge_application::users::{ProfileUpdate, UserService, UserUpdate, ports::UserQuery};
+use forge_domain::users::UserId;
+use uuid::Uuid;
+
+use super::{
+    query::UserListParams,
+    requests::{CreateUserRequest, ReplaceUserRequest, UpdateMeRequest, UpdateUserRequest},
+    responses::{UserResponse, Viewer, user_path},
+};
+use crate::{
+    extract::{Authenticated, ListQuery, ValidJson},
+    openapi::responses as problems,
+    pagination::{self, Paginated},
+    problem::{OrProblem, Problem},
+};
+
+/// The caller's own account
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    tag = "users",
+    operation_id = "get_me",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    responses((status = 200, description = "The caller's account", body = UserResponse)),
+)]
+pub async fn me(Authenticated(actor): Authenticated, users: web::Data<UserService>) -> HttpResponse {
+    let user = users.me(&actor);
+    HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor)))
+}
+
+/// Change the caller's own profile
+///
+/// Changing the e-mail address marks it unverified. `role`, `is_active` and `is_verified` cannot
+/// be set here: sending them is a 422 naming each, and nothing changes.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/me",
+    tag = "users",
+    operation_id = "update_me",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The account as it is now", body = UserResponse),
+        (status = 409, response = problems::Conflict),
+        (status = 422, response = problems::ValidationFailed),
+    ),
+)]
+pub async fn update_me(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    ValidJson(body): ValidJson<UpdateMeRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.update_me(&actor, ProfileUpdate::from(body)).await.or_problem(&req)?;
+    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+}
+
+/// List users (admins and managers)
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "list_users",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(UserListParams),
+    responses(
+        (status = 200, description = "One page of users", body = Paginated<UserResponse>,
+            headers(("Link" = String, description = "The `self`, `first`, `prev`, `next` and `last` pages (RFC 8288)"))),
+        (status = 403, response = problems::Forbidden),
+        (status = 422, response = problems::ValidationFailed),
+    ),
+)]
+pub async fn list(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    ListQuery(query): ListQuery<UserQuery>,
+) -> Result<HttpResponse, Problem> {
+    let page = users.list(&actor, &query).await.or_problem(&req)?;
+    let viewer = Viewer::actor(&actor);
+    Ok(pagination::respond(&req, page.map(|user| UserResponse::new(&user, viewer))))
+}
+
+/// Create a user (admins)
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "create_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "The account was created", body = UserResponse,
+            headers(("Location" = String, description = "The new user's path"))),
+        (status = 403, response = problems::Forbidden),
+        (status = 409, response = problems::Conflict),
+        (status = 422, response = problems::ValidationFailed),
+    ),
+)]
+pub async fn create(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    ValidJson(body): ValidJson<CreateUserRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.create(&actor, body.into()).await.or_problem(&req)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, user_path(user.id())))
+        .json(UserResponse::new(&user, Viewer::actor(&actor))))
+}
+
+/// One user (the user itself, admins and managers)
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "get_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+    ),
+)]
+pub async fn get(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.get(&actor, UserId::from_uuid(*id)).await.or_problem(&req)?;
+    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+}
+
+/// Replace a user's editable fields (the user itself, admins)
+///
+/// `email` and `username` are required; a missing or `null` `full_name` clears the name; a
+/// missing `role` or `is_active` stays as it is. Only admins change `role` and `is_active`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "replace_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = ReplaceUserRequest,
+    responses(
+        (status = 200, description = "The user as it is now", body = UserResponse),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 422, response = problems::ValidationFailed),
+    ),
+)]
+pub async fn replace(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<ReplaceUserRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.update(&actor, UserId::from_uuid(*id), UserUpdate::from(body)).await.or_problem(&req)?;
+    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+}
+
+/// Change some of a user's fields (the user itself, admins)
+///
+/// Only admins change `role` and `is_active`; deactivating an account ends its sessions.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "update_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user as it is now", body = UserResponse),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 422, response = problems::ValidationFailed),
+    ),
+)]
+pub async fn update(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<UpdateUserRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.update(&actor, UserId::from_uuid(*id), UserUpdate::from(body)).await.or_problem(&req)?;
+    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+}
+
+/// Soft-delete a user (admins)
+///
+/// The user can no longer log in, its sessions end, and it reads as 404 until restored.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "delete_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "The user was deleted"),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+    ),
+)]
+pub async fn delete(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    // Conditional requests (If-Match) are not wired yet, hence no expected version.
+    users.delete(&actor, UserId::from_uuid(*id), None).await.or_problem(&req)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restore a soft-deleted user (admins)
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/restore",
+    tag = "users",
+    operation_id = "restore_user",
+    security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user, restored", body = UserResponse),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+    ),
+)]
+pub async fn restore(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let user = users.restore(&actor, UserId::from_uuid(*id)).await.or_problem(&req)?;
+    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+}

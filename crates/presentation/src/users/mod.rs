@@ -1,0 +1,28 @@
+//! The users endpoints: `/users/me`, the list, and each account by id.
+//!
+//! Still to come here (they slot in as further endpoints below): `/users/me/password`,
+//! `/users/bulk`, `/users/{id}/unlock`, `/users/{id}/projects`.
+
+pub mod handlers;
+pub mod query;
+pub mod requests;
+pub mod responses;
+
+use actix_web::web;
+
+use crate::routing::Endpoint;
+
+/// Registers the endpoints, relative to `/api/v1`. `/users/me` comes before `/users/{id}` so
+/// that `me` is never read as an id.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::new("/users/me").get(handlers::me).patch(handlers::update_me))
+        .service(Endpoint::new("/users").get(handlers::list).post(handlers::create))
+        .service(
+            Endpoint::new("/users/{id}")
+                .get(handlers::get)
+                .put(handlers::replace)
+                .patch(handlers::update)
+                .delete(handlers::delete),
+        )
+        .service(Endpoint::new("/users/{id}/restore").post(handlers::restore));
+}
