@@ -384,9 +384,12 @@ impl Settings {
                 Some(_) => {}
             }
         }
+        // The password alone is how `forge create-admin` receives it; the bootstrap admin of
+        // `serve` needs all three.
         let admin = &self.admin;
-        let given = [admin.email.is_some(), admin.username.is_some(), admin.password.is_some()];
-        if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
+        if (admin.email.is_some() || admin.username.is_some())
+            && !(admin.email.is_some() && admin.username.is_some() && admin.password.is_some())
+        {
             return Err(ConfigError::new(
                 "admin",
                 "FORGE_ADMIN_EMAIL, FORGE_ADMIN_USERNAME and FORGE_ADMIN_PASSWORD must be set together",
@@ -557,5 +560,8 @@ mod tests {
         let mut s = Settings::default();
         s.admin.email = Some("root@example.com".into());
         assert_eq!(s.validate().unwrap_err().key, "admin");
+        let mut s = Settings::default();
+        s.admin.password = Some(SecretString::from("Analytical-Engine-1843!"));
+        s.validate().expect("the password alone is create-admin's input");
     }
 }
