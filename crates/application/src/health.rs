@@ -7,7 +7,7 @@ use std::{
 
 use async_trait::async_trait;
 
-use crate::common::UnexpectedError;
+use crate::common::{UnexpectedError, UnexpectedKind};
 
 /// One dependency that must answer for the service to be ready (database, cache, ...).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -25,7 +25,7 @@ pub trait Probe: Send + Sync {
 pub struct CheckResult {
     /// The dependency's name, e.g. `database`.
     pub name: &'static str,
-    /// `None` when it answered; the failure, safe to show an operator, when it did not.
+    /// `None` when it answered; otherwise `unreachable` or `failed` (details are logged).
     pub error: Option<String>,
     /// How long the probe took.
     pub latency: Duration,
@@ -71,7 +71,15 @@ impl HealthService {
         let mut checks = Vec::with_capacity(self.probes.len());
         for (name, probe) in &self.probes {
             let started = Instant::now();
-            let error = probe.check().await.err().map(|e| e.to_string());
+            // The report is public (`/health/ready`): it says how a dependency failed, never the
+            // adapter's own message, which may name hosts; that goes to the log.
+            let error = probe.check().await.err().map(|e| {
+                tracing::warn!(probe = name, error = ?e, "readiness probe failed");
+                match e.kind() {
+                    UnexpectedKind::Unavailable => "unreachable".to_owned(),
+                    UnexpectedKind::Internal => "failed".to_owned(),
+                }
+            });
             checks.push(CheckResult { name, error, latency: started.elapsed() });
         }
         HealthReport { checks }
@@ -93,6 +101,6 @@ mod tests {
         assert!(!report.is_ready());
         assert_eq!(report.checks[0].error, None);
         assert_eq!(report.checks[1].name, "cache");
-        assert!(report.checks[1].error.as_deref().is_some_and(|e| e.contains("connection refused")));
+        assert_eq!(report.checks[1].error.as_deref(), Some("unreachable"), "no adapter text in the public report");
     }
 }

@@ -2,6 +2,7 @@
 
 mod draft;
 mod errors;
+pub mod policy;
 pub mod ports;
 mod service;
 #[cfg(test)]

@@ -1,11 +1,12 @@
 use std::sync::Arc;
 
-use forge_domain::users::{Email, FullName, NewUser, Permission, Role, User, UserId, UserStateError, Username};
+use forge_domain::users::{Email, FullName, NewUser, Role, User, UserId, UserStateError, Username};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     draft::AccountDraft,
     errors::UserError,
+    policy::{self, Viewer},
     ports::{UserQuery, UserRepository},
 };
 use crate::{
@@ -109,10 +110,18 @@ impl UserService {
     /// nothing); [`UserError::NotFound`] for unknown or deleted users.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn get(&self, actor: &Actor, id: UserId) -> Result<User, UserError> {
-        if !actor.is(id) && !actor.can(Permission::ReadAnyUser) {
+        if !policy::can_read(viewer(actor), id) {
             return Err(UserError::Forbidden);
         }
         self.load_live(id).await
+    }
+
+    /// Whether the actor may list users at all: lets a caller refuse before even parsing a query.
+    ///
+    /// # Errors
+    /// [`UserError::Forbidden`] for members.
+    pub fn authorize_list(&self, actor: &Actor) -> Result<(), UserError> {
+        if policy::can_list(viewer(actor)) { Ok(()) } else { Err(UserError::Forbidden) }
     }
 
     /// A page of users, for admins and managers.
@@ -121,9 +130,7 @@ impl UserService {
     /// [`UserError::Forbidden`] for members.
     #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
     pub async fn list(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, UserError> {
-        if !actor.can(Permission::ListUsers) {
-            return Err(UserError::Forbidden);
-        }
+        self.authorize_list(actor)?;
         Ok(self.ports.users.list(query).await?)
     }
 
@@ -133,7 +140,7 @@ impl UserService {
     /// [`UserError::Forbidden`], every invalid field, a taken address or username.
     #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
     pub async fn create(&self, actor: &Actor, cmd: CreateUserCommand) -> Result<User, UserError> {
-        if !actor.can(Permission::CreateUsers) {
+        if !policy::can_create(viewer(actor)) {
             return Err(UserError::Forbidden);
         }
         let mut v = Validator::new();
@@ -207,8 +214,8 @@ impl UserService {
     /// username, [`UserError::Conflict`] when the account changed meanwhile.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn update(&self, actor: &Actor, id: UserId, update: UserUpdate) -> Result<User, UserError> {
-        let manages = actor.can(Permission::ManageUsers);
-        if !actor.is(id) && !manages {
+        let manages = policy::can_manage(viewer(actor));
+        if !policy::can_edit(viewer(actor), id) {
             return Err(UserError::Forbidden);
         }
         let current = self.load_live(id).await?;
@@ -295,10 +302,10 @@ impl UserService {
     /// account or a concurrent change.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: UserId, expected_version: Option<i64>) -> Result<(), UserError> {
-        if !actor.can(Permission::DeleteUsers) {
+        if !policy::can_manage_lifecycle(viewer(actor)) {
             return Err(UserError::Forbidden);
         }
-        if actor.is(id) {
+        if !policy::can_delete(viewer(actor), id) {
             return Err(UserError::Conflict("admins cannot delete themselves"));
         }
         let current = self.load_live(id).await?;
@@ -318,7 +325,7 @@ impl UserService {
     /// [`UserError::Conflict`] when the account is not deleted.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn restore(&self, actor: &Actor, id: UserId) -> Result<User, UserError> {
-        if !actor.can(Permission::DeleteUsers) {
+        if !policy::can_restore(viewer(actor)) {
             return Err(UserError::Forbidden);
         }
         let current = self.ports.users.by_id(id).await?.ok_or(UserError::NotFound)?;
@@ -380,6 +387,10 @@ impl UserService {
             .await
             .map_err(commit_error)
     }
+}
+
+fn viewer(actor: &Actor) -> Viewer {
+    Viewer::user(actor.id(), actor.role())
 }
 
 fn commit_error(e: CommitError) -> UserError {

@@ -78,8 +78,10 @@ pub async fn list(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
     users: web::Data<UserService>,
-    ListQuery(query): ListQuery<UserQuery>,
 ) -> Result<HttpResponse, Problem> {
+    // Permission first: a member learns nothing about the list's parameters.
+    users.authorize_list(&actor).or_problem(&req)?;
+    let ListQuery(query) = ListQuery::<UserQuery>::parse(req.query_string()).map_err(|problem| problem.at(&req))?;
     let page = users.list(&actor, &query).await.or_problem(&req)?;
     let viewer = Viewer::actor(&actor);
     Ok(pagination::respond(&req, page.map(|user| UserResponse::new(&user, viewer))))

@@ -2,8 +2,11 @@
 //! `_links` to the user and to what the caller may do with it.
 
 use chrono::{DateTime, Utc};
-use forge_application::Actor;
-use forge_domain::users::{Permission, Role, User, UserId};
+use forge_application::{
+    Actor,
+    users::policy::{self, UserActions},
+};
+use forge_domain::users::{Role, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -88,35 +91,28 @@ pub struct UserLinks {
     pub restore: Option<Link>,
 }
 
-/// Who is looking at a user, which decides the action links shown. The use cases decide what is
-/// allowed; these links only advertise it, from the same role permissions.
+/// Who is looking at a user, which decides the action links shown. The application's user
+/// policy decides what is allowed; these links only advertise it.
 #[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    id: Option<UserId>,
-    role: Option<Role>,
-}
+pub struct Viewer(policy::Viewer);
 
 impl Viewer {
     /// The authenticated caller.
     #[must_use]
     pub fn actor(actor: &Actor) -> Self {
-        Self { id: Some(actor.id()), role: Some(actor.role()) }
+        Self(policy::Viewer::user(actor.id(), actor.role()))
     }
 
     /// A user looking at its own account (right after logging in).
     #[must_use]
     pub fn own(user: &User) -> Self {
-        Self { id: Some(user.id()), role: Some(user.role()) }
+        Self(policy::Viewer::user(user.id(), user.role()))
     }
 
     /// Nobody authenticated (right after registering).
     #[must_use]
     pub const fn anonymous() -> Self {
-        Self { id: None, role: None }
-    }
-
-    fn can(self, permission: Permission) -> bool {
-        self.role.is_some_and(|role| role.grants(permission))
+        Self(policy::Viewer::anonymous())
     }
 }
 
@@ -131,15 +127,13 @@ impl UserLinks {
     #[must_use]
     pub fn new(user: &User, viewer: Viewer) -> Self {
         let path = user_path(user.id());
-        let is_self = viewer.id == Some(user.id());
-        let edits = !user.is_deleted() && (is_self || viewer.can(Permission::ManageUsers));
-        let manages_lifecycle = viewer.can(Permission::DeleteUsers);
+        let allowed = UserActions::of(viewer.0, user);
         Self {
             this: Link::get(path.clone()),
-            update: edits.then(|| Link::new("PATCH", path.clone())),
-            replace: edits.then(|| Link::new("PUT", path.clone())),
-            delete: (manages_lifecycle && !is_self && !user.is_deleted()).then(|| Link::new("DELETE", path.clone())),
-            restore: (manages_lifecycle && user.is_deleted()).then(|| Link::new("POST", format!("{path}/restore"))),
+            update: allowed.update.then(|| Link::new("PATCH", path.clone())),
+            replace: allowed.update.then(|| Link::new("PUT", path.clone())),
+            delete: allowed.delete.then(|| Link::new("DELETE", path.clone())),
+            restore: allowed.restore.then(|| Link::new("POST", format!("{path}/restore"))),
         }
     }
 }
