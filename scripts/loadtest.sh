@@ -14,7 +14,7 @@ BIN=target/release/forge
 DATA=$(mktemp -d)
 trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
-cargo build --release --locked -p forge-server --bin forge >/dev/null
+cargo build --release --locked --quiet -p forge-server --bin forge
 export FORGE_DATA_DIR="$DATA" FORGE_BIND="127.0.0.1:$PORT" RUST_LOG=warn
 
 wait_ready() {
