@@ -1,6 +1,8 @@
 //! Logging: human-readable lines in development, one JSON object per line in production. Every
 //! line logged while serving a request carries that request's id (through its span).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::{Environment, LogFormat, Settings};
@@ -20,6 +22,8 @@ pub fn init(settings: &Settings) {
         LogFormat::Json => registry
             .with(fmt::layer().json().with_current_span(true).with_span_list(false).flatten_event(true))
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+        LogFormat::Pretty => {
+            registry.with(fmt::layer().compact().with_ansi(std::io::stdout().is_terminal())).try_init()
+        }
     };
 }

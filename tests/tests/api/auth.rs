@@ -30,6 +30,9 @@ async fn register_returns_201_with_the_user_and_its_location() {
     assert!(!created.to_string().contains("argon2"));
     let id = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     assert_eq!(id.get_version_num(), 7);
+    let session = app.login(&user).await;
+    let stored: Value = app.get("/api/v1/users/me", Some(&session.access_token)).await.json().await.unwrap();
+    assert_eq!(stored["created_at"], created["created_at"], "the response shows what was stored");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 use forge_application::common::Clock;
 use forge_migration::testing::TestDatabase;
 use forge_server::{Application, Overrides, Settings, startup::Services};
@@ -28,7 +28,8 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().unwrap()
+        // Microseconds, as the system clock gives and both databases store.
+        (Utc::now() + *self.offset.lock().unwrap()).trunc_subsecs(6)
     }
 }
 
