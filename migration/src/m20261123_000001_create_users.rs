@@ -24,6 +24,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(Users::Username, 50))
                     .col(string_len(Users::UsernameLower, 50))
                     .col(string_len_null(Users::FullName, 100))
+                    .col(text_null(Users::FullNameLower))
                     .col(string_len(Users::Role, 16))
                     .col(text(Users::PasswordHash))
                     .col(boolean(Users::IsActive))
@@ -76,6 +77,7 @@ pub(crate) enum Users {
     Username,
     UsernameLower,
     FullName,
+    FullNameLower,
     Role,
     PasswordHash,
     IsActive,

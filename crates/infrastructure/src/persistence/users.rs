@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering},
+    sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
@@ -115,15 +115,15 @@ fn matching(filter: &UserFilter) -> Condition {
         condition = condition.add(Column::IsVerified.eq(is_verified));
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-        // Lower-cased on both sides so that the match ignores case on PostgreSQL as on SQLite.
-        // E-mail and `username_lower` are stored lower-cased already.
+        // Lower-cased on both sides, in Rust, so that the match ignores case in every script on
+        // PostgreSQL as on SQLite: e-mail, `username_lower` and `full_name_lower` are stored so.
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
         condition = condition.add(
             Condition::any()
                 .add(Expr::col(Column::Email).like(like()))
                 .add(Expr::col(Column::UsernameLower).like(like()))
-                .add(Expr::expr(Func::lower(Expr::col(Column::FullName))).like(like())),
+                .add(Expr::col(Column::FullNameLower).like(like())),
         );
     }
     condition
@@ -176,6 +176,7 @@ pub(super) fn to_active_model(user: &User) -> users::ActiveModel {
         username: Set(user.username().as_ref().to_owned()),
         username_lower: Set(user.username().normalized()),
         full_name: Set(user.full_name().map(|name| name.as_ref().to_owned())),
+        full_name_lower: Set(user.full_name().map(|name| name.as_ref().to_lowercase())),
         role: Set(user.role().as_str().to_owned()),
         password_hash: Set(user.password_hash().expose().to_owned()),
         is_active: Set(user.is_active()),

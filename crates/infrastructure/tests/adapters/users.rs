@@ -280,15 +280,20 @@ async fn list_search_matches_email_username_or_full_name_ignoring_case() {
             user("ada@example.com", "Countess"),
             tweaked(&user("grace@example.com", "grace"), Tweak { full_name: Some("Grace Hopper"), ..Tweak::default() }),
             user("other@example.com", "other"),
+            tweaked(
+                &user("anders@example.com", "anders"),
+                Tweak { full_name: Some("Anders Ångström"), ..Tweak::default() },
+            ),
         ],
     )
     .await;
     let by = |term| query(search(term), UserSort::Username, SortOrder::Asc);
 
+    assert_eq!(usernames(&h, by("ÅNGSTRÖM")).await, ["anders"], "case is folded beyond ASCII on both databases");
     assert_eq!(usernames(&h, by("BLETCHLEY")).await, ["alan"]);
     assert_eq!(usernames(&h, by("counT")).await, ["Countess"]);
     assert_eq!(usernames(&h, by("hopP")).await, ["grace"]);
-    assert_eq!(usernames(&h, by("example.com")).await, ["Countess", "grace", "other"]);
+    assert_eq!(usernames(&h, by("example.com")).await, ["anders", "Countess", "grace", "other"]);
     assert!(usernames(&h, by("nobody")).await.is_empty());
 }
 

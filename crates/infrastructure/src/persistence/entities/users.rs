@@ -13,6 +13,10 @@ pub struct Model {
     /// The unique, lower-cased form.
     pub username_lower: String,
     pub full_name: Option<String>,
+    /// The display name lower-cased in Rust, for case-insensitive search: SQLite's `LOWER()`
+    /// folds ASCII only, so the database cannot be asked to do it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub full_name_lower: Option<String>,
     pub role: String,
     #[sea_orm(column_type = "Text")]
     pub password_hash: String,
