@@ -79,12 +79,6 @@ impl TestDatabase {
         &self.connection
     }
 
-    /// Whether this database is PostgreSQL (rather than SQLite).
-    #[must_use]
-    pub const fn is_postgres(&self) -> bool {
-        matches!(self.backing, Backing::Postgres { .. })
-    }
-
     async fn sqlite() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("forge-test-")

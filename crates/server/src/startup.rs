@@ -45,7 +45,6 @@ pub struct Application {
     port: u16,
     server: Server,
     services: Services,
-    database: DatabaseConnection,
     query_stats: Arc<QueryStats>,
 }
 
@@ -60,7 +59,7 @@ impl Application {
         let address = settings.bind_address()?;
         let mut database = open_database(&settings, true).await?;
         let query_stats = QueryStats::attach(&mut database);
-        let services = wire(&settings, database.clone(), &overrides).await?;
+        let services = wire(&settings, database, &overrides).await?;
 
         let restored = services.auth.reload_revocations().await.context("loading session revocations")?;
         tracing::debug!(restored, "session revocations loaded");
@@ -88,7 +87,7 @@ impl Application {
             server = server.workers(workers);
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
-        Ok(Self { port, server: server.run(), services, database, query_stats })
+        Ok(Self { port, server: server.run(), services, query_stats })
     }
 
     /// The port actually bound (useful with port 0).
@@ -101,12 +100,6 @@ impl Application {
     #[must_use]
     pub const fn services(&self) -> &Services {
         &self.services
-    }
-
-    /// The database connection, for harnesses.
-    #[must_use]
-    pub const fn database(&self) -> &DatabaseConnection {
-        &self.database
     }
 
     /// Statement counts of the database pool.

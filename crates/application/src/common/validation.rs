@@ -93,12 +93,6 @@ impl Validator {
         self.0.push(error);
     }
 
-    /// Whether nothing has been recorded.
-    #[must_use]
-    pub fn is_clean(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// `Ok` when nothing was recorded.
     ///
     /// # Errors

@@ -13,7 +13,6 @@ use sea_orm::DatabaseConnection;
 pub struct QueryStats {
     statements: AtomicU64,
     failed: AtomicU64,
-    micros: AtomicU64,
 }
 
 impl QueryStats {
@@ -26,8 +25,6 @@ impl QueryStats {
             if info.failed {
                 recorder.failed.fetch_add(1, Ordering::Relaxed);
             }
-            let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
-            recorder.micros.fetch_add(micros, Ordering::Relaxed);
         });
         stats
     }
@@ -42,11 +39,5 @@ impl QueryStats {
     #[must_use]
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
-    }
-
-    /// Total time spent in statements, in microseconds.
-    #[must_use]
-    pub fn total_micros(&self) -> u64 {
-        self.micros.load(Ordering::Relaxed)
     }
 }
