@@ -18,6 +18,7 @@ use sea_orm_migration::{
 
 mod m20261123_000001_create_users;
 mod m20261123_000002_create_sessions;
+mod m20261123_000003_create_audit_and_outbox;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -30,7 +31,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_users::Migration), Box::new(m20261123_000002_create_sessions::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_users::Migration),
+            Box::new(m20261123_000002_create_sessions::Migration),
+            Box::new(m20261123_000003_create_audit_and_outbox::Migration),
+        ]
     }
 }
 

@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod health;

@@ -11,6 +11,7 @@ use forge_domain::{
     users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username},
 };
 
+use crate::audit::{AuditAction, AuditRecord};
 use crate::{
     auth::ports::MockRevocationStore,
     common::{Actor, Change, ClientContext, CommitError, MockClock, MockUnitOfWork},
@@ -127,15 +128,41 @@ pub(crate) fn a_refresh_token(session: &Session) -> RefreshToken {
 pub(crate) struct Commits(Arc<Mutex<Vec<Vec<Change>>>>);
 
 impl Commits {
+    /// Every commit, its audit entries left out (see [`Commits::audits`]).
     pub(crate) fn all(&self) -> Vec<Vec<Change>> {
+        self.everything()
+            .into_iter()
+            .map(|changes| changes.into_iter().filter(|c| !matches!(c, Change::Audit(_))).collect())
+            .collect()
+    }
+
+    /// Every commit as it was handed over, audit entries included.
+    pub(crate) fn everything(&self) -> Vec<Vec<Change>> {
         self.0.lock().expect("not poisoned").clone()
     }
 
-    /// The changes of the one and only commit.
+    /// The changes of the one and only commit, its audit entries left out.
     pub(crate) fn single(&self) -> Vec<Change> {
         let all = self.all();
         assert_eq!(all.len(), 1, "expected exactly one commit, got {all:#?}");
         all.into_iter().next().expect("one commit")
+    }
+
+    /// The audit entries of every commit, in order.
+    pub(crate) fn audits(&self) -> Vec<AuditRecord> {
+        self.everything()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| match c {
+                Change::Audit(record) => Some(record),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The actions of [`Commits::audits`].
+    pub(crate) fn audit_actions(&self) -> Vec<AuditAction> {
+        self.audits().into_iter().map(|r| r.action).collect()
     }
 }
 

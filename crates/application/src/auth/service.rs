@@ -3,7 +3,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use forge_domain::{
     sessions::{RefreshToken, RefreshVerdict, Session, SessionId, SessionState},
-    users::{Email, NewUser, PasswordPolicy, Role, User, Username},
+    users::{Email, NewUser, PasswordPolicy, Role, User, UserId, Username},
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -12,6 +12,7 @@ use super::{
     ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
 };
 use crate::{
+    audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
     users::{AccountDraft, ports::UserRepository},
 };
@@ -72,6 +73,8 @@ pub struct RegisterCommand {
     pub password: SecretString,
     /// Raw display name.
     pub full_name: Option<String>,
+    /// Where the registration comes from, for the audit trail.
+    pub context: ClientContext,
 }
 
 /// A login by e-mail address or username.
@@ -175,7 +178,17 @@ impl AuthService {
             },
             self.ports.clock.now(),
         );
-        self.ports.unit_of_work.commit(vec![Change::InsertUser(user.clone())]).await.map_err(|e| match e {
+        let audit = AuditRecord::new(
+            AuditAction::UserRegistered,
+            AuditEntity::User,
+            user.id(),
+            Some(user.id()),
+            &cmd.context,
+            user.created_at(),
+        )
+        .after(Snapshot::of_user(&user));
+        let changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| match e {
             CommitError::EmailTaken => RegisterError::EmailTaken,
             CommitError::UsernameTaken => RegisterError::UsernameTaken,
             CommitError::Stale => RegisterError::Unexpected(UnexpectedError::internal("insert reported stale")),
@@ -207,12 +220,22 @@ impl AuthService {
             cmd.context.user_agent.clone(),
         );
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
+        let audit = AuditRecord::new(
+            AuditAction::SessionCreated,
+            AuditEntity::Session,
+            session.id,
+            Some(user.id()),
+            &cmd.context,
+            now,
+        )
+        .after(session_snapshot(&session));
         self.ports
             .unit_of_work
             .commit(vec![
                 Change::InsertSession(session.clone()),
                 Change::InsertRefreshToken(refresh),
                 Change::RecordLogin { user_id: user.id(), at: now },
+                Change::Audit(audit),
             ])
             .await
             .map_err(unexpected)?;
@@ -261,7 +284,7 @@ impl AuthService {
             RefreshVerdict::Expired => return Err(RefreshError::Expired),
             RefreshVerdict::Reuse => {
                 tracing::warn!(session_id = %session.id, "refresh token reused; ending the session");
-                self.end_sessions(&[session.id], now).await?;
+                self.end_sessions(&[session.id], None, &cmd.context, now).await?;
                 return Err(RefreshError::Revoked);
             }
         };
@@ -272,7 +295,7 @@ impl AuthService {
         let user = match self.ports.users.by_id(session.user_id).await? {
             Some(user) if user.ensure_can_act().is_ok() => user,
             _ => {
-                self.end_sessions(&[session.id], now).await?;
+                self.end_sessions(&[session.id], None, &cmd.context, now).await?;
                 return Err(RefreshError::Invalid);
             }
         };
@@ -303,7 +326,7 @@ impl AuthService {
                 }
                 Err(CommitError::Stale) => {
                     tracing::warn!(session_id = %session.id, "refresh token raced; ending the session");
-                    self.end_sessions(&[session.id], now).await?;
+                    self.end_sessions(&[session.id], None, &cmd.context, now).await?;
                     return Err(RefreshError::Revoked);
                 }
                 Err(e) => return Err(RefreshError::Unexpected(unexpected(e))),
@@ -318,7 +341,7 @@ impl AuthService {
     #[tracing::instrument(skip_all, fields(user_id = %actor.id()))]
     pub async fn logout(&self, actor: &Actor) -> Result<(), LogoutError> {
         if let Some(session_id) = actor.session_id() {
-            self.end_sessions(&[session_id], self.ports.clock.now()).await?;
+            self.end_sessions(&[session_id], Some(actor.id()), actor.context(), self.ports.clock.now()).await?;
         }
         Ok(())
     }
@@ -359,11 +382,23 @@ impl AuthService {
         Ok(revoked.len())
     }
 
-    /// Revokes `ids` in storage and in the revocation store.
-    pub(crate) async fn end_sessions(&self, ids: &[SessionId], now: DateTime<Utc>) -> Result<(), UnexpectedError> {
-        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ids, now, Vec::new())
-            .await
-            .map_err(unexpected)
+    /// Revokes `ids` in storage and in the revocation store, with an audit entry for each.
+    pub(crate) async fn end_sessions(
+        &self,
+        ids: &[SessionId],
+        by: Option<UserId>,
+        context: &ClientContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), UnexpectedError> {
+        end_sessions(
+            &*self.ports.unit_of_work,
+            &*self.ports.revocations,
+            &self.settings,
+            SessionEnding { ids, by, context, now },
+            Vec::new(),
+        )
+        .await
+        .map_err(unexpected)
     }
 
     fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (SecretString, RefreshToken) {
@@ -387,17 +422,36 @@ impl AuthService {
     }
 }
 
-/// Commits `before` plus the revocation of `ids`, then tells the revocation store, so the
-/// sessions' access tokens are refused on the very next request.
+/// Which sessions end, when, and on whose behalf (for the audit trail).
+pub(crate) struct SessionEnding<'a> {
+    pub(crate) ids: &'a [SessionId],
+    /// The user who ended them; none when the system did (a reused refresh token).
+    pub(crate) by: Option<UserId>,
+    pub(crate) context: &'a ClientContext,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// Commits `before` plus the revocation of the sessions (each with its audit entry), then tells
+/// the revocation store, so the sessions' access tokens are refused on the very next request.
 pub(crate) async fn end_sessions(
     unit_of_work: &dyn UnitOfWork,
     revocations: &dyn RevocationStore,
     settings: &AuthSettings,
-    ids: &[SessionId],
-    now: DateTime<Utc>,
+    ending: SessionEnding<'_>,
     mut before: Vec<Change>,
 ) -> Result<(), CommitError> {
-    before.extend(ids.iter().map(|&id| Change::RevokeSession { id, at: now }));
+    let SessionEnding { ids, by, context, now } = ending;
+    for &id in ids {
+        before.push(Change::RevokeSession { id, at: now });
+        before.push(Change::Audit(AuditRecord::new(
+            AuditAction::SessionRevoked,
+            AuditEntity::Session,
+            id,
+            by,
+            context,
+            now,
+        )));
+    }
     if !before.is_empty() {
         unit_of_work.commit(before).await?;
     }
@@ -405,6 +459,15 @@ pub(crate) async fn end_sessions(
         revocations.revoke(id, now + settings.access_token_ttl).await?;
     }
     Ok(())
+}
+
+/// What the audit trail records of a session: never its tokens.
+pub(crate) fn session_snapshot(session: &Session) -> Snapshot {
+    Snapshot::new()
+        .with("user_id", session.user_id.to_string())
+        .with("expires_at", session.expires_at)
+        .with("ip", session.ip.clone())
+        .with("user_agent", session.user_agent.clone())
 }
 
 fn unexpected(e: CommitError) -> UnexpectedError {

@@ -18,6 +18,7 @@ use super::{
     },
 };
 use crate::{
+    audit::{AuditAction, AuditEntity, AuditValue},
     common::{Actor, Change, ClientContext, CommitError, MockUnitOfWork, UnexpectedError, UnexpectedKind},
     test_support::{
         STORED_HASH, a_refresh_token, a_session, a_user, fields_and_codes, fixed_clock, now, record_commits,
@@ -141,6 +142,7 @@ fn a_registration() -> RegisterCommand {
         username: "ada_l".into(),
         password: PASSWORD.into(),
         full_name: Some("Ada Lovelace".into()),
+        context: ClientContext::default(),
     }
 }
 
@@ -181,6 +183,15 @@ async fn register_stores_an_unverified_member_with_the_hashed_password_in_one_in
     assert_eq!(stored.full_name().map(AsRef::as_ref), Some("Ada Lovelace"));
     assert_eq!(stored.created_at(), now());
     assert_eq!(stored.version(), 1);
+
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!(audit.action, AuditAction::UserRegistered);
+    assert_eq!((audit.entity_type, audit.entity_id.clone()), (AuditEntity::User, user.id().to_string()));
+    assert_eq!(audit.actor_id, Some(user.id()));
+    assert_eq!(audit.before, None);
+    let after = audit.after.expect("the new account");
+    assert_eq!(after.get("email"), Some(&AuditValue::Text("ada@example.com".into())));
+    assert!(after.fields().all(|(name, _)| !name.contains("password")), "{after:?}");
 }
 
 #[tokio::test]
@@ -208,6 +219,7 @@ async fn register_lists_every_invalid_field_at_once_without_hashing() {
         username: "ab".into(),
         password: "short".into(),
         full_name: None,
+        context: ClientContext::default(),
     };
 
     let err = m.service().register(cmd).await.unwrap_err();
@@ -708,6 +720,9 @@ async fn refresh_with_a_used_token_ends_the_whole_session() {
     assert!(matches!(err, RefreshError::Revoked), "{err:?}");
     assert_only_revoked(&commits.single(), session.id);
     assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!((audit.action, audit.actor_id), (AuditAction::SessionRevoked, None));
+    assert_eq!(audit.entity_id, session.id.to_string());
 }
 
 #[tokio::test]
@@ -890,6 +905,9 @@ async fn logout_ends_the_actors_session_in_storage_and_in_the_revocation_store()
     m.service().logout(&actor).await.unwrap();
 
     assert_only_revoked(&commits.single(), session_id);
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!((audit.action, audit.actor_id), (AuditAction::SessionRevoked, Some(actor.id())));
+    assert_eq!(audit.entity_id, session_id.to_string());
     assert_eq!(revocations.all(), [(session_id, now() + Duration::minutes(15))]);
 }
 

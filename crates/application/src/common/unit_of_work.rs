@@ -6,11 +6,12 @@ use forge_domain::{
 };
 
 use super::UnexpectedError;
+use crate::audit::{AuditRecord, OutboxEvent};
 
 /// One write, applied by the [`UnitOfWork`] inside its transaction.
 ///
-/// New capabilities add variants (audit entries and outbox events will be written here, in the
-/// same transaction as the change they describe).
+/// New capabilities add variants. Audit entries and outbox events are changes too, so they are
+/// stored in the same transaction as the change they describe, or not at all.
 #[derive(Debug, Clone)]
 pub enum Change {
     /// Stores a new user. A taken e-mail or username is refused with
@@ -57,6 +58,10 @@ pub enum Change {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Appends an entry to the audit trail (entries are never changed or deleted).
+    Audit(AuditRecord),
+    /// Stores an event in the outbox, for delivery once the transaction has committed.
+    Publish(OutboxEvent),
 }
 
 /// Why a unit of work stored nothing.

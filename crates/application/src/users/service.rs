@@ -10,12 +10,13 @@ use super::{
     ports::{UserQuery, UserRepository},
 };
 use crate::{
+    audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::{
         AuthSettings,
         ports::{PasswordHasher, RevocationStore, SessionRepository},
-        service::end_sessions,
+        service::{SessionEnding, end_sessions},
     },
-    common::{Actor, Change, Clock, CommitError, Page, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Change, ClientContext, Clock, CommitError, Page, UnexpectedError, UnitOfWork, Validator},
 };
 
 /// The ports users management needs.
@@ -160,7 +161,8 @@ impl UserService {
         let (Some(draft), Some(role)) = (draft, role) else {
             return Err(missing_field().into());
         };
-        self.insert(draft, role, cmd.is_active.unwrap_or(true), false, cmd.password).await
+        let account = Account { role, is_active: cmd.is_active.unwrap_or(true), is_verified: false };
+        self.insert(draft, account, cmd.password, Some(actor.id()), actor.context()).await
     }
 
     /// Creates an admin on the operator's behalf (`forge create-admin`, start-up bootstrap).
@@ -181,7 +183,8 @@ impl UserService {
         );
         v.finish()?;
         let draft = draft.ok_or_else(missing_field)?;
-        self.insert(draft, Role::Admin, true, true, cmd.password).await
+        let account = Account { role: Role::Admin, is_active: true, is_verified: true };
+        self.insert(draft, account, cmd.password, None, &ClientContext::default()).await
     }
 
     /// Creates the admin described by `cmd` unless an admin already exists.
@@ -285,11 +288,14 @@ impl UserService {
             return Ok(current);
         }
 
-        let change = Change::UpdateUser { user: user.clone(), expected_version: current.version() };
+        let changes = vec![
+            Change::UpdateUser { user: user.clone(), expected_version: current.version() },
+            Change::Audit(user_audit(AuditAction::UserUpdated, actor, &current, &user, now)),
+        ];
         if current.is_active() && !user.is_active() {
-            self.end_all_sessions(&user, vec![change]).await?;
+            self.end_all_sessions(actor, &user, changes).await?;
         } else {
-            self.ports.unit_of_work.commit(vec![change]).await.map_err(commit_error)?;
+            self.ports.unit_of_work.commit(changes).await.map_err(commit_error)?;
         }
         Ok(user)
     }
@@ -312,10 +318,14 @@ impl UserService {
         if expected_version.is_some_and(|v| v != current.version()) {
             return Err(UserError::Conflict("the user changed since it was read"));
         }
+        let now = self.ports.clock.now();
         let mut user = current.clone();
-        user.soft_delete(self.ports.clock.now()).map_err(|_| UserError::NotFound)?;
-        let change = Change::UpdateUser { user: user.clone(), expected_version: current.version() };
-        self.end_all_sessions(&user, vec![change]).await
+        user.soft_delete(now).map_err(|_| UserError::NotFound)?;
+        let changes = vec![
+            Change::UpdateUser { user: user.clone(), expected_version: current.version() },
+            Change::Audit(user_audit(AuditAction::UserDeleted, actor, &current, &user, now)),
+        ];
+        self.end_all_sessions(actor, &user, changes).await
     }
 
     /// Brings back a soft-deleted account (admins only).
@@ -329,11 +339,15 @@ impl UserService {
             return Err(UserError::Forbidden);
         }
         let current = self.ports.users.by_id(id).await?.ok_or(UserError::NotFound)?;
+        let now = self.ports.clock.now();
         let mut user = current.clone();
-        user.restore(self.ports.clock.now()).map_err(|_| UserError::Conflict("the user is not deleted"))?;
+        user.restore(now).map_err(|_| UserError::Conflict("the user is not deleted"))?;
         self.ports
             .unit_of_work
-            .commit(vec![Change::UpdateUser { user: user.clone(), expected_version: current.version() }])
+            .commit(vec![
+                Change::UpdateUser { user: user.clone(), expected_version: current.version() },
+                Change::Audit(user_audit(AuditAction::UserRestored, actor, &current, &user, now)),
+            ])
             .await
             .map_err(commit_error)?;
         Ok(user)
@@ -349,11 +363,12 @@ impl UserService {
     async fn insert(
         &self,
         draft: AccountDraft,
-        role: Role,
-        is_active: bool,
-        is_verified: bool,
+        account: Account,
         password: SecretString,
+        by: Option<UserId>,
+        context: &ClientContext,
     ) -> Result<User, UserError> {
+        let Account { role, is_active, is_verified } = account;
         if self.ports.users.by_email(&draft.email).await?.is_some() {
             return Err(UserError::EmailTaken);
         }
@@ -373,20 +388,47 @@ impl UserService {
             },
             self.ports.clock.now(),
         );
-        self.ports.unit_of_work.commit(vec![Change::InsertUser(user.clone())]).await.map_err(commit_error)?;
+        let audit =
+            AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, user.id(), by, context, user.created_at())
+                .after(Snapshot::of_user(&user));
+        self.ports
+            .unit_of_work
+            .commit(vec![Change::InsertUser(user.clone()), Change::Audit(audit)])
+            .await
+            .map_err(commit_error)?;
         tracing::info!(user_id = %user.id(), role = %user.role(), "user created");
         Ok(user)
     }
 
     /// Commits `changes` together with the end of every active session of `user`.
-    async fn end_all_sessions(&self, user: &User, changes: Vec<Change>) -> Result<(), UserError> {
+    async fn end_all_sessions(&self, actor: &Actor, user: &User, changes: Vec<Change>) -> Result<(), UserError> {
         let now = self.ports.clock.now();
         let ids: Vec<_> =
             self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
-        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, &ids, now, changes)
+        let ending = SessionEnding { ids: &ids, by: Some(actor.id()), context: actor.context(), now };
+        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
             .await
             .map_err(commit_error)
     }
+}
+
+/// The role and flags of a new account.
+struct Account {
+    role: Role,
+    is_active: bool,
+    is_verified: bool,
+}
+
+/// The audit entry of a change from `before` to `after`, by `actor`.
+fn user_audit(
+    action: AuditAction,
+    actor: &Actor,
+    before: &User,
+    after: &User,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AuditRecord {
+    AuditRecord::new(action, AuditEntity::User, after.id(), Some(actor.id()), actor.context(), at)
+        .changed(&Snapshot::of_user(before), &Snapshot::of_user(after))
 }
 
 fn viewer(actor: &Actor) -> Viewer {

@@ -14,6 +14,7 @@ use super::{
     ports::{MockUserRepository, UserFilter, UserQuery, UserSort},
 };
 use crate::{
+    audit::{AuditAction, AuditValue},
     auth::{
         AuthSettings,
         ports::{MockPasswordHasher, MockRevocationStore, MockSessionRepository},
@@ -278,10 +279,14 @@ async fn create_defaults_to_an_active_unverified_member() {
     m.free_to_insert();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
-    let created = m.service().create(&acting_as(&a_user(Role::Admin).build()), a_creation()).await.unwrap();
+    let admin = a_user(Role::Admin).build();
+    let created = m.service().create(&acting_as(&admin), a_creation()).await.unwrap();
 
     let stored = single_insert(&commits);
     assert_eq!(stored, created);
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!((audit.action, audit.actor_id), (AuditAction::UserCreated, Some(admin.id())));
+    assert_eq!(audit.after.as_ref().and_then(|a| a.get("role")), Some(&AuditValue::Text("member".into())));
     assert_eq!(stored.role(), Role::Member);
     assert!(stored.is_active());
     assert!(!stored.is_verified());
@@ -402,6 +407,8 @@ async fn create_admin_stores_a_verified_active_admin() {
     assert!(stored.is_active());
     assert!(stored.is_verified());
     assert_eq!(stored.username().as_ref(), "root_admin");
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!((audit.action, audit.actor_id), (AuditAction::UserCreated, None));
 }
 
 #[tokio::test]
@@ -613,6 +620,12 @@ async fn update_lets_an_admin_change_another_users_role() {
     assert_eq!(stored.id(), member.id());
     assert_eq!(stored.role(), Role::Manager);
     assert_eq!(expected_version, member.version());
+    let [audit] = commits.audits().try_into().expect("one audit entry");
+    assert_eq!((audit.action, audit.actor_id), (AuditAction::UserUpdated, Some(admin.id())));
+    let (before, after) = (audit.before.expect("before"), audit.after.expect("after"));
+    assert_eq!(before.get("role"), Some(&AuditValue::Text("member".into())));
+    assert_eq!(after.get("role"), Some(&AuditValue::Text("manager".into())));
+    assert_eq!(before.get("email"), None, "unchanged fields are left out");
 }
 
 #[tokio::test]
@@ -890,6 +903,8 @@ async fn delete_soft_deletes_the_user_and_ends_its_sessions_in_one_commit() {
     assert_eq!(*expected_version, member.version());
     assert_eq!((*id, *at), (session.id, now()));
     assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
+    assert_eq!(commits.audit_actions(), [AuditAction::UserDeleted, AuditAction::SessionRevoked]);
+    assert!(commits.audits().iter().all(|a| a.actor_id == Some(admin.id())));
 }
 
 #[tokio::test]
@@ -972,6 +987,7 @@ async fn restore_brings_a_deleted_user_back() {
     assert!(!stored.is_deleted());
     assert_eq!(stored.version(), deleted.version() + 1);
     assert_eq!(expected_version, deleted.version());
+    assert_eq!(commits.audit_actions(), [AuditAction::UserRestored]);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! Timestamps are stored at microsecond precision (PostgreSQL's), on SQLite too, so both
 //! databases give back exactly what the other would.
 
+mod audit;
 mod entities;
 mod errors;
 mod probe;

@@ -8,7 +8,8 @@ use sea_orm::{
 };
 
 use super::{
-    entities::{refresh_tokens, sessions, users},
+    audit::{audit_to_active_model, event_to_active_model},
+    entities::{audit_logs, outbox_events, refresh_tokens, sessions, users},
     errors::commit_error,
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
@@ -131,6 +132,20 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
                 .await
                 .map_err(commit_error)?;
             guard(updated.rows_affected)?;
+        }
+        Change::Audit(record) => {
+            tracing::debug!(action = record.action.as_str(), entity_id = %record.entity_id, "audit");
+            audit_logs::Entity::insert(audit_to_active_model(&record))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::Publish(event) => {
+            tracing::debug!(event_type = event.event_type.as_str(), recipient = %event.recipient, "publish");
+            outbox_events::Entity::insert(event_to_active_model(&event))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
         }
     }
     Ok(())

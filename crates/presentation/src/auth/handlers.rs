@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use forge_application::{
-    auth::{AuthService, LoginCommand, RegisterCommand},
+    auth::{AuthService, LoginCommand},
     common::{FieldError, ValidationErrors},
 };
 use secrecy::ExposeSecret;
@@ -41,7 +41,7 @@ pub async fn register(
     auth: web::Data<AuthService>,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let user = auth.register(RegisterCommand::from(body)).await.or_problem(&req)?;
+    let user = auth.register(body.into_command(client_context(&req))).await.or_problem(&req)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, user_path(user.id())))
         .json(UserResponse::new(&user, Viewer::anonymous())))

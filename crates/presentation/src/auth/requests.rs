@@ -38,9 +38,16 @@ impl JsonRequest for RegisterRequest {
     const PROTECTED: &'static [&'static str] = &["role", "is_active"];
 }
 
-impl From<RegisterRequest> for RegisterCommand {
-    fn from(body: RegisterRequest) -> Self {
-        Self { email: body.email, username: body.username, password: body.password, full_name: body.full_name }
+impl RegisterRequest {
+    /// The use-case command, with where the request came from.
+    pub fn into_command(self, context: ClientContext) -> RegisterCommand {
+        RegisterCommand {
+            email: self.email,
+            username: self.username,
+            password: self.password,
+            full_name: self.full_name,
+            context,
+        }
     }
 }
 

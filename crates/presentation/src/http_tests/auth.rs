@@ -228,7 +228,7 @@ async fn logout_ends_the_session_and_answers_204() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::RevokeSession { .. }]))
+        .withf(|changes| matches!(changes.as_slice(), [Change::RevokeSession { .. }, Change::Audit(_)]))
         .returning(|_| Ok(()));
     mocks.revocations.expect_revoke().times(1).returning(|_, _| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;

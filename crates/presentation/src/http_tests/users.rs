@@ -75,7 +75,7 @@ async fn patching_me_with_a_null_full_name_clears_it() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }] if user.full_name().is_none()))
+        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }, Change::Audit(_)] if user.full_name().is_none()))
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;
     let req = TestRequest::patch().uri("/api/v1/users/me").set_json(json!({"full_name": null}));
@@ -205,7 +205,7 @@ async fn deleting_a_user_answers_204() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }] if user.is_deleted()))
+        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }, Change::Audit(_)] if user.is_deleted()))
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.state())).await;
     let req = TestRequest::delete().uri(&format!("/api/v1/users/{}", target.id()));

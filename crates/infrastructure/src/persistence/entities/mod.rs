@@ -1,6 +1,8 @@
 //! SeaORM entities: the shape of the rows, and nothing else. They never leave this crate;
 //! repositories map them to and from domain types.
 
+pub(crate) mod audit_logs;
+pub(crate) mod outbox_events;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod users;
