@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod conditional;
 pub mod extract;
 pub mod links;
 pub mod middleware;

@@ -561,6 +561,10 @@ impl From<UserError> for Problem {
             UserError::EmailTaken => email_taken(),
             UserError::UsernameTaken => username_taken(),
             UserError::Conflict(message) => Self::new(ProblemCode::Conflict, message),
+            UserError::Stale => Self::new(
+                ProblemCode::PreconditionFailed,
+                "the user changed since it was read: fetch it again and retry with its new ETag",
+            ),
             UserError::Unexpected(e) => e.into(),
         }
     }
@@ -675,6 +679,7 @@ mod tests {
         assert_maps(UserError::UsernameTaken.into(), 409, "USERNAME_TAKEN");
         let conflict = assert_maps(UserError::Conflict("admins cannot delete themselves").into(), 409, "CONFLICT");
         assert_eq!(conflict.detail(), "admins cannot delete themselves");
+        assert_maps(UserError::Stale.into(), 412, "PRECONDITION_FAILED");
         assert_maps(UserError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
     }
 

@@ -18,9 +18,14 @@ pub enum UserError {
     /// Another account has this username.
     #[error("the username is taken")]
     UsernameTaken,
-    /// The request conflicts with the account's state, or the account changed since it was read.
+    /// The request conflicts with the account's state, or the account changed since it was read
+    /// by a request that did not say which version it expected.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The account is no longer at the version the request expected (a failed `If-Match`), or a
+    /// conditional write lost a race: nothing was changed.
+    #[error("the user is not at the expected version")]
+    Stale,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

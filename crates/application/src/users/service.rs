@@ -202,8 +202,13 @@ impl UserService {
     ///
     /// # Errors
     /// As [`UserService::update`].
-    pub async fn update_me(&self, actor: &Actor, update: ProfileUpdate) -> Result<User, UserError> {
-        self.update(actor, actor.id(), UserUpdate { profile: update, ..UserUpdate::default() }).await
+    pub async fn update_me(
+        &self,
+        actor: &Actor,
+        update: ProfileUpdate,
+        expected_version: Option<i64>,
+    ) -> Result<User, UserError> {
+        self.update(actor, actor.id(), UserUpdate { profile: update, expected_version, ..UserUpdate::default() }).await
     }
 
     /// Changes an account: its own profile fields for the user itself; anything for admins.
@@ -222,10 +227,8 @@ impl UserService {
             return Err(UserError::Forbidden);
         }
         let current = self.load_live(id).await?;
-        if let Some(expected) = update.expected_version
-            && expected != current.version()
-        {
-            return Err(UserError::Conflict("the user changed since it was read"));
+        if update.expected_version.is_some_and(|v| v != current.version()) {
+            return Err(UserError::Stale);
         }
 
         let mut v = Validator::new();
@@ -293,9 +296,14 @@ impl UserService {
             Change::Audit(user_audit(AuditAction::UserUpdated, actor, &current, &user, now)),
         ];
         if current.is_active() && !user.is_active() {
-            self.end_all_sessions(actor, &user, changes).await?;
+            self.end_all_sessions(actor, &user, changes).await.map_err(|e| stale_if(e, update.expected_version))?;
         } else {
-            self.ports.unit_of_work.commit(changes).await.map_err(commit_error)?;
+            self.ports
+                .unit_of_work
+                .commit(changes)
+                .await
+                .map_err(commit_error)
+                .map_err(|e| stale_if(e, update.expected_version))?;
         }
         Ok(user)
     }
@@ -316,7 +324,7 @@ impl UserService {
         }
         let current = self.load_live(id).await?;
         if expected_version.is_some_and(|v| v != current.version()) {
-            return Err(UserError::Conflict("the user changed since it was read"));
+            return Err(UserError::Stale);
         }
         let now = self.ports.clock.now();
         let mut user = current.clone();
@@ -325,7 +333,7 @@ impl UserService {
             Change::UpdateUser { user: user.clone(), expected_version: current.version() },
             Change::Audit(user_audit(AuditAction::UserDeleted, actor, &current, &user, now)),
         ];
-        self.end_all_sessions(actor, &user, changes).await
+        self.end_all_sessions(actor, &user, changes).await.map_err(|e| stale_if(e, expected_version))
     }
 
     /// Brings back a soft-deleted account (admins only).
@@ -441,6 +449,15 @@ fn commit_error(e: CommitError) -> UserError {
         CommitError::UsernameTaken => UserError::UsernameTaken,
         CommitError::Stale => UserError::Conflict("the user changed since it was read"),
         CommitError::Unexpected(e) => UserError::Unexpected(e),
+    }
+}
+
+/// A write that lost a race is a failed precondition when the request named the version it
+/// expected, and a plain conflict otherwise.
+fn stale_if(e: UserError, expected_version: Option<i64>) -> UserError {
+    match e {
+        UserError::Conflict(_) if expected_version.is_some() => UserError::Stale,
+        other => other,
     }
 }
 

@@ -489,7 +489,7 @@ async fn update_me_clears_the_actors_display_name() {
 
     let updated = m
         .service()
-        .update_me(&acting_as(&member), ProfileUpdate { full_name: Some(None), ..ProfileUpdate::default() })
+        .update_me(&acting_as(&member), ProfileUpdate { full_name: Some(None), ..ProfileUpdate::default() }, None)
         .await
         .unwrap();
 
@@ -637,7 +637,7 @@ async fn update_unverifies_a_changed_email_address() {
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let update = ProfileUpdate { email: Some("Ada@New.Example.com".into()), ..ProfileUpdate::default() };
 
-    m.service().update_me(&acting_as(&member), update).await.unwrap();
+    m.service().update_me(&acting_as(&member), update, None).await.unwrap();
 
     let (stored, _) = single_update(&commits);
     assert_eq!(stored.email().as_ref(), "ada@new.example.com");
@@ -654,7 +654,7 @@ async fn update_refuses_an_email_address_of_another_user() {
     m.nothing_stored();
     let update = ProfileUpdate { email: Some("taken@example.com".into()), ..ProfileUpdate::default() };
 
-    let result = m.service().update_me(&acting_as(&member), update).await;
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
 
     assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
 }
@@ -669,7 +669,7 @@ async fn update_refuses_a_username_of_another_user() {
     m.nothing_stored();
     let update = ProfileUpdate { username: Some("taken".into()), ..ProfileUpdate::default() };
 
-    let result = m.service().update_me(&acting_as(&member), update).await;
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
 
     assert!(matches!(result, Err(UserError::UsernameTaken)), "{result:?}");
 }
@@ -683,7 +683,7 @@ async fn update_lets_a_user_respell_its_own_username_without_a_uniqueness_check(
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let update = ProfileUpdate { username: Some("Ada_L".into()), ..ProfileUpdate::default() };
 
-    m.service().update_me(&acting_as(&member), update).await.unwrap();
+    m.service().update_me(&acting_as(&member), update, None).await.unwrap();
 
     let (stored, _) = single_update(&commits);
     assert_eq!(stored.username().as_ref(), "Ada_L");
@@ -728,7 +728,20 @@ async fn update_refuses_a_change_based_on_an_older_version() {
 
     let result = m.service().update(&acting_as(&member), member.id(), update).await;
 
-    assert_conflict(result);
+    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
+}
+
+#[tokio::test]
+async fn update_reports_a_conditional_write_that_lost_a_race_as_stale() {
+    let member = a_user(Role::Member).build();
+    let mut m = Mocks::new();
+    m.stored(&member);
+    record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
+    let update = ProfileUpdate { full_name: Some(Some("Ada".into())), ..ProfileUpdate::default() };
+
+    let result = m.service().update_me(&acting_as(&member), update, Some(member.version())).await;
+
+    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
 }
 
 #[tokio::test]
@@ -739,7 +752,7 @@ async fn update_reports_a_concurrent_change_as_a_conflict() {
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
     let update = ProfileUpdate { full_name: Some(Some("Ada".into())), ..ProfileUpdate::default() };
 
-    let result = m.service().update_me(&acting_as(&member), update).await;
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
 
     assert_conflict(result);
 }
@@ -753,7 +766,7 @@ async fn update_reports_an_email_address_taken_by_a_concurrent_write() {
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
     let update = ProfileUpdate { email: Some("fresh@example.com".into()), ..ProfileUpdate::default() };
 
-    let result = m.service().update_me(&acting_as(&member), update).await;
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
 
     assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
 }
@@ -941,7 +954,7 @@ async fn delete_refuses_a_deletion_based_on_an_older_version() {
 
     let result = m.service().delete(&acting_as(&a_user(Role::Admin).build()), member.id(), Some(3)).await;
 
-    assert_conflict(result);
+    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
 }
 
 #[tokio::test]

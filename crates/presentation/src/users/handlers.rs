@@ -1,7 +1,11 @@
 //! Handlers of the users endpoints: one's own profile, and administration of every account.
 //! Who may do what is decided by [`UserService`]; these turn HTTP into its calls and back.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
 use forge_application::users::{ProfileUpdate, UserService, UserUpdate, ports::UserQuery};
 use forge_domain::users::UserId;
 use uuid::Uuid;
@@ -12,6 +16,7 @@ use super::{
     responses::{UserResponse, Viewer, user_path},
 };
 use crate::{
+    conditional::{self, IfMatch},
     extract::{Authenticated, ListQuery, ValidJson},
     openapi::responses as problems,
     pagination::{self, Paginated},
@@ -27,9 +32,13 @@ use crate::{
     security(("bearer_auth" = []), ("oauth2_password" = [])),
     responses((status = 200, description = "The caller's account", body = UserResponse)),
 )]
-pub async fn me(Authenticated(actor): Authenticated, users: web::Data<UserService>) -> HttpResponse {
+pub async fn me(
+    req: HttpRequest,
+    Authenticated(actor): Authenticated,
+    users: web::Data<UserService>,
+) -> Result<HttpResponse, Problem> {
     let user = users.me(&actor);
-    HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor)))
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }
 
 /// Change the caller's own profile
@@ -53,10 +62,11 @@ pub async fn update_me(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
     users: web::Data<UserService>,
+    IfMatch(expected_version): IfMatch,
     ValidJson(body): ValidJson<UpdateMeRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let user = users.update_me(&actor, ProfileUpdate::from(body)).await.or_problem(&req)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+    let user = users.update_me(&actor, ProfileUpdate::from(body), expected_version).await.or_problem(&req)?;
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }
 
 /// List users (admins and managers)
@@ -110,9 +120,17 @@ pub async fn create(
     ValidJson(body): ValidJson<CreateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = users.create(&actor, body.into()).await.or_problem(&req)?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, user_path(user.id())))
-        .json(UserResponse::new(&user, Viewer::actor(&actor))))
+    let mut res = conditional::respond(
+        &req,
+        StatusCode::CREATED,
+        user.version(),
+        &UserResponse::new(&user, Viewer::actor(&actor)),
+    )?;
+    res.headers_mut().insert(
+        header::LOCATION,
+        header::HeaderValue::from_str(&user_path(user.id())).map_err(|_| Problem::internal().at(&req))?,
+    );
+    Ok(res)
 }
 
 /// One user (the user itself, admins and managers)
@@ -136,7 +154,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let user = users.get(&actor, UserId::from_uuid(*id)).await.or_problem(&req)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }
 
 /// Replace a user's editable fields (the user itself, admins)
@@ -164,10 +182,12 @@ pub async fn replace(
     Authenticated(actor): Authenticated,
     users: web::Data<UserService>,
     id: web::Path<Uuid>,
+    IfMatch(expected_version): IfMatch,
     ValidJson(body): ValidJson<ReplaceUserRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let user = users.update(&actor, UserId::from_uuid(*id), UserUpdate::from(body)).await.or_problem(&req)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+    let update = UserUpdate { expected_version, ..UserUpdate::from(body) };
+    let user = users.update(&actor, UserId::from_uuid(*id), update).await.or_problem(&req)?;
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }
 
 /// Change some of a user's fields (the user itself, admins)
@@ -194,10 +214,12 @@ pub async fn update(
     Authenticated(actor): Authenticated,
     users: web::Data<UserService>,
     id: web::Path<Uuid>,
+    IfMatch(expected_version): IfMatch,
     ValidJson(body): ValidJson<UpdateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let user = users.update(&actor, UserId::from_uuid(*id), UserUpdate::from(body)).await.or_problem(&req)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+    let update = UserUpdate { expected_version, ..UserUpdate::from(body) };
+    let user = users.update(&actor, UserId::from_uuid(*id), update).await.or_problem(&req)?;
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }
 
 /// Soft-delete a user (admins)
@@ -222,9 +244,9 @@ pub async fn delete(
     Authenticated(actor): Authenticated,
     users: web::Data<UserService>,
     id: web::Path<Uuid>,
+    IfMatch(expected_version): IfMatch,
 ) -> Result<HttpResponse, Problem> {
-    // Conditional requests (If-Match) are not wired yet, hence no expected version.
-    users.delete(&actor, UserId::from_uuid(*id), None).await.or_problem(&req)?;
+    users.delete(&actor, UserId::from_uuid(*id), expected_version).await.or_problem(&req)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -250,5 +272,5 @@ pub async fn restore(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let user = users.restore(&actor, UserId::from_uuid(*id)).await.or_problem(&req)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(&user, Viewer::actor(&actor))))
+    conditional::respond(&req, StatusCode::OK, user.version(), &UserResponse::new(&user, Viewer::actor(&actor)))
 }

@@ -120,7 +120,8 @@ impl From<ReplaceUserRequest> for UserUpdate {
             },
             role: body.role,
             is_active: body.is_active,
-            // Conditional requests (If-Match) are not wired yet.
+            // Set by the handler from `If-Match`.
+            // Set by the handler from `If-Match`.
             expected_version: None,
         }
     }
@@ -163,6 +164,7 @@ impl From<UpdateUserRequest> for UserUpdate {
             profile: ProfileUpdate { email: body.email, username: body.username, full_name: body.full_name },
             role: body.role,
             is_active: body.is_active,
+            // Set by the handler from `If-Match`.
             expected_version: None,
         }
     }
