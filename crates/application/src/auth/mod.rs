@@ -4,10 +4,14 @@
 mod errors;
 pub mod ports;
 pub(crate) mod service;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
+pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError};
 pub use service::{
     AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand, TokenPair,
 };
+pub use sessions::{SessionQuery, SessionSort, SessionSummary};
