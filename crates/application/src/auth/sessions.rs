@@ -49,6 +49,15 @@ pub struct SessionSummary {
 }
 
 impl AuthService {
+    /// Whether the actor may manage sessions at all: lets a caller refuse before even parsing a
+    /// query.
+    ///
+    /// # Errors
+    /// [`SessionError::ApiKeyNotAllowed`] for an actor authenticated by an API key.
+    pub const fn authorize_session_management(&self, actor: &Actor) -> Result<(), SessionError> {
+        ensure_session_actor(actor)
+    }
+
     /// The actor's live sessions: neither ended nor past their absolute or idle limit.
     ///
     /// # Errors
@@ -141,7 +150,7 @@ impl AuthService {
     }
 }
 
-fn ensure_session_actor(actor: &Actor) -> Result<(), SessionError> {
+const fn ensure_session_actor(actor: &Actor) -> Result<(), SessionError> {
     if actor.is_api_key() { Err(SessionError::ApiKeyNotAllowed) } else { Ok(()) }
 }
 
