@@ -1,4 +1,5 @@
-//! Authentication: registration, login, token refresh, logout, and turning a bearer credential
+//! Authentication: registration, login, token refresh, logout, one's own sessions (list, end one,
+//! end all), and turning a bearer credential
 //! into an [`Actor`](crate::Actor).
 
 mod errors;

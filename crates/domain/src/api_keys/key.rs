@@ -79,8 +79,8 @@ pub enum ApiKeyState {
 }
 
 /// What is needed to issue a key. The secret itself is made (and shown) by the caller; the key
-/// keeps only its digest and visible prefix.
-#[derive(Debug, Clone)]
+/// keeps only its digest and visible prefix. `Debug` leaves the secret out.
+#[derive(Clone)]
 pub struct NewApiKey {
     /// The owner.
     pub user_id: UserId,
@@ -94,6 +94,18 @@ pub struct NewApiKey {
     pub secret: String,
     /// The digest of the full key.
     pub digest: TokenDigest,
+}
+
+impl fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("prefix", &ApiKey::visible_prefix(&self.secret))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Every field of a stored key, for repositories rebuilding it from a row.
@@ -361,6 +373,13 @@ mod tests {
         assert_eq!(parse_expiry("tomorrow", t0()), Err(ExpiryError::InvalidFormat));
         assert_eq!(parse_expiry("2020-01-01T00:00:00Z", t0()), Err(ExpiryError::NotInFuture));
         assert_eq!(ExpiryError::NotInFuture.code(), "OUT_OF_RANGE");
+    }
+
+    #[test]
+    fn the_debug_form_of_a_new_key_shows_its_prefix_not_the_secret() {
+        let shown = format!("{:?}", new_key(None));
+        assert!(shown.contains("sk_Ab3dE9xQ"), "{shown}");
+        assert!(!shown.contains("rest-of-the-key"), "{shown}");
     }
 
     #[test]
