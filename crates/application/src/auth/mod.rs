@@ -1,6 +1,5 @@
 //! Authentication: registration, login, token refresh, logout, one's own sessions (list, end one,
-//! end all), and turning a bearer credential
-//! into an [`Actor`](crate::Actor).
+//! end all), and turning a bearer access token into an [`Actor`](crate::Actor).
 
 mod errors;
 pub mod ports;
