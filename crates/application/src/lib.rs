@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod common;

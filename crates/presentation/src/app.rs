@@ -9,11 +9,15 @@
 //! | `/health/live`, `/health/ready` | GET |
 //! | `/openapi.json` | GET |
 //! | `/docs` (redirect), `/docs/…` (Swagger UI) | GET |
-//! | `/api/v1/auth/register`, `/login`, `/token`, `/refresh`, `/logout` | POST |
+//! | `/api/v1/auth/register`, `/login`, `/token`, `/refresh`, `/logout`, `/logout-all` | POST |
+//! | `/api/v1/auth/sessions` | GET |
+//! | `/api/v1/auth/sessions/{id}` | DELETE |
 //! | `/api/v1/users/me` | GET, PATCH |
 //! | `/api/v1/users` | GET, POST |
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
+//! | `/api/v1/api-keys` | GET, POST |
+//! | `/api/v1/api-keys/{id}` | GET, DELETE |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -29,12 +33,12 @@ use actix_web::{
     middleware::{Compress, from_fn},
     web,
 };
-use forge_application::{auth::AuthService, health::HealthService, users::UserService};
+use forge_application::{api_keys::ApiKeyService, auth::AuthService, health::HealthService, users::UserService};
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    auth, extract,
+    api_keys, auth, extract,
     middleware::{self as mw, ForgeRootSpan},
     routing, service, users,
 };
@@ -88,6 +92,9 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// The server's version, shown at `/`.
     pub version: String,
+    /// Keep the refresh token in the `__Host-forge_refresh` cookie instead of response bodies
+    /// (`auth.refresh_cookie`; see [`auth::cookie`](crate::auth::cookie)).
+    pub refresh_cookie: bool,
 }
 
 impl Default for HttpSettings {
@@ -99,6 +106,7 @@ impl Default for HttpSettings {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            refresh_cookie: false,
         }
     }
 }
@@ -115,6 +123,8 @@ pub struct AppState {
     pub health: HealthService,
     /// HTTP settings.
     pub http: Arc<HttpSettings>,
+    /// API keys: management and authentication.
+    pub api_keys: ApiKeyService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -136,13 +146,14 @@ pub fn build_app(
         .app_data(web::Data::new(state.auth))
         .app_data(web::Data::new(state.users))
         .app_data(web::Data::new(state.health))
+        .app_data(web::Data::new(state.api_keys))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes))
+        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes).configure(api_keys::routes))
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps
         // each route instead (see `routing`).

@@ -9,7 +9,9 @@
 //!
 //! Security: `bearer_auth` (a JWT in `Authorization: Bearer`) and `oauth2_password` (the same
 //! token, obtained through the password grant at `/api/v1/auth/token`, which lets the docs page
-//! log in).
+//! log in). API keys are `api_key` (`X-API-Key: sk_…`) and `api_key_bearer`
+//! (`Authorization: Bearer sk_…`); `Conventions` adds both to every authenticated operation
+//! except those that need a session ([`SESSION_ONLY_OPERATIONS`]: managing sessions and keys).
 
 use utoipa::{
     Modify, OpenApi,
@@ -18,18 +20,33 @@ use utoipa::{
         path::{Operation, ParameterBuilder, ParameterIn},
         response::Response,
         schema::{ObjectBuilder, Type},
-        security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
+        security::{
+            ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+            SecurityScheme,
+        },
     },
 };
 
 use crate::{
-    auth, pagination, problem,
+    api_keys, auth, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
 
 /// The request and response header that carries the request id.
 const REQUEST_ID_HEADER: &str = "X-Request-ID";
+
+/// Authenticated operations an API key may not use: they manage sessions and keys, which needs
+/// a session (a leaked key must not mint more keys or lock its owner out).
+pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
+    "list_sessions",
+    "revoke_session",
+    "logout_all",
+    "list_api_keys",
+    "create_api_key",
+    "get_api_key",
+    "revoke_api_key",
+];
 
 /// The document.
 #[derive(OpenApi)]
@@ -51,6 +68,9 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         auth::handlers::token,
         auth::handlers::refresh,
         auth::handlers::logout,
+        auth::sessions::logout_all,
+        auth::sessions::list,
+        auth::sessions::revoke,
         users::handlers::me,
         users::handlers::update_me,
         users::handlers::list,
@@ -60,6 +80,10 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::update,
         users::handlers::delete,
         users::handlers::restore,
+        api_keys::handlers::list,
+        api_keys::handlers::create,
+        api_keys::handlers::get,
+        api_keys::handlers::revoke,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -83,8 +107,9 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
     modifiers(&SecuritySchemes, &Conventions),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
-        (name = "auth", description = "Registration, login, token refresh and logout"),
+        (name = "auth", description = "Registration, login, token refresh, logout and one's own sessions"),
         (name = "users", description = "One's own account, and administration of every account"),
+        (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
     ),
 )]
 struct ApiDoc;
@@ -126,7 +151,7 @@ pub mod responses {
             "`MALFORMED_REQUEST`: the body is not valid JSON, a field has the wrong type, or the query is malformed";
         /// 401 without a usable credential.
         Unauthenticated => ProblemCode::Unauthenticated,
-            "`UNAUTHENTICATED`, `TOKEN_EXPIRED` or `TOKEN_REVOKED`: no usable bearer token";
+            "`UNAUTHENTICATED`, `TOKEN_EXPIRED` or `TOKEN_REVOKED`: no usable access token or API key";
         /// 401 on login.
         InvalidCredentials => ProblemCode::InvalidCredentials,
             "`INVALID_CREDENTIALS`: unknown account, wrong password or disabled account (indistinguishable)";
@@ -134,7 +159,8 @@ pub mod responses {
         InvalidToken => ProblemCode::Unauthenticated,
             "`UNAUTHENTICATED` (unknown token), `TOKEN_EXPIRED` or `TOKEN_REVOKED` (the session ended)";
         /// 403.
-        Forbidden => ProblemCode::Forbidden, "`FORBIDDEN`: authenticated but not allowed";
+        Forbidden => ProblemCode::Forbidden,
+            "`FORBIDDEN`: authenticated but not allowed (also: an API key without the scope the request needs, or used where a session is required)";
         /// 404.
         NotFound => ProblemCode::NotFound, "`NOT_FOUND`: no such resource, or it is deleted";
         /// 405.
@@ -225,6 +251,23 @@ impl Modify for SecuritySchemes {
                 "The OAuth2 password grant; `username` may be an e-mail address",
             )),
         );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key (`sk_…`) from `POST /api/v1/api-keys`; `read` keys may only GET, HEAD and OPTIONS",
+            ))),
+        );
+        components.add_security_scheme(
+            "api_key_bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sk_…")
+                    .description(Some("An API key (`sk_…`) sent as `Authorization: Bearer sk_…`"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -254,6 +297,14 @@ impl Modify for Conventions {
 }
 
 fn add_conventions(operation: &mut Operation) {
+    let session_only = operation.operation_id.as_deref().is_some_and(|id| SESSION_ONLY_OPERATIONS.contains(&id));
+    if let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty())
+        && !session_only
+    {
+        security.push(SecurityRequirement::new("api_key", Vec::<String>::new()));
+        security.push(SecurityRequirement::new("api_key_bearer", Vec::<String>::new()));
+    }
+
     operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
         ParameterBuilder::new()
             .name(REQUEST_ID_HEADER)
@@ -385,6 +436,59 @@ mod tests {
             doc["components"]["securitySchemes"]["oauth2_password"]["flows"]["password"]["tokenUrl"],
             "/api/v1/auth/token"
         );
+    }
+
+    #[test]
+    fn api_keys_are_accepted_everywhere_but_where_a_session_is_required() {
+        let doc = document();
+        let mut session_only = Vec::new();
+        for (method, path, operation) in operations(&doc) {
+            let Some(security) = operation.get("security").and_then(Value::as_array).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let schemes: BTreeSet<&str> =
+                security.iter().flat_map(|r| r.as_object().unwrap().keys().map(String::as_str)).collect();
+            let accepts_keys = schemes.contains("api_key") && schemes.contains("api_key_bearer");
+            if accepts_keys {
+                assert!(schemes.contains("bearer_auth"), "{method} {path}");
+            } else {
+                session_only.push(operation["operationId"].as_str().unwrap().to_owned());
+                assert!(operation["responses"].get("403").is_some(), "{method} {path} documents the 403 for keys");
+            }
+        }
+        session_only.sort_unstable();
+        let mut expected = SESSION_ONLY_OPERATIONS.map(str::to_owned).to_vec();
+        expected.sort_unstable();
+        assert_eq!(session_only, expected);
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["api_key"]["type"], "apiKey");
+        assert_eq!(schemes["api_key"]["in"], "header");
+        assert_eq!(schemes["api_key"]["name"], "X-API-Key");
+        assert_eq!(schemes["api_key_bearer"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn the_session_and_api_key_endpoints_are_documented() {
+        let doc = document();
+        let listed: BTreeSet<(String, String)> =
+            operations(&doc).into_iter().map(|(method, path, _)| (method, path)).collect();
+        for (method, path) in [
+            ("GET", "/api/v1/auth/sessions"),
+            ("DELETE", "/api/v1/auth/sessions/{id}"),
+            ("POST", "/api/v1/auth/logout-all"),
+            ("GET", "/api/v1/api-keys"),
+            ("POST", "/api/v1/api-keys"),
+            ("GET", "/api/v1/api-keys/{id}"),
+            ("DELETE", "/api/v1/api-keys/{id}"),
+        ] {
+            assert!(listed.contains(&(method.to_owned(), path.to_owned())), "{method} {path}");
+        }
+        let created = &doc["components"]["schemas"]["CreatedApiKeyResponse"];
+        assert!(created["required"].as_array().unwrap().contains(&Value::from("key")));
+        let listed_key = &doc["components"]["schemas"]["ApiKeyResponse"];
+        assert!(listed_key["properties"].get("key").is_none(), "a listed key never shows the key");
+        let token = &doc["components"]["schemas"]["TokenResponse"];
+        assert!(!token["required"].as_array().unwrap().contains(&Value::from("refresh_token")));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use actix_web::{body::MessageBody, dev::ServiceResponse, test};
 use chrono::{DateTime, Utc};
 use forge_application::{
+    api_keys::{ApiKeyPorts, ApiKeyService, ports::MockApiKeyRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
         ports::{
@@ -74,6 +75,7 @@ pub(crate) struct Mocks {
     pub access_tokens: MockAccessTokens,
     pub opaque_tokens: MockOpaqueTokens,
     pub revocations: MockRevocationStore,
+    pub api_keys: MockApiKeyRepository,
     pub health: HealthService,
     pub http: HttpSettings,
     /// Whether the sessions of known tokens count as revoked.
@@ -120,6 +122,7 @@ impl Mocks {
         let unit_of_work = Arc::new(self.unit_of_work);
         let hasher = Arc::new(self.hasher);
         let revocations = Arc::new(self.revocations);
+        let opaque_tokens = Arc::new(self.opaque_tokens);
         let clock = Arc::new(FixedClock);
         let auth = AuthService::new(
             AuthPorts {
@@ -128,17 +131,24 @@ impl Mocks {
                 unit_of_work: unit_of_work.clone(),
                 hasher: hasher.clone(),
                 access_tokens: Arc::new(self.access_tokens),
-                opaque_tokens: Arc::new(self.opaque_tokens),
+                opaque_tokens: opaque_tokens.clone(),
                 revocations: revocations.clone(),
                 clock: clock.clone(),
             },
             AuthSettings::default(),
         );
+        let api_keys = ApiKeyService::new(ApiKeyPorts {
+            api_keys: Arc::new(self.api_keys),
+            users: users.clone(),
+            unit_of_work: unit_of_work.clone(),
+            tokens: opaque_tokens,
+            clock: clock.clone(),
+        });
         let users = UserService::new(
             UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
             AuthSettings::default(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http) }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), api_keys }
     }
 }
 

@@ -107,6 +107,8 @@ pub struct AuthConfig {
     pub session_idle_timeout_secs: i64,
     pub refresh_reuse_grace_secs: i64,
     pub allow_registration: bool,
+    /// Keep refresh tokens in a `__Host-` cookie instead of response bodies (single-page apps).
+    pub refresh_cookie: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +207,7 @@ impl Default for AuthConfig {
             session_idle_timeout_secs: d.session_idle_timeout.num_seconds(),
             refresh_reuse_grace_secs: d.refresh_reuse_grace.num_seconds(),
             allow_registration: d.allow_registration,
+            refresh_cookie: false,
         }
     }
 }
@@ -553,6 +556,25 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().key, "auth.jwt_secret");
         s.auth.jwt_secret = Some(SecretString::from("q8Zr2LkP0vXw7NcT4yHb9MfJ3sDg6AeU"));
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn the_refresh_cookie_and_grace_window_are_read_from_the_environment() {
+        Jail::expect_with(|jail| {
+            let defaults = Settings::load(None).unwrap();
+            assert!(!defaults.auth.refresh_cookie);
+            assert_eq!(defaults.auth.refresh_reuse_grace_secs, 0);
+            jail.set_env("FORGE_AUTH__REFRESH_COOKIE", "true");
+            jail.set_env("FORGE_AUTH__REFRESH_REUSE_GRACE_SECS", "5");
+            let s = Settings::load(None).unwrap();
+            assert!(s.auth.refresh_cookie);
+            assert_eq!(s.auth_settings().refresh_reuse_grace, chrono::Duration::seconds(5));
+            s.validate().unwrap();
+            Ok(())
+        });
+        let mut s = Settings::default();
+        s.auth.refresh_reuse_grace_secs = 301;
+        assert_eq!(s.validate().unwrap_err().key, "auth.refresh_reuse_grace_secs");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use actix_web::{HttpServer, dev::Server};
 use anyhow::Context;
 use forge_application::auth::ports::OpaqueTokens;
 use forge_application::{
+    api_keys::{ApiKeyPorts, ApiKeyService},
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
@@ -13,7 +14,7 @@ use forge_application::{
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaApiKeyRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -38,6 +39,8 @@ pub struct Services {
     pub users: UserService,
     /// Readiness.
     pub health: HealthService,
+    /// API keys.
+    pub api_keys: ApiKeyService,
 }
 
 /// A built, bound, not yet running server.
@@ -78,7 +81,9 @@ impl Application {
                 body_limit: settings.server.body_limit_bytes,
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
+                refresh_cookie: settings.auth.refresh_cookie,
             }),
+            api_keys: services.api_keys.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -165,6 +170,7 @@ pub async fn wire(
     let unit_of_work = Arc::new(SeaUnitOfWork::new(database.clone()));
     let hasher = Arc::new(Argon2Hasher::owasp());
     let revocations = Arc::new(InMemoryRevocationStore::new(clock.clone()));
+    let opaque_tokens = Arc::new(RandomTokens::new());
     let access_tokens = Arc::new(JwtAccessTokens::new(
         secret.expose_secret().as_bytes(),
         settings.auth.jwt_issuer.clone(),
@@ -178,17 +184,24 @@ pub async fn wire(
             unit_of_work: unit_of_work.clone(),
             hasher: hasher.clone(),
             access_tokens,
-            opaque_tokens: Arc::new(RandomTokens::new()),
+            opaque_tokens: opaque_tokens.clone(),
             revocations: revocations.clone(),
             clock: clock.clone(),
         },
         auth_settings.clone(),
     );
+    let api_keys = ApiKeyService::new(ApiKeyPorts {
+        api_keys: Arc::new(SeaApiKeyRepository::new(database.clone())),
+        users: users.clone(),
+        unit_of_work: unit_of_work.clone(),
+        tokens: opaque_tokens,
+        clock: clock.clone(),
+    });
     let users =
         UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health })
+    Ok(Services { auth, users, health, api_keys })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

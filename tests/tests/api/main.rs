@@ -5,9 +5,11 @@
 // Test code: a failed unwrap is a failed test, and settings are adjusted field by field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::field_reassign_with_default)]
 
+mod api_keys;
 mod auth;
 mod harness;
 mod http;
 mod service;
+mod sessions;
 mod tokens;
 mod users;

@@ -73,3 +73,18 @@ pub enum LogoutError {
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
 }
+
+/// Why a session-management use case (list, end one, end all) did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No live session of the actor's with this id (another user's, unknown, ended or expired:
+    /// the same answer, so ids reveal nothing).
+    #[error("no such session")]
+    NotFound,
+    /// The actor authenticated with an API key: sessions are managed from a session only.
+    #[error("sessions cannot be managed with an API key")]
+    ApiKeyNotAllowed,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedError),
+}

@@ -1,13 +1,17 @@
-//! Authentication: registration, login, token refresh, logout, and turning a bearer credential
-//! into an [`Actor`](crate::Actor).
+//! Authentication: registration, login, token refresh, logout, one's own sessions (list, end one,
+//! end all), and turning a bearer access token into an [`Actor`](crate::Actor).
 
 mod errors;
 pub mod ports;
 pub(crate) mod service;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
+pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError};
 pub use service::{
     AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand, TokenPair,
 };
+pub use sessions::{SessionQuery, SessionSort, SessionSummary};

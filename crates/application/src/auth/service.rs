@@ -108,6 +108,9 @@ pub struct TokenPair {
     pub refresh_token: SecretString,
     /// The session both belong to.
     pub session_id: SessionId,
+    /// Seconds until the refresh token expires (the idle timeout, or less near the session's
+    /// absolute end): how long a client may keep it, e.g. as a cookie's `Max-Age`.
+    pub refresh_expires_in: i64,
 }
 
 /// A successful login or refresh.
@@ -122,8 +125,8 @@ pub struct LoginOutcome {
 /// Registration, login, refresh, logout and authentication.
 #[derive(Clone)]
 pub struct AuthService {
-    ports: AuthPorts,
-    settings: Arc<AuthSettings>,
+    pub(super) ports: AuthPorts,
+    pub(super) settings: Arc<AuthSettings>,
 }
 
 impl AuthService {
@@ -220,6 +223,7 @@ impl AuthService {
             cmd.context.user_agent.clone(),
         );
         let (refresh_token, refresh) = self.new_refresh_token(&session, now);
+        let refresh_expires_in = (refresh.expires_at - now).num_seconds();
         let audit = AuditRecord::new(
             AuditAction::SessionCreated,
             AuditEntity::Session,
@@ -250,6 +254,7 @@ impl AuthService {
                 expires_in: access.expires_in,
                 refresh_token,
                 session_id: session.id,
+                refresh_expires_in,
             },
         })
     }
@@ -301,6 +306,7 @@ impl AuthService {
         };
         loop {
             let (refresh_token, next) = self.new_refresh_token(&session, now);
+            let refresh_expires_in = (next.expires_at - now).num_seconds();
             let mut changes = Vec::with_capacity(3);
             if consume {
                 changes.push(Change::ConsumeRefreshToken { digest: digest.clone(), at: now });
@@ -317,6 +323,7 @@ impl AuthService {
                             expires_in: access.expires_in,
                             refresh_token,
                             session_id: session.id,
+                            refresh_expires_in,
                         },
                     });
                 }

@@ -1,4 +1,5 @@
 use forge_domain::{
+    api_keys::ApiKeyId,
     sessions::SessionId,
     users::{Permission, Role, User, UserId},
 };
@@ -24,6 +25,7 @@ pub struct Actor {
     user: User,
     session_id: Option<SessionId>,
     context: ClientContext,
+    api_key_id: Option<ApiKeyId>,
 }
 
 impl Actor {
@@ -31,7 +33,29 @@ impl Actor {
     /// use cases invoked directly by an embedding service).
     #[must_use]
     pub const fn new(user: User, session_id: Option<SessionId>, context: ClientContext) -> Self {
-        Self { user, session_id, context }
+        Self { user, session_id, context, api_key_id: None }
+    }
+
+    /// The same actor, marked as authenticated by the API key `id` (such an actor has no
+    /// session).
+    #[must_use]
+    pub const fn via_api_key(mut self, id: ApiKeyId) -> Self {
+        self.api_key_id = Some(id);
+        self
+    }
+
+    /// The API key the actor authenticated with, if it used one rather than a session.
+    #[must_use]
+    pub const fn api_key_id(&self) -> Option<ApiKeyId> {
+        self.api_key_id
+    }
+
+    /// Whether the actor authenticated with an API key. Such an actor may use the API within
+    /// the key's scopes, but not manage API keys or sessions: a leaked key must not be able to
+    /// mint further keys or lock its owner out.
+    #[must_use]
+    pub const fn is_api_key(&self) -> bool {
+        self.api_key_id.is_some()
     }
 
     /// The actor's user id.

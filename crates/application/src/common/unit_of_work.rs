@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forge_domain::{
+    api_keys::{ApiKey, ApiKeyId},
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{User, UserId},
 };
@@ -62,6 +63,22 @@ pub enum Change {
     Audit(AuditRecord),
     /// Stores an event in the outbox, for delivery once the transaction has committed.
     Publish(OutboxEvent),
+    /// Stores a new API key (its digest and visible prefix, never the key).
+    InsertApiKey(ApiKey),
+    /// Revokes an API key, provided it is not revoked yet; otherwise [`CommitError::Stale`].
+    RevokeApiKey {
+        /// The key.
+        id: ApiKeyId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Moves an API key's `last_used_at` forward (a no-op if it is already later).
+    TouchApiKey {
+        /// The key.
+        id: ApiKeyId,
+        /// When it was used.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Why a unit of work stored nothing.

@@ -117,6 +117,13 @@ impl Session {
         }
     }
 
+    /// When the session ends if it is not used again: its absolute expiry, or the end of its
+    /// idle timeout, whichever comes first.
+    #[must_use]
+    pub fn effective_expiry(&self, idle_timeout: Duration) -> DateTime<Utc> {
+        self.expires_at.min(self.last_used_at + idle_timeout)
+    }
+
     /// Ends the session (idempotent: the first revocation time is kept).
     pub fn revoke(&mut self, now: DateTime<Utc>) {
         self.revoked_at.get_or_insert(now);
@@ -180,6 +187,14 @@ mod tests {
         assert_eq!(s.ensure_usable(t0() + Duration::days(1), Duration::days(7)), Ok(()));
         assert_eq!(s.ensure_usable(t0() + Duration::days(8), Duration::days(7)), Err(SessionState::Expired));
         assert_eq!(s.ensure_usable(t0() + Duration::days(30), Duration::days(60)), Err(SessionState::Expired));
+    }
+
+    #[test]
+    fn the_effective_expiry_is_the_earlier_of_idle_and_absolute_limits() {
+        let mut s = session();
+        assert_eq!(s.effective_expiry(Duration::days(7)), t0() + Duration::days(7));
+        s.last_used_at = t0() + Duration::days(28);
+        assert_eq!(s.effective_expiry(Duration::days(7)), t0() + Duration::days(30));
     }
 
     #[test]

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use forge_application::common::{Change, CommitError, UnitOfWork};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
     TransactionOptions, TransactionTrait, sea_query::Expr,
 };
 
 use super::{
+    api_keys::to_active_model as api_key_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
-    entities::{audit_logs, outbox_events, refresh_tokens, sessions, users},
+    entities::{api_keys, audit_logs, outbox_events, refresh_tokens, sessions, users},
     errors::commit_error,
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
@@ -144,6 +145,39 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
             tracing::debug!(event_type = event.event_type.as_str(), recipient = %event.recipient, "publish");
             outbox_events::Entity::insert(event_to_active_model(&event))
                 .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::InsertApiKey(key) => {
+            tracing::debug!(api_key_id = %key.id(), user_id = %key.user_id(), "insert API key");
+            api_keys::Entity::insert(api_key_to_active_model(&key))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::RevokeApiKey { id, at } => {
+            tracing::debug!(api_key_id = %id, "revoke API key");
+            let updated = api_keys::Entity::update_many()
+                .col_expr(api_keys::Column::RevokedAt, Expr::value(stored(at)))
+                .filter(api_keys::Column::Id.eq(id.as_uuid()))
+                .filter(api_keys::Column::RevokedAt.is_null())
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(updated.rows_affected)?;
+        }
+        Change::TouchApiKey { id, at } => {
+            tracing::debug!(api_key_id = %id, "touch API key");
+            // Only forward, as for sessions.
+            api_keys::Entity::update_many()
+                .col_expr(api_keys::Column::LastUsedAt, Expr::value(stored(at)))
+                .filter(api_keys::Column::Id.eq(id.as_uuid()))
+                .filter(
+                    Condition::any()
+                        .add(api_keys::Column::LastUsedAt.is_null())
+                        .add(api_keys::Column::LastUsedAt.lt(stored(at))),
+                )
+                .exec(tx)
                 .await
                 .map_err(commit_error)?;
         }

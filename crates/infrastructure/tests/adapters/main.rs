@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside `#[test]` functions panic on purpose too
 
+mod api_keys;
 mod audit;
 mod common;
 mod connect;

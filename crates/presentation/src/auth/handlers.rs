@@ -1,13 +1,14 @@
 //! Handlers of the authentication endpoints.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, http::header, web};
 use forge_application::{
-    auth::{AuthService, LoginCommand},
+    auth::{AuthService, LoginCommand, LoginOutcome},
     common::{FieldError, ValidationErrors},
 };
 use secrecy::ExposeSecret;
 
 use super::{
+    cookie,
     requests::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm},
     responses::TokenResponse,
 };
@@ -50,7 +51,8 @@ pub async fn register(
 /// Log in with an e-mail address or username and a password
 ///
 /// Opens a session. Failures are indistinguishable: an unknown account, a wrong password and a
-/// disabled account all answer 401 `INVALID_CREDENTIALS`.
+/// disabled account all answer 401 `INVALID_CREDENTIALS`. With `auth.refresh_cookie` on, the
+/// refresh token is set as the `__Host-forge_refresh` cookie and left out of the body.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -58,7 +60,8 @@ pub async fn register(
     operation_id = "login",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "`__Host-forge_refresh`, in cookie mode only"))),
         (status = 401, response = problems::InvalidCredentials),
         (status = 422, response = problems::ValidationFailed),
     ),
@@ -69,7 +72,7 @@ pub async fn login(
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, Problem> {
     let outcome = auth.login(body.into_command(client_context(&req))).await.or_problem(&req)?;
-    Ok(token_response(outcome.into()))
+    Ok(token_response(&req, outcome))
 }
 
 /// Log in with the OAuth2 password grant
@@ -84,7 +87,8 @@ pub async fn login(
     operation_id = "token",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "`__Host-forge_refresh`, in cookie mode only"))),
         (status = 400, response = problems::MalformedRequest),
         (status = 401, response = problems::InvalidCredentials),
         (status = 422, response = problems::ValidationFailed),
@@ -97,7 +101,7 @@ pub async fn token(
 ) -> Result<HttpResponse, Problem> {
     let command = password_grant(form, &req).map_err(|problem| problem.at(&req))?;
     let outcome = auth.login(command).await.or_problem(&req)?;
-    Ok(token_response(outcome.into()))
+    Ok(token_response(&req, outcome))
 }
 
 /// The login command of a password-grant form.
@@ -124,31 +128,50 @@ fn password_grant(form: TokenForm, req: &HttpRequest) -> Result<LoginCommand, Pr
 /// Exchange a refresh token for a new pair
 ///
 /// The presented token stops working. Presenting an already-used refresh token ends its whole
-/// session: 401 `TOKEN_REVOKED`.
+/// session: 401 `TOKEN_REVOKED` (unless within `auth.refresh_reuse_grace_secs` of its first use,
+/// for parallel refreshes from one client).
+///
+/// In cookie mode (`auth.refresh_cookie = true`) the body is ignored: the token is read from the
+/// `__Host-forge_refresh` cookie, the request must carry a non-empty `X-Requested-With` header
+/// (403 `FORBIDDEN` otherwise), and the new refresh token is set as the cookie again; a refused
+/// refresh clears the cookie.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
     tag = "auth",
     operation_id = "refresh",
-    request_body = RefreshRequest,
+    params(
+        ("X-Requested-With" = Option<String>, Header,
+            description = "Required (any non-empty value) in cookie mode, where the token comes from the cookie"),
+    ),
+    request_body(content = RefreshRequest, description = "The refresh token; ignored in cookie mode"),
     responses(
-        (status = 200, description = "A new token pair", body = TokenResponse),
+        (status = 200, description = "A new token pair", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "`__Host-forge_refresh`, in cookie mode only"))),
         (status = 401, response = problems::InvalidToken),
+        (status = 403, response = problems::Forbidden),
         (status = 422, response = problems::ValidationFailed),
     ),
 )]
 pub async fn refresh(
     req: HttpRequest,
     auth: web::Data<AuthService>,
-    ValidJson(body): ValidJson<RefreshRequest>,
-) -> Result<HttpResponse, Problem> {
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    if cookie::enabled(&req) {
+        let command = cookie::refresh_command(&req).map_err(|problem| problem.at(&req))?;
+        let outcome = auth.refresh(command).await.or_problem(&req).map_err(cookie::clearing)?;
+        return Ok(token_response(&req, outcome));
+    }
+    let ValidJson(body) = ValidJson::<RefreshRequest>::from_request(&req, &mut payload.into_inner()).await?;
     let outcome = auth.refresh(body.into_command(client_context(&req))).await.or_problem(&req)?;
-    Ok(token_response(outcome.into()))
+    Ok(token_response(&req, outcome))
 }
 
 /// End the current session
 ///
-/// Its access and refresh tokens stop working at once.
+/// Its access and refresh tokens stop working at once. In cookie mode the refresh cookie is
+/// cleared. With an API key (which has no session) this does nothing.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -163,11 +186,30 @@ pub async fn logout(
     auth: web::Data<AuthService>,
 ) -> Result<HttpResponse, Problem> {
     auth.logout(&actor).await.or_problem(&req)?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(no_content_clearing_cookie(&req))
+}
+
+/// A 204 that, in cookie mode, also clears the refresh cookie.
+pub(super) fn no_content_clearing_cookie(req: &HttpRequest) -> HttpResponse {
+    let mut response = HttpResponse::NoContent();
+    if cookie::enabled(req) {
+        response.cookie(cookie::cleared_cookie());
+    }
+    response.finish()
 }
 
 /// Token responses must not be stored by anything on the way (RFC 6749 §5.1); `Cache-Control`
-/// is set for every response by the security headers, `Pragma` for old caches.
-fn token_response(body: TokenResponse) -> HttpResponse {
-    HttpResponse::Ok().insert_header((header::PRAGMA, "no-cache")).json(body)
+/// is set for every response by the security headers, `Pragma` for old caches. In cookie mode the
+/// refresh token goes into the cookie and out of the body.
+fn token_response(req: &HttpRequest, outcome: LoginOutcome) -> HttpResponse {
+    let refresh_expires_in = outcome.tokens.refresh_expires_in;
+    let mut body = TokenResponse::from(outcome);
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::PRAGMA, "no-cache"));
+    if cookie::enabled(req)
+        && let Some(token) = body.refresh_token.take()
+    {
+        response.cookie(cookie::refresh_cookie(&token, refresh_expires_in));
+    }
+    response.json(body)
 }

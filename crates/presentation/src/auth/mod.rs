@@ -1,12 +1,13 @@
-//! The authentication endpoints: register, login (JSON and the OAuth2 password form), refresh
-//! and logout.
+//! The authentication endpoints: register, login (JSON and the OAuth2 password form), refresh,
+//! logout, and the caller's sessions (list, end one, end all).
 //!
-//! Still to come here (they slot in as further endpoints below): `logout-all`, `sessions`,
-//! `password/*`, `email/*`.
+//! Still to come here (they slot in as further endpoints below): `password/*`, `email/*`.
 
+pub mod cookie;
 pub mod handlers;
 pub mod requests;
 pub mod responses;
+pub mod sessions;
 
 use actix_web::web;
 
@@ -18,5 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/auth/login").post(handlers::login))
         .service(Endpoint::new("/auth/token").post(handlers::token))
         .service(Endpoint::new("/auth/refresh").post(handlers::refresh))
-        .service(Endpoint::new("/auth/logout").post(handlers::logout));
+        .service(Endpoint::new("/auth/logout").post(handlers::logout))
+        .service(Endpoint::new("/auth/logout-all").post(sessions::logout_all))
+        .service(Endpoint::new("/auth/sessions").get(sessions::list))
+        .service(Endpoint::new("/auth/sessions/{id}").delete(sessions::revoke));
 }

@@ -13,8 +13,11 @@ use crate::users::responses::{UserResponse, Viewer};
 pub struct TokenResponse {
     /// The access token (a JWT), for `Authorization: Bearer ...`.
     pub access_token: String,
-    /// The single-use refresh token.
-    pub refresh_token: String,
+    /// The single-use refresh token. Absent when the server keeps it in the
+    /// `__Host-forge_refresh` cookie instead (`auth.refresh_cookie = true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub refresh_token: Option<String>,
     /// Always `bearer`.
     #[schema(example = "bearer")]
     pub token_type: String,
@@ -29,7 +32,7 @@ impl From<LoginOutcome> for TokenResponse {
     fn from(outcome: LoginOutcome) -> Self {
         Self {
             access_token: outcome.tokens.access_token.expose_secret().to_owned(),
-            refresh_token: outcome.tokens.refresh_token.expose_secret().to_owned(),
+            refresh_token: Some(outcome.tokens.refresh_token.expose_secret().to_owned()),
             token_type: "bearer".to_owned(),
             expires_in: outcome.tokens.expires_in,
             user: UserResponse::new(&outcome.user, Viewer::own(&outcome.user)),

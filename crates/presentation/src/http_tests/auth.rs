@@ -281,19 +281,6 @@ async fn a_token_of_a_revoked_session_is_a_401_token_revoked() {
 }
 
 #[actix_web::test]
-async fn api_keys_are_refused_until_they_are_enabled() {
-    let app = test::init_service(build_app(Mocks::default().state())).await;
-    for req in [
-        TestRequest::get().uri("/api/v1/users/me").insert_header((header::AUTHORIZATION, "Bearer sk_live_abc")),
-        TestRequest::get().uri("/api/v1/users/me").insert_header(("X-API-Key", "sk_live_abc")),
-    ] {
-        let res = test::call_service(&app, req.to_request()).await;
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(problem_of(res).await.detail, "API keys are not enabled yet");
-    }
-}
-
-#[actix_web::test]
 async fn an_unavailable_dependency_is_a_503_with_retry_after_and_no_cause() {
     let mut mocks = Mocks::default();
     mocks.users.expect_by_email().returning(|_| {

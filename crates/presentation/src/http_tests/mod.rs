@@ -1,8 +1,10 @@
 //! Tests of the HTTP contract that need no database: requests sent to the whole application
 //! (every middleware, real use cases over mocked ports).
 
+mod api_keys;
 mod auth;
 mod logging;
 mod mechanics;
 mod service;
+mod sessions;
 mod users;
