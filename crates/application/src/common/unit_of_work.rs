@@ -7,6 +7,7 @@ use forge_domain::{
 
 use super::UnexpectedError;
 use crate::audit::{AuditRecord, OutboxEvent};
+use crate::limits::ports::LoginThrottle;
 
 /// One write, applied by the [`UnitOfWork`] inside its transaction.
 ///
@@ -62,6 +63,20 @@ pub enum Change {
     Audit(AuditRecord),
     /// Stores an event in the outbox, for delivery once the transaction has committed.
     Publish(OutboxEvent),
+    /// Stores the failed logins of an account, provided the stored ones are still `expected`
+    /// (`None`: none are stored); otherwise [`CommitError::Stale`]. Two failures at once are
+    /// thereby counted twice, never once.
+    SaveLoginThrottle {
+        /// The throttle as it should be stored.
+        throttle: LoginThrottle,
+        /// The throttle the change was based on, as it was read.
+        expected: Option<LoginThrottle>,
+    },
+    /// Forgets the failed logins and any lock of an account (a no-op when there are none).
+    ClearLoginThrottle {
+        /// The account.
+        user_id: UserId,
+    },
 }
 
 /// Why a unit of work stored nothing.
