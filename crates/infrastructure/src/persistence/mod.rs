@@ -15,6 +15,7 @@ mod errors;
 mod probe;
 mod sessions;
 mod stats;
+mod throttles;
 mod unit_of_work;
 mod users;
 
@@ -29,6 +30,7 @@ use sea_orm::{
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
+pub use throttles::SeaLoginThrottleRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 

@@ -6,6 +6,8 @@
 mod audit;
 mod common;
 mod connect;
+mod limiter;
 mod security;
 mod sessions;
+mod throttles;
 mod users;
