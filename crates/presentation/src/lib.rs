@@ -14,6 +14,7 @@
 pub mod app;
 pub mod auth;
 pub mod extract;
+pub mod limits;
 pub mod links;
 pub mod middleware;
 pub mod openapi;

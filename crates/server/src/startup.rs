@@ -9,11 +9,12 @@ use forge_application::{
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
+    limits::{LimitService, LockoutPorts, LockoutService},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
+    RandomTokens, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -38,6 +39,10 @@ pub struct Services {
     pub users: UserService,
     /// Readiness.
     pub health: HealthService,
+    /// Request limits.
+    pub limits: LimitService,
+    /// The lockout after repeated failed logins.
+    pub lockout: LockoutService,
 }
 
 /// A built, bound, not yet running server.
@@ -79,6 +84,8 @@ impl Application {
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
+            limits: services.limits.clone(),
+            lockout: services.lockout.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -171,6 +178,19 @@ pub async fn wire(
         settings.auth.jwt_audience.clone(),
         auth_settings.access_token_ttl,
     ));
+    // In-process limits: one instance counts alone (a shared adapter is for several).
+    let limiter = Arc::new(InMemoryRateLimiter::new(settings.rate_limit.capacity));
+    let lockout = LockoutService::new(
+        LockoutPorts {
+            users: users.clone(),
+            throttles: Arc::new(SeaLoginThrottleRepository::new(database.clone())),
+            limiter: limiter.clone(),
+            unit_of_work: unit_of_work.clone(),
+            clock: clock.clone(),
+        },
+        settings.rate_limit.lockout_policy(),
+    );
+    let limits = LimitService::new(limiter, clock.clone(), settings.rate_limit.limits()?);
     let auth = AuthService::new(
         AuthPorts {
             users: users.clone(),
@@ -184,11 +204,12 @@ pub async fn wire(
         },
         auth_settings.clone(),
     );
+    let auth = if settings.rate_limit.lockout_enabled { auth.with_lockout(lockout.clone()) } else { auth };
     let users =
         UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health })
+    Ok(Services { auth, users, health, limits, lockout })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

@@ -2,6 +2,7 @@
 //! (every middleware, real use cases over mocked ports).
 
 mod auth;
+mod limits;
 mod logging;
 mod mechanics;
 mod service;
