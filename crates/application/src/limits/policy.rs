@@ -308,7 +308,7 @@ impl LockoutPolicy {
         FailedLogins { failures, last_failure_at: now, locked_until: self.lock_for(failures, now) }
     }
 
-    /// The streak a [`RateLimiter`](super::RateLimiter) reports for an unknown identifier, as
+    /// The streak a [`RateLimiter`](super::ports::RateLimiter) reports for an unknown identifier, as
     /// the stored state of an account would be after the same failures: so that an unknown
     /// identifier is slowed and locked exactly like an account.
     #[must_use]

@@ -5,7 +5,7 @@
 //! route listed here is limited as soon as it exists: `POST /api/v1/auth/password/forgot` is
 //! listed ahead of its handler, and gets its per-address limit and headers the moment it is
 //! routed, with nothing to call from the handler. The logins are also limited per account
-//! identifier, which only the handler knows after reading the body: [`guard_account`] counts
+//! identifier, which only the handler knows after reading the body: `guard_account` counts
 //! that, and the middleware reports whichever of the two decisions is closer to refusing.
 //!
 //! Every response of a limited request carries `RateLimit-Limit`, `RateLimit-Remaining` and

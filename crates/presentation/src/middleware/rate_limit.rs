@@ -1,4 +1,4 @@
-//! Request limits per client address, for the routes [`limits`](crate::limits) lists.
+//! Request limits per client address, for the routes [`crate::limits`] lists.
 //!
 //! Runs before routing, keyed by method and path, so a listed route is limited whether or not a
 //! handler asks for it, and a request is counted before its body is even read (a malformed
