@@ -31,6 +31,7 @@ pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod health;
+pub mod limits;
 pub mod users;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
 //! SQLite or PostgreSQL, argon2id password hashing, HS256 access tokens, opaque refresh tokens,
-//! the in-process revocation store and the system clock.
+//! the in-process revocation store and rate limiter, and the system clock.
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
 //! domain's constructors) and back, turn database failures into the errors the ports promise
@@ -19,8 +19,9 @@ pub mod persistence;
 pub mod security;
 
 pub use clock::SystemClock;
-pub use memory::InMemoryRevocationStore;
+pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaApiKeyRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository,
+    connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -18,6 +18,7 @@
 //! | `/api/v1/users/{id}/restore` | POST |
 //! | `/api/v1/api-keys` | GET, POST |
 //! | `/api/v1/api-keys/{id}` | GET, DELETE |
+//! | `/api/v1/users/{id}/unlock` | POST |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -33,12 +34,18 @@ use actix_web::{
     middleware::{Compress, from_fn},
     web,
 };
-use forge_application::{api_keys::ApiKeyService, auth::AuthService, health::HealthService, users::UserService};
+use forge_application::{
+    api_keys::ApiKeyService,
+    auth::AuthService,
+    health::HealthService,
+    limits::{LimitService, LockoutService},
+    users::UserService,
+};
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    api_keys, auth, extract,
+    api_keys, auth, extract, limits,
     middleware::{self as mw, ForgeRootSpan},
     routing, service, users,
 };
@@ -125,6 +132,10 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// API keys: management and authentication.
     pub api_keys: ApiKeyService,
+    /// Request limits per client address and per login identifier.
+    pub limits: LimitService,
+    /// The lockout after repeated failed logins (its admin side: unlock).
+    pub lockout: LockoutService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -147,16 +158,25 @@ pub fn build_app(
         .app_data(web::Data::new(state.users))
         .app_data(web::Data::new(state.health))
         .app_data(web::Data::new(state.api_keys))
+        .app_data(web::Data::new(state.limits))
+        .app_data(web::Data::new(state.lockout))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes).configure(api_keys::routes))
+        .service(
+            web::scope("/api/v1")
+                .configure(auth::routes)
+                .configure(users::routes)
+                .configure(api_keys::routes)
+                .configure(limits::routes),
+        )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps
         // each route instead (see `routing`).
+        .wrap(from_fn(mw::rate_limit::rate_limit))
         .wrap(from_fn(mw::token_in_url::token_in_url))
         .wrap(cors)
         .wrap(from_fn(mw::problems::problems))

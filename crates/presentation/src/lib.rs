@@ -16,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod conditional;
 pub mod extract;
+pub mod limits;
 pub mod links;
 pub mod middleware;
 pub mod openapi;

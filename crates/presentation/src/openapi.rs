@@ -5,7 +5,9 @@
 //! - the optional `X-Request-ID` request header, and the `X-Request-ID` header on every response;
 //! - the problem responses any request can get: 500, 503 and 504; 401 on authenticated
 //!   operations; 400, 413, 415 and 422 on operations with a body; 400 and 422 on operations with
-//!   query parameters.
+//!   query parameters;
+//! - on the limited operations (see [`crate::limits`]), added by `RateLimits`: a 429 with
+//!   `Retry-After`, and the `RateLimit-*` headers on every response.
 //!
 //! Security: `bearer_auth` (a JWT in `Authorization: Bearer`) and `oauth2_password` (the same
 //! token, obtained through the password grant at `/api/v1/auth/token`, which lets the docs page
@@ -28,7 +30,7 @@ use utoipa::{
 };
 
 use crate::{
-    api_keys, auth, pagination, problem,
+    api_keys, auth, limits, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
@@ -84,6 +86,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         api_keys::handlers::create,
         api_keys::handlers::get,
         api_keys::handlers::revoke,
+        limits::handlers::unlock,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -102,9 +105,11 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::Internal,
             responses::ServiceUnavailable,
             responses::Timeout,
+            responses::RateLimited,
+            responses::LoginRefused,
         ),
     ),
-    modifiers(&SecuritySchemes, &Conventions),
+    modifiers(&SecuritySchemes, &Conventions, &RateLimits),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
         (name = "auth", description = "Registration, login, token refresh, logout and one's own sessions"),
@@ -184,6 +189,14 @@ pub mod responses {
             "`SERVICE_UNAVAILABLE`: a dependency is down; retry after `Retry-After` seconds";
         /// 504.
         Timeout => ProblemCode::Timeout, "`TIMEOUT`: the request ran past the server's time limit";
+        /// 429 of a limited endpoint.
+        RateLimited => ProblemCode::RateLimited,
+            "`RATE_LIMITED`: too many requests from this client address; retry after `Retry-After` seconds";
+        /// 429 on login.
+        LoginRefused => ProblemCode::AccountLocked,
+            "`RATE_LIMITED`: too many requests from this address or for this account, or too soon after \
+             repeated failed logins; `ACCOUNT_LOCKED`: repeated failed logins locked the account, even the \
+             right password is refused. Retry after `Retry-After` seconds (the same for unknown accounts)";
     }
 }
 
@@ -212,9 +225,29 @@ fn problem_response(description: &str, example_code: ProblemCode) -> Response {
         }
         405 => response = response.header("Allow", string_header("The methods the path supports")),
         503 => response = response.header("Retry-After", string_header("Seconds to wait before retrying")),
+        429 => {
+            response = response.header("Retry-After", integer_header("Seconds to wait before retrying"));
+            for (name, description) in RATE_LIMIT_HEADERS {
+                response = response.header(name, integer_header(description));
+            }
+        }
         _ => {}
     }
     response.build()
+}
+
+/// The headers of every response of a limited endpoint.
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    ("RateLimit-Limit", "The requests a window allows (when limits are on)"),
+    ("RateLimit-Remaining", "The requests left in the current window"),
+    ("RateLimit-Reset", "Seconds until the current window ends"),
+];
+
+fn integer_header(description: &str) -> openapi::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+        .description(Some(description))
+        .build()
 }
 
 fn string_header(description: &str) -> openapi::Header {
@@ -268,6 +301,42 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the request limits where they apply (see the module notes). Runs after
+/// [`Conventions`], so the problem responses it added get the headers too: a referenced response
+/// is copied into the operation to carry them.
+struct RateLimits;
+
+impl Modify for RateLimits {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let shared = doc.components.as_ref().map(|c| c.responses.clone()).unwrap_or_default();
+        for (path, _) in limits::LIMITED_ROUTES {
+            let Some(operation) = doc.paths.paths.get_mut(path).and_then(|item| item.post.as_mut()) else {
+                continue;
+            };
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RateLimited")));
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::Ref(reference) = response
+                    && let Some(resolved) = reference.ref_location.rsplit('/').next().and_then(|n| shared.get(n))
+                {
+                    *response = resolved.clone();
+                }
+                if let RefOr::T(response) = response {
+                    for (name, description) in RATE_LIMIT_HEADERS {
+                        response
+                            .headers
+                            .entry(name.to_owned())
+                            .or_insert_with(|| RefOr::T(integer_header(description)));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -506,6 +575,43 @@ mod tests {
                     assert!(is_problem || path == "/health/ready", "{method} {path} {status}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn limited_operations_document_429_and_the_rate_limit_headers_on_every_response() {
+        let doc = document();
+        let mut seen = 0;
+        for (path, _) in limits::LIMITED_ROUTES {
+            let Some(operation) = doc["paths"][path].get("post") else { continue };
+            seen += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            let too_many = &responses["429"];
+            let too_many = match too_many.get("$ref").and_then(Value::as_str) {
+                Some(target) => doc.pointer(target.trim_start_matches('#')).unwrap(),
+                None => too_many,
+            };
+            assert!(too_many["headers"].get("Retry-After").is_some(), "{path}");
+            for (status, response) in responses {
+                for (header, _) in RATE_LIMIT_HEADERS {
+                    assert!(response["headers"].get(header).is_some(), "{path} {status} {header}");
+                }
+            }
+        }
+        assert!(seen >= 4, "login, token, refresh and register are documented");
+        let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"];
+        assert!(login["description"].as_str().unwrap().contains("ACCOUNT_LOCKED"));
+        let unlimited = &doc["paths"]["/api/v1/auth/logout"]["post"]["responses"];
+        assert!(unlimited.get("429").is_none());
+    }
+
+    #[test]
+    fn the_unlock_endpoint_is_documented_for_admins() {
+        let doc = document();
+        let unlock = &doc["paths"]["/api/v1/users/{id}/unlock"]["post"];
+        assert_eq!(unlock["operationId"], "unlock_user");
+        for status in ["204", "401", "403", "404"] {
+            assert!(unlock["responses"].get(status).is_some(), "{status}");
         }
     }
 

@@ -514,6 +514,29 @@ impl From<LoginError> for Problem {
                 Self::new(ProblemCode::InvalidCredentials, "the e-mail address, username or password is incorrect")
                     .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
             }
+            LoginError::RateLimited { retry_after } => {
+                let (name, value) = crate::limits::retry_after(retry_after);
+                Self::new(
+                    ProblemCode::RateLimited,
+                    format!(
+                        "too many failed logins; retry after {} seconds",
+                        crate::limits::whole_seconds(retry_after).max(1)
+                    ),
+                )
+                .with_header(name, value)
+            }
+            LoginError::AccountLocked { retry_after } => {
+                let (name, value) = crate::limits::retry_after(retry_after);
+                Self::new(
+                    ProblemCode::AccountLocked,
+                    format!(
+                        "the account is locked after repeated failed logins; retry after {} seconds, or ask an \
+                         administrator to unlock it",
+                        crate::limits::whole_seconds(retry_after).max(1)
+                    ),
+                )
+                .with_header(name, value)
+            }
             LoginError::Unexpected(e) => e.into(),
         }
     }
@@ -684,6 +707,17 @@ mod tests {
         let problem = assert_maps(LoginError::InvalidCredentials.into(), 401, "INVALID_CREDENTIALS");
         assert_eq!(www_authenticate(&problem), Some("Bearer"));
         assert_maps(LoginError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+    }
+
+    #[test]
+    fn lockout_refusals_are_429_with_retry_after_in_whole_seconds() {
+        let wait = chrono::Duration::milliseconds(1500);
+        let problem = assert_maps(LoginError::RateLimited { retry_after: wait }.into(), 429, "RATE_LIMITED");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("2"));
+        let locked = chrono::Duration::minutes(15);
+        let problem = assert_maps(LoginError::AccountLocked { retry_after: locked }.into(), 429, "ACCOUNT_LOCKED");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("900"));
+        assert!(problem.detail().contains("900 seconds"), "{}", problem.detail());
     }
 
     #[test]

@@ -15,6 +15,10 @@ use forge_application::{
     },
     common::{Clock, MockUnitOfWork},
     health::HealthService,
+    limits::{
+        LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings,
+        ports::{MockLoginThrottleRepository, MockRateLimiter},
+    },
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
@@ -82,6 +86,10 @@ pub(crate) struct Mocks {
     pub revoked: bool,
     /// What each known token stands for (set through `authenticates` and `refuses`).
     pub tokens: HashMap<String, Result<User, AccessTokenError>>,
+    pub limiter: MockRateLimiter,
+    pub throttles: MockLoginThrottleRepository,
+    /// The request limits; none: switched off, so the limiter is never asked.
+    pub rate_limits: Option<RateLimitSettings>,
 }
 
 impl Mocks {
@@ -124,6 +132,22 @@ impl Mocks {
         let revocations = Arc::new(self.revocations);
         let opaque_tokens = Arc::new(self.opaque_tokens);
         let clock = Arc::new(FixedClock);
+        let limiter = Arc::new(self.limiter);
+        let limits = LimitService::new(
+            limiter.clone(),
+            clock.clone(),
+            self.rate_limits.unwrap_or(RateLimitSettings { enabled: false, ..RateLimitSettings::default() }),
+        );
+        let lockout = LockoutService::new(
+            LockoutPorts {
+                users: users.clone(),
+                throttles: Arc::new(self.throttles),
+                limiter,
+                unit_of_work: unit_of_work.clone(),
+                clock: clock.clone(),
+            },
+            LockoutPolicy::default(),
+        );
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
@@ -148,7 +172,7 @@ impl Mocks {
             UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
             AuthSettings::default(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http), api_keys }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), api_keys, limits, lockout }
     }
 }
 

@@ -19,6 +19,10 @@ use forge_domain::users::PasswordPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod rate_limit;
+
+pub use rate_limit::RateLimitConfig;
+
 /// The settings of one `forge` process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -48,6 +52,8 @@ pub struct Settings {
     pub admin: AdminBootstrap,
     /// Logging.
     pub log: LogSettings,
+    /// Request limits and the lockout after repeated failed logins.
+    pub rate_limit: RateLimitConfig,
 }
 
 /// Development or production.
@@ -179,6 +185,7 @@ impl Default for Settings {
             cors: CorsSettings::default(),
             admin: AdminBootstrap::default(),
             log: LogSettings::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -398,6 +405,7 @@ impl Settings {
                 "FORGE_ADMIN_EMAIL, FORGE_ADMIN_USERNAME and FORGE_ADMIN_PASSWORD must be set together",
             ));
         }
+        self.rate_limit.validate()?;
         Ok(())
     }
 

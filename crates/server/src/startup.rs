@@ -10,11 +10,12 @@ use forge_application::{
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
+    limits::{LimitService, LockoutPorts, LockoutService},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaApiKeyRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
+    RandomTokens, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -41,6 +42,10 @@ pub struct Services {
     pub health: HealthService,
     /// API keys.
     pub api_keys: ApiKeyService,
+    /// Request limits.
+    pub limits: LimitService,
+    /// The lockout after repeated failed logins.
+    pub lockout: LockoutService,
 }
 
 /// A built, bound, not yet running server.
@@ -84,6 +89,8 @@ impl Application {
                 refresh_cookie: settings.auth.refresh_cookie,
             }),
             api_keys: services.api_keys.clone(),
+            limits: services.limits.clone(),
+            lockout: services.lockout.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -177,6 +184,19 @@ pub async fn wire(
         settings.auth.jwt_audience.clone(),
         auth_settings.access_token_ttl,
     ));
+    // In-process limits: one instance counts alone (a shared adapter is for several).
+    let limiter = Arc::new(InMemoryRateLimiter::new(settings.rate_limit.capacity));
+    let lockout = LockoutService::new(
+        LockoutPorts {
+            users: users.clone(),
+            throttles: Arc::new(SeaLoginThrottleRepository::new(database.clone())),
+            limiter: limiter.clone(),
+            unit_of_work: unit_of_work.clone(),
+            clock: clock.clone(),
+        },
+        settings.rate_limit.lockout_policy(),
+    );
+    let limits = LimitService::new(limiter, clock.clone(), settings.rate_limit.limits()?);
     let auth = AuthService::new(
         AuthPorts {
             users: users.clone(),
@@ -197,11 +217,12 @@ pub async fn wire(
         tokens: opaque_tokens,
         clock: clock.clone(),
     });
+    let auth = if settings.rate_limit.lockout_enabled { auth.with_lockout(lockout.clone()) } else { auth };
     let users =
         UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health, api_keys })
+    Ok(Services { auth, users, health, api_keys, limits, lockout })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

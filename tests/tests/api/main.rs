@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod harness;
 mod http;
+mod limits;
 mod service;
 mod sessions;
 mod tokens;

@@ -1,3 +1,5 @@
+use chrono::Duration;
+
 use crate::common::{UnexpectedError, ValidationErrors};
 
 /// Why a registration stored nothing.
@@ -21,12 +23,27 @@ pub enum RegisterError {
 }
 
 /// Why a login failed. Deliberately coarse: an unknown account, a wrong password and a disabled
-/// account all read as [`LoginError::InvalidCredentials`].
+/// account all read as [`LoginError::InvalidCredentials`], and the lockout treats an identifier
+/// that names no account like an account ([`LoginError::RateLimited`],
+/// [`LoginError::AccountLocked`]).
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// The credentials do not open an account that may log in.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too soon after the latest failed login of this account: the password was not checked.
+    #[error("too many failed logins; retry later")]
+    RateLimited {
+        /// How long until an attempt is admitted.
+        retry_after: Duration,
+    },
+    /// Repeated failed logins locked the account: even the right password is refused until the
+    /// lock ends or an admin lifts it.
+    #[error("the account is locked")]
+    AccountLocked {
+        /// How long until the lock ends.
+        retry_after: Duration,
+    },
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    limits::{LockoutService, LockoutVerdict},
     users::{AccountDraft, ports::UserRepository},
 };
 
@@ -127,13 +128,22 @@ pub struct LoginOutcome {
 pub struct AuthService {
     pub(super) ports: AuthPorts,
     pub(super) settings: Arc<AuthSettings>,
+    lockout: Option<LockoutService>,
 }
 
 impl AuthService {
-    /// Builds the service.
+    /// Builds the service, without a lockout (see [`AuthService::with_lockout`]).
     #[must_use]
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
-        Self { ports, settings: Arc::new(settings) }
+        Self { ports, settings: Arc::new(settings), lockout: None }
+    }
+
+    /// Puts every login through `lockout`: repeated failures are slowed down, then lock the
+    /// account (or the unknown identifier) for a while.
+    #[must_use]
+    pub fn with_lockout(mut self, lockout: LockoutService) -> Self {
+        self.lockout = Some(lockout);
+        self
     }
 
     /// The settings in force.
@@ -203,18 +213,38 @@ impl AuthService {
 
     /// Logs in by e-mail or username and opens a session.
     ///
+    /// With a lockout, an attempt too soon after repeated failures, or on a locked account, is
+    /// refused before the password is checked; a failure is counted, a success forgets the
+    /// failures (in the transaction that opens the session).
+    ///
     /// # Errors
     /// [`LoginError::InvalidCredentials`] whether the account is unknown, the password wrong or
     /// the account unable to log in; the work done is the same in each case.
+    /// [`LoginError::RateLimited`] and [`LoginError::AccountLocked`] from the lockout, for
+    /// unknown identifiers exactly as for accounts.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, cmd: LoginCommand) -> Result<LoginOutcome, LoginError> {
         let user = self.find_by_identifier(&cmd.identifier).await?;
+        let now = self.ports.clock.now();
+        let attempt = match &self.lockout {
+            Some(lockout) => Some(lockout.admit(user.as_ref(), &cmd.identifier, now).await?),
+            None => None,
+        };
+        match attempt.as_ref().map(|a| a.verdict) {
+            Some(LockoutVerdict::Wait { retry_after }) => return Err(LoginError::RateLimited { retry_after }),
+            Some(LockoutVerdict::Locked { retry_after }) => return Err(LoginError::AccountLocked { retry_after }),
+            Some(LockoutVerdict::Open) | None => {}
+        }
         let matches = self.ports.hasher.verify(cmd.password, user.as_ref().map(|u| u.password_hash().clone())).await?;
         let user = match user {
             Some(user) if matches && user.ensure_can_act().is_ok() => user,
-            _ => return Err(LoginError::InvalidCredentials),
+            _ => {
+                if let (Some(lockout), Some(attempt)) = (&self.lockout, attempt) {
+                    lockout.record_failure(attempt, &cmd.context, now).await?;
+                }
+                return Err(LoginError::InvalidCredentials);
+            }
         };
-        let now = self.ports.clock.now();
         let session = Session::open(
             user.id(),
             now,
@@ -233,16 +263,14 @@ impl AuthService {
             now,
         )
         .after(session_snapshot(&session));
-        self.ports
-            .unit_of_work
-            .commit(vec![
-                Change::InsertSession(session.clone()),
-                Change::InsertRefreshToken(refresh),
-                Change::RecordLogin { user_id: user.id(), at: now },
-                Change::Audit(audit),
-            ])
-            .await
-            .map_err(unexpected)?;
+        let mut changes = vec![
+            Change::InsertSession(session.clone()),
+            Change::InsertRefreshToken(refresh),
+            Change::RecordLogin { user_id: user.id(), at: now },
+            Change::Audit(audit),
+        ];
+        changes.extend(attempt.as_ref().and_then(LockoutService::on_success));
+        self.ports.unit_of_work.commit(changes).await.map_err(unexpected)?;
         let mut user = user;
         user.record_login(now);
         let access = self.ports.access_tokens.issue(user.id(), session.id, now)?;

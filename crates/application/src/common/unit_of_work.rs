@@ -8,6 +8,7 @@ use forge_domain::{
 
 use super::UnexpectedError;
 use crate::audit::{AuditRecord, OutboxEvent};
+use crate::limits::ports::LoginThrottle;
 
 /// One write, applied by the [`UnitOfWork`] inside its transaction.
 ///
@@ -78,6 +79,20 @@ pub enum Change {
         id: ApiKeyId,
         /// When it was used.
         at: DateTime<Utc>,
+    },
+    /// Stores the failed logins of an account, provided the stored ones are still `expected`
+    /// (`None`: none are stored); otherwise [`CommitError::Stale`]. Two failures at once are
+    /// thereby counted twice, never once.
+    SaveLoginThrottle {
+        /// The throttle as it should be stored.
+        throttle: LoginThrottle,
+        /// The throttle the change was based on, as it was read.
+        expected: Option<LoginThrottle>,
+    },
+    /// Forgets the failed logins and any lock of an account (a no-op when there are none).
+    ClearLoginThrottle {
+        /// The account.
+        user_id: UserId,
     },
 }
 

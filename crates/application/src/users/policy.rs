@@ -81,6 +81,12 @@ pub fn can_restore(viewer: Viewer) -> bool {
     can_manage_lifecycle(viewer)
 }
 
+/// May `viewer` lift a lock left on an account by repeated failed logins?
+#[must_use]
+pub fn can_unlock(viewer: Viewer) -> bool {
+    can_manage_lifecycle(viewer)
+}
+
 /// The actions `viewer` may take on `target` as it is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UserActions {

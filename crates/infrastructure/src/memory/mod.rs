@@ -1,6 +1,8 @@
 //! Stores kept in the process's memory: right for a single instance (the embedded default),
 //! wrong for several, which need the shared equivalents.
 
+mod limiter;
 mod revocations;
 
+pub use limiter::{DEFAULT_CAPACITY, InMemoryRateLimiter};
 pub use revocations::InMemoryRevocationStore;

@@ -16,6 +16,7 @@ mod errors;
 mod probe;
 mod sessions;
 mod stats;
+mod throttles;
 mod unit_of_work;
 mod users;
 
@@ -31,6 +32,7 @@ pub use api_keys::SeaApiKeyRepository;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
+pub use throttles::SeaLoginThrottleRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 

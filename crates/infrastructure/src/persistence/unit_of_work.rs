@@ -4,16 +4,17 @@ use async_trait::async_trait;
 use forge_application::common::{Change, CommitError, UnitOfWork};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, sea_query::Expr,
+    TransactionOptions, TransactionTrait, TryInsertResult, sea_query::Expr,
 };
 
 use super::{
     api_keys::to_active_model as api_key_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
-    entities::{api_keys, audit_logs, outbox_events, refresh_tokens, sessions, users},
+    entities::{api_keys, audit_logs, login_throttles, outbox_events, refresh_tokens, sessions, users},
     errors::commit_error,
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
+    throttles::{stored_failures, to_active_model as throttle_to_active_model},
     users::{to_active_model, to_update_model},
 };
 
@@ -177,6 +178,43 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
                         .add(api_keys::Column::LastUsedAt.is_null())
                         .add(api_keys::Column::LastUsedAt.lt(stored(at))),
                 )
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::SaveLoginThrottle { throttle, expected } => {
+            tracing::debug!(user_id = %throttle.user_id, failures = throttle.failures, "save login throttle");
+            let written = match expected {
+                // No row was read: insert, unless another failure inserted one meanwhile.
+                None => match login_throttles::Entity::insert(throttle_to_active_model(&throttle))
+                    .on_conflict_do_nothing()
+                    .exec_without_returning(tx)
+                    .await
+                    .map_err(commit_error)?
+                {
+                    TryInsertResult::Inserted(rows) => rows,
+                    TryInsertResult::Conflicted | TryInsertResult::Empty => 0,
+                },
+                // The row as read, down to the instant of its latest failure: a row that was
+                // cleared and counted up again to the same number is still a different row.
+                Some(previous) => {
+                    login_throttles::Entity::update_many()
+                        .set(throttle_to_active_model(&throttle))
+                        .filter(login_throttles::Column::UserId.eq(previous.user_id.as_uuid()))
+                        .filter(login_throttles::Column::Failures.eq(stored_failures(previous.failures)))
+                        .filter(login_throttles::Column::LastFailureAt.eq(stored(previous.last_failure_at)))
+                        .exec(tx)
+                        .await
+                        .map_err(commit_error)?
+                        .rows_affected
+                }
+            };
+            guard(written)?;
+        }
+        Change::ClearLoginThrottle { user_id } => {
+            tracing::debug!(%user_id, "clear login throttle");
+            login_throttles::Entity::delete_many()
+                .filter(login_throttles::Column::UserId.eq(user_id.as_uuid()))
                 .exec(tx)
                 .await
                 .map_err(commit_error)?;

@@ -7,6 +7,8 @@ mod api_keys;
 mod audit;
 mod common;
 mod connect;
+mod limiter;
 mod security;
 mod sessions;
+mod throttles;
 mod users;

@@ -4,6 +4,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, http::header, web};
 use forge_application::{
     auth::{AuthService, LoginCommand, LoginOutcome},
     common::{FieldError, ValidationErrors},
+    limits::LimitService,
 };
 use secrecy::ExposeSecret;
 
@@ -14,6 +15,7 @@ use super::{
 };
 use crate::{
     extract::{Authenticated, ValidJson, client::client_context, json::required},
+    limits::guard_account,
     openapi::responses as problems,
     problem::{OrProblem, Problem},
     users::responses::{UserResponse, Viewer, user_path},
@@ -53,6 +55,11 @@ pub async fn register(
 /// Opens a session. Failures are indistinguishable: an unknown account, a wrong password and a
 /// disabled account all answer 401 `INVALID_CREDENTIALS`. With `auth.refresh_cookie` on, the
 /// refresh token is set as the `__Host-forge_refresh` cookie and left out of the body.
+///
+/// Limited per client address and per account identifier (429 `RATE_LIMITED`). After repeated
+/// failures of one account, each further attempt must wait a growing delay (429
+/// `RATE_LIMITED`), then the account is locked for a while (429 `ACCOUNT_LOCKED`, even with the
+/// right password); an identifier that names no account is treated the same way.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -64,22 +71,26 @@ pub async fn register(
             headers(("Set-Cookie" = String, description = "`__Host-forge_refresh`, in cookie mode only"))),
         (status = 401, response = problems::InvalidCredentials),
         (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::LoginRefused),
     ),
 )]
 pub async fn login(
     req: HttpRequest,
     auth: web::Data<AuthService>,
+    limits: web::Data<LimitService>,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let outcome = auth.login(body.into_command(client_context(&req))).await.or_problem(&req)?;
+    let command = body.into_command(client_context(&req));
+    guard_account(&req, &limits, &command.identifier).await?;
+    let outcome = auth.login(command).await.or_problem(&req)?;
     Ok(token_response(&req, outcome))
 }
 
 /// Log in with the OAuth2 password grant
 ///
 /// A form `grant_type=password&username=…&password=…`, where `username` may also be an e-mail
-/// address. Answers like `/auth/login`. This is what the documentation page's "Authorize"
-/// button uses.
+/// address. Answers like `/auth/login`, limits and lockout included. This is what the
+/// documentation page's "Authorize" button uses.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -92,14 +103,17 @@ pub async fn login(
         (status = 400, response = problems::MalformedRequest),
         (status = 401, response = problems::InvalidCredentials),
         (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::LoginRefused),
     ),
 )]
 pub async fn token(
     req: HttpRequest,
     auth: web::Data<AuthService>,
+    limits: web::Data<LimitService>,
     web::Form(form): web::Form<TokenForm>,
 ) -> Result<HttpResponse, Problem> {
     let command = password_grant(form, &req).map_err(|problem| problem.at(&req))?;
+    guard_account(&req, &limits, &command.identifier).await?;
     let outcome = auth.login(command).await.or_problem(&req)?;
     Ok(token_response(&req, outcome))
 }

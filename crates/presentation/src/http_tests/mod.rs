@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod limits;
 mod logging;
 mod mechanics;
 mod service;

@@ -1,7 +1,8 @@
 //! The users endpoints: `/users/me`, the list, and each account by id.
 //!
 //! Still to come here (they slot in as further endpoints below): `/users/me/password`,
-//! `/users/bulk`, `/users/{id}/unlock`, `/users/{id}/projects`.
+//! `/users/bulk`, `/users/{id}/projects`. `/users/{id}/unlock` is the lockout's, in
+//! [`crate::limits`].
 
 pub mod handlers;
 pub mod query;

@@ -3,6 +3,7 @@
 
 pub(crate) mod api_keys;
 pub(crate) mod audit_logs;
+pub(crate) mod login_throttles;
 pub(crate) mod outbox_events;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
