@@ -21,7 +21,7 @@ pub mod security;
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository,
-    connect,
+    DatabaseProbe, QueryStats, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork,
+    SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

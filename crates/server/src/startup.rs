@@ -15,7 +15,8 @@ use forge_application::{
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
-    RandomTokens, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    RandomTokens, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork,
+    SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
