@@ -7,7 +7,8 @@ pub(crate) mod service;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
+pub use errors::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError};
 pub use service::{
-    AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand, TokenPair,
+    AccessPurpose, AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand,
+    TokenPair,
 };

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forge_domain::{
+    account_tokens::{AccountToken, TokenPurpose},
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{User, UserId},
 };
@@ -62,6 +63,22 @@ pub enum Change {
     Audit(AuditRecord),
     /// Stores an event in the outbox, for delivery once the transaction has committed.
     Publish(OutboxEvent),
+    /// Stores a new account token (e-mail verification or password reset).
+    InsertAccountToken(AccountToken),
+    /// Uses an account token up by deleting it, provided it is still there; otherwise
+    /// [`CommitError::Stale`]. This is what makes the token single-use when two requests race.
+    ConsumeAccountToken {
+        /// The token's digest.
+        digest: TokenDigest,
+    },
+    /// Deletes every token of `purpose` of the account (issuing a new one invalidates the
+    /// earlier ones); none is fine.
+    DiscardAccountTokens {
+        /// The account.
+        user_id: UserId,
+        /// Which tokens.
+        purpose: TokenPurpose,
+    },
 }
 
 /// Why a unit of work stored nothing.
