@@ -2,7 +2,8 @@
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
 //! SQLite or PostgreSQL, argon2id password hashing, HS256 access tokens, opaque refresh tokens,
-//! the in-process revocation store and the system clock.
+//! the in-process revocation store, the system clock, and mail (templates, the `.eml` file and
+//! SMTP mailers, the in-process queue).
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
 //! domain's constructors) and back, turn database failures into the errors the ports promise
@@ -14,11 +15,15 @@
 //! through its public API. Only `forge-server` names these types; everything else sees the ports.
 
 pub mod clock;
+pub mod mail;
 pub mod memory;
 pub mod persistence;
 pub mod security;
 
 pub use clock::SystemClock;
 pub use memory::InMemoryRevocationStore;
-pub use persistence::{DatabaseProbe, QueryStats, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+pub use persistence::{
+    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository,
+    connect,
+};
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -9,6 +9,7 @@
 //! Timestamps are stored at microsecond precision (PostgreSQL's), on SQLite too, so both
 //! databases give back exactly what the other would.
 
+mod account_tokens;
 mod audit;
 mod entities;
 mod errors;
@@ -26,6 +27,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+pub use account_tokens::SeaAccountTokenRepository;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;

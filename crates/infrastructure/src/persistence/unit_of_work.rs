@@ -8,8 +8,9 @@ use sea_orm::{
 };
 
 use super::{
+    account_tokens::to_active_model as account_token_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
-    entities::{audit_logs, outbox_events, refresh_tokens, sessions, users},
+    entities::{account_tokens, audit_logs, outbox_events, refresh_tokens, sessions, users},
     errors::commit_error,
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
@@ -144,6 +145,32 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
             tracing::debug!(event_type = event.event_type.as_str(), recipient = %event.recipient, "publish");
             outbox_events::Entity::insert(event_to_active_model(&event))
                 .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::InsertAccountToken(token) => {
+            tracing::debug!(user_id = %token.user_id, purpose = token.purpose.as_str(), "insert account token");
+            account_tokens::Entity::insert(account_token_to_active_model(&token))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::ConsumeAccountToken { digest } => {
+            tracing::debug!("consume account token");
+            // Deleting is using up: of two requests racing with one token, only one deletes it.
+            let deleted = account_tokens::Entity::delete_many()
+                .filter(account_tokens::Column::Digest.eq(digest.as_str()))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(deleted.rows_affected)?;
+        }
+        Change::DiscardAccountTokens { user_id, purpose } => {
+            tracing::debug!(%user_id, purpose = purpose.as_str(), "discard account tokens");
+            account_tokens::Entity::delete_many()
+                .filter(account_tokens::Column::UserId.eq(user_id.as_uuid()))
+                .filter(account_tokens::Column::Purpose.eq(purpose.as_str()))
+                .exec(tx)
                 .await
                 .map_err(commit_error)?;
         }

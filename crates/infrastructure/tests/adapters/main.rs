@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside `#[test]` functions panic on purpose too
 
+mod account_tokens;
 mod audit;
 mod common;
 mod connect;
+mod mail;
 mod security;
 mod sessions;
 mod users;
