@@ -23,7 +23,7 @@ use utoipa::{
 };
 
 use crate::{
-    auth, pagination, problem,
+    account, auth, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
@@ -60,6 +60,11 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::update,
         users::handlers::delete,
         users::handlers::restore,
+        account::handlers::verify_email,
+        account::handlers::resend_verification,
+        account::handlers::forgot_password,
+        account::handlers::reset_password,
+        account::handlers::change_password,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -83,7 +88,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
     modifiers(&SecuritySchemes, &Conventions),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
-        (name = "auth", description = "Registration, login, token refresh and logout"),
+        (name = "auth", description = "Registration, login, token refresh, logout, e-mail verification and password reset"),
         (name = "users", description = "One's own account, and administration of every account"),
     ),
 )]
@@ -134,7 +139,8 @@ pub mod responses {
         InvalidToken => ProblemCode::Unauthenticated,
             "`UNAUTHENTICATED` (unknown token), `TOKEN_EXPIRED` or `TOKEN_REVOKED` (the session ended)";
         /// 403.
-        Forbidden => ProblemCode::Forbidden, "`FORBIDDEN`: authenticated but not allowed";
+        Forbidden => ProblemCode::Forbidden,
+            "`FORBIDDEN`: authenticated but not allowed; `EMAIL_NOT_VERIFIED` when the server requires a verified address";
         /// 404.
         NotFound => ProblemCode::NotFound, "`NOT_FOUND`: no such resource, or it is deleted";
         /// 405.
@@ -214,7 +220,11 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from login, refresh or the token endpoint"))
+                    .description(Some(
+                        "An access token from login, refresh or the token endpoint. With `auth.require_verified_email` \
+                         on, an account whose address is not verified gets 403 `EMAIL_NOT_VERIFIED` everywhere but \
+                         `GET /users/me`, `POST /auth/email/resend` and `POST /auth/logout`",
+                    ))
                     .build(),
             ),
         );
@@ -371,8 +381,16 @@ mod tests {
             let public =
                 path == "/" || path.starts_with("/health") || path.starts_with("/docs") || path == "/openapi.json";
             let public = public
-                || ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/refresh"]
-                    .contains(&path.as_str());
+                || [
+                    "/api/v1/auth/register",
+                    "/api/v1/auth/login",
+                    "/api/v1/auth/token",
+                    "/api/v1/auth/refresh",
+                    "/api/v1/auth/email/verify",
+                    "/api/v1/auth/password/forgot",
+                    "/api/v1/auth/password/reset",
+                ]
+                .contains(&path.as_str());
             let secured = operation.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
             assert_eq!(secured, !public, "{method} {path}");
             if secured {

@@ -21,7 +21,8 @@ use actix_web::{
     },
 };
 use forge_application::{
-    auth::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
+    account::AccountError,
+    auth::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
     users::UserError,
 };
@@ -566,6 +567,27 @@ impl From<UserError> for Problem {
     }
 }
 
+impl From<AdmissionError> for Problem {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::EmailNotVerified => Self::new(
+                ProblemCode::EmailNotVerified,
+                "verify your e-mail address first: follow the link mailed to you, or ask for a new one",
+            ),
+        }
+    }
+}
+
+impl From<AccountError> for Problem {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Validation(errors) => Self::validation(errors),
+            AccountError::Conflict(message) => Self::new(ProblemCode::Conflict, message),
+            AccountError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
 fn email_taken() -> Problem {
     Problem::new(ProblemCode::EmailTaken, "an account with this e-mail address already exists")
 }
@@ -676,6 +698,20 @@ mod tests {
         let conflict = assert_maps(UserError::Conflict("admins cannot delete themselves").into(), 409, "CONFLICT");
         assert_eq!(conflict.detail(), "admins cannot delete themselves");
         assert_maps(UserError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+    }
+
+    #[test]
+    fn an_unverified_address_is_a_403_email_not_verified() {
+        assert_maps(AdmissionError::EmailNotVerified.into(), 403, "EMAIL_NOT_VERIFIED");
+    }
+
+    #[test]
+    fn every_account_error_maps_to_its_status_and_code() {
+        let token = ValidationErrors::single("token", "INVALID_TOKEN", "is invalid, expired or already used");
+        let problem = assert_maps(AccountError::Validation(token).into(), 422, "VALIDATION_FAILED");
+        assert_eq!(problem.document().errors[0].code, "INVALID_TOKEN");
+        assert_maps(AccountError::Conflict("try again").into(), 409, "CONFLICT");
+        assert_maps(AccountError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
     }
 
     #[test]

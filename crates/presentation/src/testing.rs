@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use actix_web::{body::MessageBody, dev::ServiceResponse, test};
 use chrono::{DateTime, Utc};
 use forge_application::{
+    account::{AccountPorts, AccountService, ports::MockAccountTokenRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
         ports::{
@@ -14,12 +15,14 @@ use forge_application::{
     },
     common::{Clock, MockUnitOfWork},
     health::HealthService,
+    mail::{MailMessage, MockMailQueue, MockMailTemplates},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
-    sessions::SessionId,
+    sessions::{SessionId, TokenDigest},
     users::{Email, PasswordHash, Role, User, UserParts, Username},
 };
+use secrecy::SecretString;
 use serde_json::Value;
 use utoipa::{PartialSchema, openapi::schema::Schema};
 use uuid::Uuid;
@@ -74,8 +77,13 @@ pub(crate) struct Mocks {
     pub access_tokens: MockAccessTokens,
     pub opaque_tokens: MockOpaqueTokens,
     pub revocations: MockRevocationStore,
+    pub account_tokens: MockAccountTokenRepository,
+    pub mail_templates: MockMailTemplates,
+    pub mail_queue: MockMailQueue,
     pub health: HealthService,
     pub http: HttpSettings,
+    /// The settings every service gets.
+    pub settings: AuthSettings,
     /// Whether the sessions of known tokens count as revoked.
     pub revoked: bool,
     /// What each known token stands for (set through `authenticates` and `refuses`).
@@ -89,6 +97,23 @@ impl Mocks {
         let (id, user) = (user.id(), user.clone());
         self.users.expect_by_id().withf(move |asked| *asked == id).returning(move |_| Ok(Some(user.clone())));
         self
+    }
+
+    /// Account tokens are made, mails rendered (as their notice's name) and queued, whenever
+    /// a use case asks.
+    pub fn accept_mail(&mut self) {
+        self.opaque_tokens
+            .expect_generate()
+            .returning(|| (SecretString::from("account-token"), TokenDigest::new("account-digest".into())));
+        self.mail_templates.expect_render().returning(|to, notice| {
+            Ok(MailMessage {
+                to: to.clone(),
+                subject: notice.name().to_owned(),
+                text: String::new(),
+                html: String::new(),
+            })
+        });
+        self.mail_queue.expect_enqueue().returning(|_| Ok(()));
     }
 
     /// Makes `token` fail verification with `error`.
@@ -121,6 +146,9 @@ impl Mocks {
         let hasher = Arc::new(self.hasher);
         let revocations = Arc::new(self.revocations);
         let clock = Arc::new(FixedClock);
+        let opaque_tokens = Arc::new(self.opaque_tokens);
+        let mail_templates = Arc::new(self.mail_templates);
+        let mail_queue = Arc::new(self.mail_queue);
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
@@ -128,17 +156,44 @@ impl Mocks {
                 unit_of_work: unit_of_work.clone(),
                 hasher: hasher.clone(),
                 access_tokens: Arc::new(self.access_tokens),
-                opaque_tokens: Arc::new(self.opaque_tokens),
+                opaque_tokens: opaque_tokens.clone(),
                 revocations: revocations.clone(),
                 clock: clock.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
             },
-            AuthSettings::default(),
+            self.settings.clone(),
+        );
+        let account = AccountService::new(
+            AccountPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                tokens: Arc::new(self.account_tokens),
+                unit_of_work: unit_of_work.clone(),
+                hasher: hasher.clone(),
+                opaque_tokens: opaque_tokens.clone(),
+                revocations: revocations.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
+                clock: clock.clone(),
+            },
+            self.settings.clone(),
         );
         let users = UserService::new(
-            UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
-            AuthSettings::default(),
+            UserPorts {
+                users,
+                sessions,
+                unit_of_work,
+                hasher,
+                revocations,
+                clock,
+                opaque_tokens,
+                mail_templates,
+                mail_queue,
+            },
+            self.settings.clone(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http) }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), account }
     }
 }
 

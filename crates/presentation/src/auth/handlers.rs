@@ -12,7 +12,7 @@ use super::{
     responses::TokenResponse,
 };
 use crate::{
-    extract::{Authenticated, ValidJson, client::client_context, json::required},
+    extract::{AllowUnverified, ValidJson, client::client_context, json::required},
     openapi::responses as problems,
     problem::{OrProblem, Problem},
     users::responses::{UserResponse, Viewer, user_path},
@@ -148,7 +148,8 @@ pub async fn refresh(
 
 /// End the current session
 ///
-/// Its access and refresh tokens stop working at once.
+/// Its access and refresh tokens stop working at once. Allowed to accounts whose address is not
+/// verified yet.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -159,7 +160,7 @@ pub async fn refresh(
 )]
 pub async fn logout(
     req: HttpRequest,
-    Authenticated(actor): Authenticated,
+    AllowUnverified(actor): AllowUnverified,
     auth: web::Data<AuthService>,
 ) -> Result<HttpResponse, Problem> {
     auth.logout(&actor).await.or_problem(&req)?;

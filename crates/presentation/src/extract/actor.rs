@@ -1,12 +1,19 @@
 //! The authenticated caller: `Authorization: Bearer <access token>`, verified by
-//! [`AuthService::authenticate`], which also checks the session and the account as they are now.
+//! [`AuthService::authenticate`], which also checks the session and the account as they are now,
+//! then admitted by [`AuthService::admit`]: with `auth.require_verified_email` on, an account whose
+//! address is unverified gets 403 `EMAIL_NOT_VERIFIED` everywhere except the few endpoints that
+//! take [`AllowUnverified`] instead of [`Authenticated`] (its own account, a new verification
+//! mail, logout).
 //!
 //! API keys (`sk_...`, in `Authorization` or `X-API-Key`) are part of the contract but not built
 //! yet; until they are, presenting one is a 401 that says so, rather than a misleading "invalid
 //! token".
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
-use forge_application::{Actor, auth::AuthService};
+use forge_application::{
+    Actor,
+    auth::{AccessPurpose, AuthService},
+};
 use futures::future::LocalBoxFuture;
 
 use super::client::client_context;
@@ -27,11 +34,31 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await.map_err(|problem| problem.at(&req).into()) })
+        Box::pin(async move {
+            authenticate(&req, AccessPurpose::General).await.map(Self).map_err(|problem| problem.at(&req).into())
+        })
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
+/// An authenticated caller whose e-mail address may still be unverified: for the endpoints an
+/// unverified account needs in order to get verified (its own account, a new verification mail,
+/// logout). Everything else takes [`Authenticated`].
+#[derive(Debug, Clone)]
+pub struct AllowUnverified(pub Actor);
+
+impl FromRequest for AllowUnverified {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            authenticate(&req, AccessPurpose::AccountUpkeep).await.map(Self).map_err(|problem| problem.at(&req).into())
+        })
+    }
+}
+
+async fn authenticate(req: &HttpRequest, purpose: AccessPurpose) -> Result<Actor, Problem> {
     let token = bearer_token(req)?;
     let Some(auth) = req.app_data::<web::Data<AuthService>>() else {
         tracing::error!("the authentication service is not registered with the application");
@@ -39,7 +66,8 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     };
     let actor = auth.authenticate(&token, client_context(req)).await?;
     tracing::Span::current().record("user_id", tracing::field::display(actor.id()));
-    Ok(Authenticated(actor))
+    auth.admit(&actor, purpose)?;
+    Ok(actor)
 }
 
 /// The bearer token of the request.
