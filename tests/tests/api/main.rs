@@ -8,6 +8,8 @@
 mod auth;
 mod harness;
 mod http;
+mod mail_flows;
+mod mailbox;
 mod service;
 mod tokens;
 mod users;
