@@ -188,7 +188,7 @@ pub async fn wire(
         auth_settings.access_token_ttl,
     ));
     let opaque_tokens = Arc::new(RandomTokens::new());
-    let (mail_templates, mail_queue, mail_worker) = mail(settings)?;
+    let Mail { templates: mail_templates, queue: mail_queue, worker: mail_worker } = mail(settings)?;
     let auth = AuthService::new(
         AuthPorts {
             users: users.clone(),
@@ -238,12 +238,19 @@ pub async fn wire(
     Ok(Services { auth, users, health, account, mail_worker: Arc::new(mail_worker) })
 }
 
+/// What the use cases mail through, and the worker behind the queue.
+struct Mail {
+    templates: Arc<dyn MailTemplates>,
+    queue: Arc<dyn MailQueue>,
+    worker: MailWorker,
+}
+
 /// The mail templates, the configured mailer (`.eml` files under `<data dir>/mail/`, or SMTP)
 /// and the in-process queue delivering through it, whose worker starts now.
 ///
 /// # Errors
 /// A template that does not compile, or an unusable sender or SMTP host.
-fn mail(settings: &Settings) -> anyhow::Result<(Arc<dyn MailTemplates>, Arc<dyn MailQueue>, MailWorker)> {
+fn mail(settings: &Settings) -> anyhow::Result<Mail> {
     let config = &settings.mail;
     let templates = MailTemplateSet::new("Forge").context("compiling the mail templates")?;
     let from = parse_sender(&config.from).map_err(|reason| anyhow::anyhow!("mail.from: {reason}"))?;
@@ -282,7 +289,7 @@ fn mail(settings: &Settings) -> anyhow::Result<(Arc<dyn MailTemplates>, Arc<dyn 
         first_delay: Duration::from_millis(config.retry_initial_delay_ms),
     };
     let (queue, worker) = InProcessMailQueue::start(mailer, policy, config.queue_capacity);
-    Ok((Arc::new(templates), Arc::new(queue), worker))
+    Ok(Mail { templates: Arc::new(templates), queue: Arc::new(queue), worker })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.
