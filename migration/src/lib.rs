@@ -20,6 +20,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_sessions;
 mod m20261123_000003_create_audit_and_outbox;
 mod m20261123_000004_create_api_keys;
+mod m20261123_000005_create_account_tokens;
 mod m20261123_000006_create_login_throttles;
 
 #[cfg(feature = "testing")]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_sessions::Migration),
             Box::new(m20261123_000003_create_audit_and_outbox::Migration),
             Box::new(m20261123_000004_create_api_keys::Migration),
+            Box::new(m20261123_000005_create_account_tokens::Migration),
             Box::new(m20261123_000006_create_login_throttles::Migration),
         ]
     }

@@ -11,7 +11,7 @@
 //!
 //! The outside world is reached through traits ("ports") that adapters in `forge-infrastructure`
 //! implement: repositories for reads, one [`UnitOfWork`](common::UnitOfWork) for writes, and
-//! small capability traits (password hashing, tokens, clock, revocation store). Use cases hold
+//! small capability traits (password hashing, tokens, clock, revocation store, mail). Use cases hold
 //! them as `Arc<dyn Port>`: the cost of dynamic dispatch is nothing next to the I/O behind each
 //! call, and it keeps generic parameters out of every handler and of every embedding service.
 //! With the `mocks` feature (always on in this crate's tests) every port also has a `mockall`
@@ -26,12 +26,14 @@
 
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod health;
 pub mod limits;
+pub mod mail;
 pub mod users;
 
 #[cfg(test)]

@@ -11,10 +11,13 @@ use forge_domain::{
     users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username},
 };
 
+use secrecy::{ExposeSecret as _, SecretString};
+
 use crate::audit::{AuditAction, AuditRecord};
 use crate::{
-    auth::ports::MockRevocationStore,
+    auth::ports::{MockOpaqueTokens, MockRevocationStore},
     common::{Actor, Change, ClientContext, CommitError, MockClock, MockUnitOfWork},
+    mail::{MailMessage, MockMailQueue, MockMailTemplates, Notice},
 };
 
 /// The instant every test runs at.
@@ -73,6 +76,11 @@ impl UserBuilder {
 
     pub(crate) fn full_name(mut self, raw: &str) -> Self {
         self.parts.full_name = Some(FullName::parse(raw).expect("a valid full name"));
+        self
+    }
+
+    pub(crate) const fn unverified(mut self) -> Self {
+        self.parts.is_verified = false;
         self
     }
 
@@ -208,4 +216,59 @@ pub(crate) fn record_revocations(store: &mut MockRevocationStore) -> Revocations
 /// The field and code of each validation error, in order.
 pub(crate) fn fields_and_codes(errors: &crate::ValidationErrors) -> Vec<(&str, &'static str)> {
     errors.errors().iter().map(|e| (e.field.as_str(), e.code)).collect()
+}
+
+/// The account token every [`issue_account_tokens`] generator makes, and its digest.
+pub(crate) const ACCOUNT_TOKEN: &str = "account-token";
+pub(crate) const ACCOUNT_DIGEST: &str = "account-digest";
+
+/// Makes `opaque_tokens` generate [`ACCOUNT_TOKEN`] (digest [`ACCOUNT_DIGEST`]) every time.
+pub(crate) fn issue_account_tokens(opaque_tokens: &mut MockOpaqueTokens) {
+    opaque_tokens
+        .expect_generate()
+        .returning(|| (SecretString::from(ACCOUNT_TOKEN), TokenDigest::new(ACCOUNT_DIGEST.into())));
+}
+
+/// Every message handed to a mail queue, in order.
+#[derive(Clone, Default)]
+pub(crate) struct Outbox(Arc<Mutex<Vec<MailMessage>>>);
+
+impl Outbox {
+    pub(crate) fn all(&self) -> Vec<MailMessage> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+
+    /// The one and only message.
+    pub(crate) fn single(&self) -> MailMessage {
+        let all = self.all();
+        assert_eq!(all.len(), 1, "expected exactly one mail, got {all:#?}");
+        all.into_iter().next().expect("one mail")
+    }
+
+    /// `(recipient, subject)` of each message; the subject is the notice's name.
+    pub(crate) fn sent(&self) -> Vec<(String, String)> {
+        self.all().into_iter().map(|m| (m.to.as_ref().to_owned(), m.subject)).collect()
+    }
+}
+
+/// Templates that render a notice plainly (subject: its name; text and html: its link, or what
+/// it says), and a queue that takes and records every message.
+pub(crate) fn record_mail(templates: &mut MockMailTemplates, queue: &mut MockMailQueue) -> Outbox {
+    templates.expect_render().returning(|to, notice| {
+        let body = match notice {
+            Notice::VerifyEmail { link, valid_for, .. } | Notice::ResetPassword { link, valid_for, .. } => {
+                format!("{} ({}h)", link.expose_secret(), valid_for.num_hours())
+            }
+            Notice::PasswordChanged { username, .. } => format!("password of {username} changed"),
+            Notice::EmailChanged { new_email, .. } => format!("address changed to {new_email}"),
+        };
+        Ok(MailMessage { to: to.clone(), subject: notice.name().to_owned(), text: body.clone(), html: body })
+    });
+    let outbox = Outbox::default();
+    let log = outbox.clone();
+    queue.expect_enqueue().returning(move |message| {
+        log.0.lock().expect("not poisoned").push(message);
+        Ok(())
+    });
+    outbox
 }

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod account_tokens;
 pub mod api_keys;
 pub mod error;
 pub mod sessions;

@@ -2,7 +2,8 @@
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
 //! SQLite or PostgreSQL, argon2id password hashing, HS256 access tokens, opaque refresh tokens,
-//! the in-process revocation store and rate limiter, and the system clock.
+//! the in-process revocation store and rate limiter, the system clock, and mail (templates, the
+//! `.eml` file and SMTP mailers, the in-process queue).
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
 //! domain's constructors) and back, turn database failures into the errors the ports promise
@@ -14,6 +15,7 @@
 //! through its public API. Only `forge-server` names these types; everything else sees the ports.
 
 pub mod clock;
+pub mod mail;
 pub mod memory;
 pub mod persistence;
 pub mod security;
@@ -21,7 +23,7 @@ pub mod security;
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork,
-    SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository,
+    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -19,6 +19,8 @@
 //! | `/api/v1/api-keys` | GET, POST |
 //! | `/api/v1/api-keys/{id}` | GET, DELETE |
 //! | `/api/v1/users/{id}/unlock` | POST |
+//! | `/api/v1/auth/email/verify`, `/email/resend`, `/password/forgot`, `/password/reset` | POST |
+//! | `/api/v1/users/me/password` | POST |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -35,6 +37,7 @@ use actix_web::{
     web,
 };
 use forge_application::{
+    account::AccountService,
     api_keys::ApiKeyService,
     auth::AuthService,
     health::HealthService,
@@ -45,7 +48,7 @@ use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    api_keys, auth, extract, limits,
+    account, api_keys, auth, extract, limits,
     middleware::{self as mw, ForgeRootSpan},
     routing, service, users,
 };
@@ -136,6 +139,8 @@ pub struct AppState {
     pub limits: LimitService,
     /// The lockout after repeated failed logins (its admin side: unlock).
     pub lockout: LockoutService,
+    /// E-mail verification, password reset and change.
+    pub account: AccountService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -160,6 +165,7 @@ pub fn build_app(
         .app_data(web::Data::new(state.api_keys))
         .app_data(web::Data::new(state.limits))
         .app_data(web::Data::new(state.lockout))
+        .app_data(web::Data::new(state.account))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
@@ -171,7 +177,8 @@ pub fn build_app(
                 .configure(auth::routes)
                 .configure(users::routes)
                 .configure(api_keys::routes)
-                .configure(limits::routes),
+                .configure(limits::routes)
+                .configure(account::routes),
         )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps

@@ -11,6 +11,7 @@
 //! The server crate builds an [`AppState`] from its wiring and calls [`build_app`] once per
 //! worker; `forge openapi` prints [`openapi()`].
 
+pub mod account;
 pub mod api_keys;
 pub mod app;
 pub mod auth;

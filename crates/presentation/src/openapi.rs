@@ -30,7 +30,7 @@ use utoipa::{
 };
 
 use crate::{
-    api_keys, auth, limits, pagination, problem,
+    account, api_keys, auth, limits, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
@@ -87,6 +87,11 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         api_keys::handlers::get,
         api_keys::handlers::revoke,
         limits::handlers::unlock,
+        account::handlers::verify_email,
+        account::handlers::resend_verification,
+        account::handlers::forgot_password,
+        account::handlers::reset_password,
+        account::handlers::change_password,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -112,7 +117,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
     modifiers(&SecuritySchemes, &Conventions, &RateLimits),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
-        (name = "auth", description = "Registration, login, token refresh, logout and one's own sessions"),
+        (name = "auth", description = "Registration, login, token refresh, logout, one's own sessions, e-mail verification and password reset"),
         (name = "users", description = "One's own account, and administration of every account"),
         (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
     ),
@@ -165,7 +170,7 @@ pub mod responses {
             "`UNAUTHENTICATED` (unknown token), `TOKEN_EXPIRED` or `TOKEN_REVOKED` (the session ended)";
         /// 403.
         Forbidden => ProblemCode::Forbidden,
-            "`FORBIDDEN`: authenticated but not allowed (also: an API key without the scope the request needs, or used where a session is required)";
+            "`FORBIDDEN`: authenticated but not allowed (also: an API key without the scope the request needs, or used where a session is required); `EMAIL_NOT_VERIFIED` when the server requires a verified address";
         /// 404.
         NotFound => ProblemCode::NotFound, "`NOT_FOUND`: no such resource, or it is deleted";
         /// 405.
@@ -273,7 +278,11 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from login, refresh or the token endpoint"))
+                    .description(Some(
+                        "An access token from login, refresh or the token endpoint. With `auth.require_verified_email` \
+                         on, an account whose address is not verified gets 403 `EMAIL_NOT_VERIFIED` everywhere but \
+                         `GET /users/me`, `POST /auth/email/resend` and `POST /auth/logout`",
+                    ))
                     .build(),
             ),
         );
@@ -491,8 +500,16 @@ mod tests {
             let public =
                 path == "/" || path.starts_with("/health") || path.starts_with("/docs") || path == "/openapi.json";
             let public = public
-                || ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/refresh"]
-                    .contains(&path.as_str());
+                || [
+                    "/api/v1/auth/register",
+                    "/api/v1/auth/login",
+                    "/api/v1/auth/token",
+                    "/api/v1/auth/refresh",
+                    "/api/v1/auth/email/verify",
+                    "/api/v1/auth/password/forgot",
+                    "/api/v1/auth/password/reset",
+                ]
+                .contains(&path.as_str());
             let secured = operation.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
             assert_eq!(secured, !public, "{method} {path}");
             if secured {

@@ -21,8 +21,9 @@ use actix_web::{
     },
 };
 use forge_application::{
+    account::AccountError,
     api_keys::{ApiKeyAuthError, ApiKeyError},
-    auth::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError},
+    auth::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
     users::UserError,
 };
@@ -606,6 +607,17 @@ impl From<SessionError> for Problem {
     }
 }
 
+impl From<AdmissionError> for Problem {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::EmailNotVerified => Self::new(
+                ProblemCode::EmailNotVerified,
+                "verify your e-mail address first: follow the link mailed to you, or ask for a new one",
+            ),
+        }
+    }
+}
+
 impl From<ApiKeyError> for Problem {
     fn from(e: ApiKeyError) -> Self {
         match e {
@@ -636,6 +648,16 @@ impl From<ApiKeyAuthError> for Problem {
                 }
             }
             ApiKeyAuthError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for Problem {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Validation(errors) => Self::validation(errors),
+            AccountError::Conflict(message) => Self::new(ProblemCode::Conflict, message),
+            AccountError::Unexpected(e) => e.into(),
         }
     }
 }
@@ -794,6 +816,20 @@ mod tests {
         assert_eq!(problem.detail(), "this API key does not have the `write` scope");
         assert_eq!(www_authenticate(&problem), Some(r#"Bearer error="insufficient_scope", scope="write""#));
         assert_maps(ApiKeyAuthError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+    }
+
+    #[test]
+    fn an_unverified_address_is_a_403_email_not_verified() {
+        assert_maps(AdmissionError::EmailNotVerified.into(), 403, "EMAIL_NOT_VERIFIED");
+    }
+
+    #[test]
+    fn every_account_error_maps_to_its_status_and_code() {
+        let token = ValidationErrors::single("token", "INVALID_TOKEN", "is invalid, expired or already used");
+        let problem = assert_maps(AccountError::Validation(token).into(), 422, "VALIDATION_FAILED");
+        assert_eq!(problem.document().errors[0].code, "INVALID_TOKEN");
+        assert_maps(AccountError::Conflict("try again").into(), 409, "CONFLICT");
+        assert_maps(AccountError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use actix_web::{body::MessageBody, dev::ServiceResponse, test};
 use chrono::{DateTime, Utc};
 use forge_application::{
+    account::{AccountPorts, AccountService, ports::MockAccountTokenRepository},
     api_keys::{ApiKeyPorts, ApiKeyService, ports::MockApiKeyRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
@@ -19,12 +20,14 @@ use forge_application::{
         LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings,
         ports::{MockLoginThrottleRepository, MockRateLimiter},
     },
+    mail::{MailMessage, MockMailQueue, MockMailTemplates},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
-    sessions::SessionId,
+    sessions::{SessionId, TokenDigest},
     users::{Email, PasswordHash, Role, User, UserParts, Username},
 };
+use secrecy::SecretString;
 use serde_json::Value;
 use utoipa::{PartialSchema, openapi::schema::Schema};
 use uuid::Uuid;
@@ -79,9 +82,14 @@ pub(crate) struct Mocks {
     pub access_tokens: MockAccessTokens,
     pub opaque_tokens: MockOpaqueTokens,
     pub revocations: MockRevocationStore,
+    pub account_tokens: MockAccountTokenRepository,
+    pub mail_templates: MockMailTemplates,
+    pub mail_queue: MockMailQueue,
     pub api_keys: MockApiKeyRepository,
     pub health: HealthService,
     pub http: HttpSettings,
+    /// The settings every service gets.
+    pub settings: AuthSettings,
     /// Whether the sessions of known tokens count as revoked.
     pub revoked: bool,
     /// What each known token stands for (set through `authenticates` and `refuses`).
@@ -99,6 +107,23 @@ impl Mocks {
         let (id, user) = (user.id(), user.clone());
         self.users.expect_by_id().withf(move |asked| *asked == id).returning(move |_| Ok(Some(user.clone())));
         self
+    }
+
+    /// Account tokens are made, mails rendered (as their notice's name) and queued, whenever
+    /// a use case asks.
+    pub fn accept_mail(&mut self) {
+        self.opaque_tokens
+            .expect_generate()
+            .returning(|| (SecretString::from("account-token"), TokenDigest::new("account-digest".into())));
+        self.mail_templates.expect_render().returning(|to, notice| {
+            Ok(MailMessage {
+                to: to.clone(),
+                subject: notice.name().to_owned(),
+                text: String::new(),
+                html: String::new(),
+            })
+        });
+        self.mail_queue.expect_enqueue().returning(|_| Ok(()));
     }
 
     /// Makes `token` fail verification with `error`.
@@ -148,6 +173,8 @@ impl Mocks {
             },
             LockoutPolicy::default(),
         );
+        let mail_templates = Arc::new(self.mail_templates);
+        let mail_queue = Arc::new(self.mail_queue);
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
@@ -158,21 +185,48 @@ impl Mocks {
                 opaque_tokens: opaque_tokens.clone(),
                 revocations: revocations.clone(),
                 clock: clock.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
             },
-            AuthSettings::default(),
+            self.settings.clone(),
+        );
+        let account = AccountService::new(
+            AccountPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                tokens: Arc::new(self.account_tokens),
+                unit_of_work: unit_of_work.clone(),
+                hasher: hasher.clone(),
+                opaque_tokens: opaque_tokens.clone(),
+                revocations: revocations.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
+                clock: clock.clone(),
+            },
+            self.settings.clone(),
         );
         let api_keys = ApiKeyService::new(ApiKeyPorts {
             api_keys: Arc::new(self.api_keys),
             users: users.clone(),
             unit_of_work: unit_of_work.clone(),
-            tokens: opaque_tokens,
+            tokens: opaque_tokens.clone(),
             clock: clock.clone(),
         });
         let users = UserService::new(
-            UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
-            AuthSettings::default(),
+            UserPorts {
+                users,
+                sessions,
+                unit_of_work,
+                hasher,
+                revocations,
+                clock,
+                opaque_tokens,
+                mail_templates,
+                mail_queue,
+            },
+            self.settings.clone(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http), api_keys, limits, lockout }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), account, api_keys, limits, lockout }
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Request limits and the lockout after repeated failed logins.
     pub rate_limit: RateLimitConfig,
+    /// Outgoing mail.
+    pub mail: MailSettings,
 }
 
 /// Development or production.
@@ -115,6 +117,13 @@ pub struct AuthConfig {
     pub allow_registration: bool,
     /// Keep refresh tokens in a `__Host-` cookie instead of response bodies (single-page apps).
     pub refresh_cookie: bool,
+    /// Refuse accounts whose address is not verified (403 `EMAIL_NOT_VERIFIED`) everywhere but
+    /// their own account page, the verification endpoints and logout.
+    pub require_verified_email: bool,
+    /// How long an e-mail verification link works.
+    pub email_verification_ttl_secs: i64,
+    /// How long a password reset link works.
+    pub password_reset_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +169,73 @@ pub struct LogSettings {
     pub format: Option<LogFormat>,
 }
 
+/// Outgoing mail: how it leaves (`file` or `smtp`) and how often delivery is tried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct MailSettings {
+    /// `file` (each message an `.eml` file under `<data dir>/mail/`) or `smtp`.
+    pub transport: MailTransport,
+    /// The sender, `Name <address>` or a bare address.
+    pub from: String,
+    pub smtp_host: Option<String>,
+    /// Default: 25 with `smtp_tls = "none"`, 587 with `starttls`, 465 with `tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_username: Option<String>,
+    #[serde(skip_serializing)]
+    pub smtp_password: Option<SecretString>,
+    pub smtp_tls: SmtpTls,
+    pub smtp_timeout_secs: u64,
+    /// Attempts per message, the first included.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each further one.
+    pub retry_initial_delay_ms: u64,
+    /// Messages that may wait for delivery at once; past that, new ones are dropped (and logged).
+    pub queue_capacity: usize,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// One `.eml` file per message under `<data dir>/mail/`: nothing leaves the machine.
+    #[default]
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: a relay on the same host or a trusted network only.
+    None,
+    /// `STARTTLS`, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::File,
+            from: "Forge <no-reply@localhost>".into(),
+            smtp_host: None,
+            smtp_port: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_timeout_secs: 10,
+            max_attempts: 5,
+            retry_initial_delay_ms: 1000,
+            queue_capacity: 1024,
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -186,6 +262,7 @@ impl Default for Settings {
             admin: AdminBootstrap::default(),
             log: LogSettings::default(),
             rate_limit: RateLimitConfig::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -215,6 +292,9 @@ impl Default for AuthConfig {
             refresh_reuse_grace_secs: d.refresh_reuse_grace.num_seconds(),
             allow_registration: d.allow_registration,
             refresh_cookie: false,
+            require_verified_email: d.require_verified_email,
+            email_verification_ttl_secs: d.email_verification_ttl.num_seconds(),
+            password_reset_ttl_secs: d.password_reset_ttl.num_seconds(),
         }
     }
 }
@@ -394,6 +474,7 @@ impl Settings {
                 Some(_) => {}
             }
         }
+        self.validate_account_mail()?;
         // The password alone is how `forge create-admin` receives it; the bootstrap admin of
         // `serve` needs all three.
         let admin = &self.admin;
@@ -406,6 +487,48 @@ impl Settings {
             ));
         }
         self.rate_limit.validate()?;
+        Ok(())
+    }
+
+    /// The `mail` section and the lifetimes of mailed links.
+    fn validate_account_mail(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("auth.email_verification_ttl_secs", self.auth.email_verification_ttl_secs),
+            ("auth.password_reset_ttl_secs", self.auth.password_reset_ttl_secs),
+        ] {
+            if value <= 0 || value > 30 * 24 * 3600 {
+                return Err(ConfigError::new(key, "must be a positive number of seconds, at most 30 days"));
+            }
+        }
+        let mail = &self.mail;
+        forge_infrastructure::mail::parse_sender(&mail.from).map_err(|reason| ConfigError::new("mail.from", reason))?;
+        if mail.transport == MailTransport::Smtp && mail.smtp_host.as_deref().is_none_or(|h| h.trim().is_empty()) {
+            return Err(ConfigError::new("mail.smtp_host", "must be set when mail.transport is smtp"));
+        }
+        if mail.smtp_port == Some(0) {
+            return Err(ConfigError::new("mail.smtp_port", "must be between 1 and 65535"));
+        }
+        match (&mail.smtp_username, &mail.smtp_password) {
+            (Some(_), None) => {
+                return Err(ConfigError::new("mail.smtp_password", "must be set with mail.smtp_username"));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new("mail.smtp_username", "must be set with mail.smtp_password"));
+            }
+            _ => {}
+        }
+        if mail.smtp_timeout_secs == 0 {
+            return Err(ConfigError::new("mail.smtp_timeout_secs", "must be at least 1"));
+        }
+        if !(1..=20).contains(&mail.max_attempts) {
+            return Err(ConfigError::new("mail.max_attempts", "must be between 1 and 20"));
+        }
+        if !(1..=3_600_000).contains(&mail.retry_initial_delay_ms) {
+            return Err(ConfigError::new("mail.retry_initial_delay_ms", "must be between 1 and 3600000 (an hour)"));
+        }
+        if mail.queue_capacity == 0 {
+            return Err(ConfigError::new("mail.queue_capacity", "must be at least 1"));
+        }
         Ok(())
     }
 
@@ -457,6 +580,10 @@ impl Settings {
             session_lifetime: chrono::Duration::seconds(self.auth.session_lifetime_secs),
             session_idle_timeout: chrono::Duration::seconds(self.auth.session_idle_timeout_secs),
             refresh_reuse_grace: chrono::Duration::seconds(self.auth.refresh_reuse_grace_secs),
+            require_verified_email: self.auth.require_verified_email,
+            public_url: self.public_url.clone(),
+            email_verification_ttl: chrono::Duration::seconds(self.auth.email_verification_ttl_secs),
+            password_reset_ttl: chrono::Duration::seconds(self.auth.password_reset_ttl_secs),
         }
     }
 
@@ -593,5 +720,42 @@ mod tests {
         let mut s = Settings::default();
         s.admin.password = Some(SecretString::from("Analytical-Engine-1843!"));
         s.validate().expect("the password alone is create-admin's input");
+    }
+
+    #[test]
+    fn mail_settings_are_read_and_checked_by_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("FORGE_MAIL__TRANSPORT", "smtp");
+            jail.set_env("FORGE_MAIL__SMTP_HOST", "smtp.example.com");
+            jail.set_env("FORGE_MAIL__SMTP_TLS", "tls");
+            jail.set_env("FORGE_MAIL__FROM", "Forge <no-reply@example.com>");
+            jail.set_env("FORGE_AUTH__REQUIRE_VERIFIED_EMAIL", "true");
+            let s = Settings::load(None).unwrap();
+            assert_eq!((s.mail.transport, s.mail.smtp_tls), (MailTransport::Smtp, SmtpTls::Tls));
+            assert!(s.auth_settings().require_verified_email);
+            s.validate().unwrap();
+            jail.set_env("FORGE_MAIL__SMTP_TLS", "ssl");
+            assert_eq!(Settings::load(None).unwrap_err().key, "mail.smtp_tls");
+            Ok(())
+        });
+        let defaults = Settings::default();
+        assert_eq!(defaults.mail.transport, MailTransport::File);
+        assert_eq!(defaults.auth_settings().password_reset_ttl, chrono::Duration::hours(1));
+        assert_eq!(defaults.auth_settings().email_verification_ttl, chrono::Duration::hours(24));
+        let mut s = Settings::default();
+        s.mail.from = "not an address".into();
+        assert_eq!(s.validate().unwrap_err().key, "mail.from");
+        let mut s = Settings::default();
+        s.mail.transport = MailTransport::Smtp;
+        assert_eq!(s.validate().unwrap_err().key, "mail.smtp_host");
+        let mut s = Settings::default();
+        s.mail.smtp_username = Some("forge".into());
+        assert_eq!(s.validate().unwrap_err().key, "mail.smtp_password");
+        let mut s = Settings::default();
+        s.mail.max_attempts = 0;
+        assert_eq!(s.validate().unwrap_err().key, "mail.max_attempts");
+        let mut s = Settings::default();
+        s.auth.password_reset_ttl_secs = 0;
+        assert_eq!(s.validate().unwrap_err().key, "auth.password_reset_ttl_secs");
     }
 }

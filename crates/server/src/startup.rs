@@ -1,29 +1,35 @@
 //! Wiring: settings in, a running HTTP server out.
 
-use std::{net::TcpListener, path::Path, sync::Arc};
+use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::{HttpServer, dev::Server};
 use anyhow::Context;
 use forge_application::auth::ports::OpaqueTokens;
 use forge_application::{
+    account::{AccountPorts, AccountService},
     api_keys::{ApiKeyPorts, ApiKeyService},
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
     limits::{LimitService, LockoutPorts, LockoutService},
+    mail::{MailQueue, MailTemplates, Mailer},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
-    RandomTokens, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository, SeaUnitOfWork,
-    SeaUserRepository, SystemClock,
+    RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository,
+    SeaUnitOfWork, SeaUserRepository, SystemClock,
+    mail::{
+        FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, SmtpConfig, SmtpMailer, SmtpSecurity,
+        parse_sender,
+    },
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Settings;
+use crate::config::{MailTransport, Settings, SmtpTls};
 
 /// Replacements for adapters, for test harnesses (an injectable clock instead of sleeping).
 #[derive(Default, Clone)]
@@ -41,6 +47,10 @@ pub struct Services {
     pub users: UserService,
     /// Readiness.
     pub health: HealthService,
+    /// E-mail verification, password reset and change.
+    pub account: AccountService,
+    /// The worker delivering queued mail; stopped (and drained) after the HTTP server.
+    pub mail_worker: Arc<MailWorker>,
     /// API keys.
     pub api_keys: ApiKeyService,
     /// Request limits.
@@ -55,6 +65,7 @@ pub struct Application {
     server: Server,
     services: Services,
     query_stats: Arc<QueryStats>,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -89,6 +100,7 @@ impl Application {
                 version: env!("CARGO_PKG_VERSION").into(),
                 refresh_cookie: settings.auth.refresh_cookie,
             }),
+            account: services.account.clone(),
             api_keys: services.api_keys.clone(),
             limits: services.limits.clone(),
             lockout: services.lockout.clone(),
@@ -100,7 +112,8 @@ impl Application {
             server = server.workers(workers);
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
-        Ok(Self { port, server: server.run(), services, query_stats })
+        let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
+        Ok(Self { port, server: server.run(), services, query_stats, shutdown_grace })
     }
 
     /// The port actually bound (useful with port 0).
@@ -121,12 +134,15 @@ impl Application {
         self.query_stats.clone()
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and returns.
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests, delivers the mail still
+    /// queued (within the shutdown grace period), and returns.
     ///
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.services.mail_worker.shutdown(self.shutdown_grace).await;
+        served
     }
 }
 
@@ -198,6 +214,7 @@ pub async fn wire(
         settings.rate_limit.lockout_policy(),
     );
     let limits = LimitService::new(limiter, clock.clone(), settings.rate_limit.limits()?);
+    let Mail { templates: mail_templates, queue: mail_queue, worker: mail_worker } = mail(settings)?;
     let auth = AuthService::new(
         AuthPorts {
             users: users.clone(),
@@ -208,6 +225,23 @@ pub async fn wire(
             opaque_tokens: opaque_tokens.clone(),
             revocations: revocations.clone(),
             clock: clock.clone(),
+            mail_templates: mail_templates.clone(),
+            mail_queue: mail_queue.clone(),
+        },
+        auth_settings.clone(),
+    );
+    let account = AccountService::new(
+        AccountPorts {
+            users: users.clone(),
+            sessions: sessions.clone(),
+            tokens: Arc::new(SeaAccountTokenRepository::new(database.clone())),
+            unit_of_work: unit_of_work.clone(),
+            hasher: hasher.clone(),
+            opaque_tokens: opaque_tokens.clone(),
+            revocations: revocations.clone(),
+            mail_templates: mail_templates.clone(),
+            mail_queue: mail_queue.clone(),
+            clock: clock.clone(),
         },
         auth_settings.clone(),
     );
@@ -215,15 +249,81 @@ pub async fn wire(
         api_keys: Arc::new(SeaApiKeyRepository::new(database.clone())),
         users: users.clone(),
         unit_of_work: unit_of_work.clone(),
-        tokens: opaque_tokens,
+        tokens: opaque_tokens.clone(),
         clock: clock.clone(),
     });
     let auth = if settings.rate_limit.lockout_enabled { auth.with_lockout(lockout.clone()) } else { auth };
-    let users =
-        UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
+    let users = UserService::new(
+        UserPorts {
+            users,
+            sessions,
+            unit_of_work,
+            hasher,
+            revocations,
+            clock,
+            opaque_tokens,
+            mail_templates,
+            mail_queue,
+        },
+        auth_settings,
+    );
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health, api_keys, limits, lockout })
+    Ok(Services { auth, users, health, account, api_keys, limits, lockout, mail_worker: Arc::new(mail_worker) })
+}
+
+/// What the use cases mail through, and the worker behind the queue.
+struct Mail {
+    templates: Arc<dyn MailTemplates>,
+    queue: Arc<dyn MailQueue>,
+    worker: MailWorker,
+}
+
+/// The mail templates, the configured mailer (`.eml` files under `<data dir>/mail/`, or SMTP)
+/// and the in-process queue delivering through it, whose worker starts now.
+///
+/// # Errors
+/// A template that does not compile, or an unusable sender or SMTP host.
+fn mail(settings: &Settings) -> anyhow::Result<Mail> {
+    let config = &settings.mail;
+    let templates = MailTemplateSet::new("Forge").context("compiling the mail templates")?;
+    let from = parse_sender(&config.from).map_err(|reason| anyhow::anyhow!("mail.from: {reason}"))?;
+    let mailer: Arc<dyn Mailer> = match config.transport {
+        MailTransport::File => {
+            let dir = settings.data_dir.join("mail");
+            tracing::info!(dir = %dir.display(), "mail is written to files");
+            Arc::new(FileMailer::new(dir, from))
+        }
+        MailTransport::Smtp => {
+            let host = config.smtp_host.clone().context("mail.smtp_host must be set when mail.transport is smtp")?;
+            let security = match config.smtp_tls {
+                SmtpTls::None => SmtpSecurity::None,
+                SmtpTls::Starttls => SmtpSecurity::StartTls,
+                SmtpTls::Tls => SmtpSecurity::Tls,
+            };
+            tracing::info!(%host, port = ?config.smtp_port, tls = ?config.smtp_tls, "mail is sent over SMTP");
+            Arc::new(
+                SmtpMailer::new(
+                    SmtpConfig {
+                        host,
+                        port: config.smtp_port,
+                        username: config.smtp_username.clone(),
+                        password: config.smtp_password.clone(),
+                        security,
+                        timeout: Duration::from_secs(config.smtp_timeout_secs),
+                    },
+                    from,
+                )
+                .map_err(|reason| anyhow::anyhow!("mail.smtp_host: {reason}"))?,
+            )
+        }
+    };
+    let policy = RetryPolicy {
+        max_attempts: config.max_attempts,
+        first_delay: Duration::from_millis(config.retry_initial_delay_ms),
+    };
+    let (queue, worker) = InProcessMailQueue::start(mailer, policy, config.queue_capacity);
+    Ok(Mail { templates: Arc::new(templates), queue: Arc::new(queue), worker })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

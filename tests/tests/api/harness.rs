@@ -119,6 +119,16 @@ impl TestApp {
         address
     }
 
+    /// The server's data directory (embedded database, development key, mail files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
+    }
+
+    /// Where the embedded mailer writes each message as an `.eml` file.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        self.data_dir().join("mail")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -10,6 +10,8 @@ mod auth;
 mod harness;
 mod http;
 mod limits;
+mod mail_flows;
+mod mailbox;
 mod service;
 mod sessions;
 mod tokens;

@@ -51,7 +51,11 @@ async fn patching_me_changes_profile_fields_and_a_new_email_is_unverified() {
     let session = app.member().await;
     let token = Some(session.access_token.as_str());
     let response = app
-        .patch("/api/v1/users/me", token, &json!({"full_name": "Grace Hopper", "email": "Grace.New@Example.com"}))
+        .patch(
+            "/api/v1/users/me",
+            token,
+            &json!({"full_name": "Grace Hopper", "email": "Grace.New@Example.com", "current_password": session.user.password}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.unwrap();

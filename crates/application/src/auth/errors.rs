@@ -105,3 +105,11 @@ pub enum SessionError {
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
 }
+
+/// Why an authenticated actor may not go on with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    /// The account must verify its e-mail address first.
+    #[error("the e-mail address is not verified")]
+    EmailNotVerified,
+}

@@ -10,8 +10,11 @@ mod sessions_tests;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError};
+pub use errors::{
+    AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError,
+};
 pub use service::{
-    AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand, TokenPair,
+    AccessPurpose, AuthPorts, AuthService, AuthSettings, LoginCommand, LoginOutcome, RefreshCommand, RegisterCommand,
+    TokenPair,
 };
 pub use sessions::{SessionQuery, SessionSort, SessionSummary};

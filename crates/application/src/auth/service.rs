@@ -2,19 +2,22 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use forge_domain::{
+    account_tokens::TokenPurpose,
     sessions::{RefreshToken, RefreshVerdict, Session, SessionId, SessionState},
     users::{Email, NewUser, PasswordPolicy, Role, User, UserId, Username},
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    errors::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
+    errors::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
     ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
 };
 use crate::{
+    account::tokens,
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
     limits::{LockoutService, LockoutVerdict},
+    mail::{self, MailQueue, MailTemplates},
     users::{AccountDraft, ports::UserRepository},
 };
 
@@ -34,6 +37,15 @@ pub struct AuthSettings {
     /// How long after its first use a refresh token may be presented again without being taken
     /// for a stolen one (parallel refreshes from one client). Zero: never.
     pub refresh_reuse_grace: Duration,
+    /// Whether an account must have verified its address to use anything but its own account
+    /// page, the verification endpoints and logout (see [`AuthService::admit`]).
+    pub require_verified_email: bool,
+    /// The single-page app's address: mailed links point there.
+    pub public_url: String,
+    /// How long an e-mail verification link works.
+    pub email_verification_ttl: Duration,
+    /// How long a password reset link works.
+    pub password_reset_ttl: Duration,
 }
 
 impl Default for AuthSettings {
@@ -45,6 +57,10 @@ impl Default for AuthSettings {
             session_lifetime: Duration::days(30),
             session_idle_timeout: Duration::days(7),
             refresh_reuse_grace: Duration::zero(),
+            require_verified_email: false,
+            public_url: "http://localhost:3000".to_owned(),
+            email_verification_ttl: Duration::hours(24),
+            password_reset_ttl: Duration::hours(1),
         }
     }
 }
@@ -61,6 +77,19 @@ pub struct AuthPorts {
     pub opaque_tokens: Arc<dyn OpaqueTokens>,
     pub revocations: Arc<dyn RevocationStore>,
     pub clock: Arc<dyn Clock>,
+    pub mail_templates: Arc<dyn MailTemplates>,
+    pub mail_queue: Arc<dyn MailQueue>,
+}
+
+/// What an authenticated request is for, as far as [`AuthService::admit`] is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessPurpose {
+    /// Anything: an account with an unverified address is refused when verification is required.
+    General,
+    /// Looking after the account itself (reading one's own account, asking for a new
+    /// verification mail, logging out): allowed to an unverified address, so the account can
+    /// get verified.
+    AccountUpkeep,
 }
 
 /// A self-registration.
@@ -152,7 +181,7 @@ impl AuthService {
         &self.settings
     }
 
-    /// Opens a member account, unverified.
+    /// Opens a member account, unverified, and mails it a link to verify its address.
     ///
     /// # Errors
     /// [`RegisterError`]: closed registration, every invalid field, a taken address or username.
@@ -200,7 +229,15 @@ impl AuthService {
             user.created_at(),
         )
         .after(Snapshot::of_user(&user));
-        let changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        let verification = tokens::issue(
+            &*self.ports.opaque_tokens,
+            &self.settings,
+            &user,
+            TokenPurpose::VerifyEmail,
+            user.created_at(),
+        );
+        let mut changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        changes.extend(verification.changes);
         self.ports.unit_of_work.commit(changes).await.map_err(|e| match e {
             CommitError::EmailTaken => RegisterError::EmailTaken,
             CommitError::UsernameTaken => RegisterError::UsernameTaken,
@@ -208,6 +245,7 @@ impl AuthService {
             CommitError::Unexpected(e) => RegisterError::Unexpected(e),
         })?;
         tracing::info!(user_id = %user.id(), "user registered");
+        mail::send(&*self.ports.mail_templates, &*self.ports.mail_queue, user.email(), verification.notice).await;
         Ok(user)
     }
 
@@ -399,6 +437,21 @@ impl AuthService {
         match self.ports.users.by_id(claims.user_id).await? {
             Some(user) if user.ensure_can_act().is_ok() => Ok(Actor::new(user, Some(claims.session_id), context)),
             _ => Err(AuthenticateError::Invalid),
+        }
+    }
+
+    /// Whether an authenticated actor may go on with a request for `purpose`: with
+    /// `require_verified_email` on, an account whose address is not verified may only look
+    /// after its own account ([`AccessPurpose::AccountUpkeep`]).
+    ///
+    /// # Errors
+    /// [`AdmissionError::EmailNotVerified`].
+    pub fn admit(&self, actor: &Actor, purpose: AccessPurpose) -> Result<(), AdmissionError> {
+        match purpose {
+            AccessPurpose::General if self.settings.require_verified_email && !actor.user().is_verified() => {
+                Err(AdmissionError::EmailNotVerified)
+            }
+            AccessPurpose::General | AccessPurpose::AccountUpkeep => Ok(()),
         }
     }
 

@@ -49,6 +49,8 @@ impl Mocks {
                 opaque_tokens: Arc::new(MockOpaqueTokens::new()),
                 revocations: Arc::new(self.revocations),
                 clock: Arc::new(fixed_clock()),
+                mail_templates: Arc::new(crate::mail::MockMailTemplates::new()),
+                mail_queue: Arc::new(crate::mail::MockMailQueue::new()),
             },
             AuthSettings::default(),
         )

@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use forge_domain::{
+    account_tokens::TokenPurpose,
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{PasswordHash, Role, User, UserId},
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AuthPorts, AuthService, AuthSettings, AuthenticateError, LoginCommand, LoginError, LogoutError, RefreshCommand,
-    RefreshError, RegisterCommand, RegisterError,
+    AccessPurpose, AdmissionError, AuthPorts, AuthService, AuthSettings, AuthenticateError, LoginCommand, LoginError,
+    LogoutError, RefreshCommand, RefreshError, RegisterCommand, RegisterError,
     ports::{
         AccessClaims, AccessTokenError, IssuedAccessToken, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher,
         MockRevocationStore, MockSessionRepository,
@@ -20,9 +21,10 @@ use super::{
 use crate::{
     audit::{AuditAction, AuditEntity, AuditValue},
     common::{Actor, Change, ClientContext, CommitError, MockUnitOfWork, UnexpectedError, UnexpectedKind},
+    mail::{MockMailQueue, MockMailTemplates},
     test_support::{
-        STORED_HASH, a_refresh_token, a_session, a_user, fields_and_codes, fixed_clock, now, record_commits,
-        record_revocations,
+        ACCOUNT_DIGEST, STORED_HASH, a_refresh_token, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
+        issue_account_tokens, now, record_commits, record_mail, record_revocations,
     },
     users::ports::MockUserRepository,
 };
@@ -41,6 +43,8 @@ struct Mocks {
     access_tokens: MockAccessTokens,
     opaque_tokens: MockOpaqueTokens,
     revocations: MockRevocationStore,
+    mail_templates: MockMailTemplates,
+    mail_queue: MockMailQueue,
 }
 
 impl Mocks {
@@ -53,6 +57,8 @@ impl Mocks {
             access_tokens: MockAccessTokens::new(),
             opaque_tokens: MockOpaqueTokens::new(),
             revocations: MockRevocationStore::new(),
+            mail_templates: MockMailTemplates::new(),
+            mail_queue: MockMailQueue::new(),
         }
     }
 
@@ -71,6 +77,8 @@ impl Mocks {
                 opaque_tokens: Arc::new(self.opaque_tokens),
                 revocations: Arc::new(self.revocations),
                 clock: Arc::new(fixed_clock()),
+                mail_templates: Arc::new(self.mail_templates),
+                mail_queue: Arc::new(self.mail_queue),
             },
             settings,
         )
@@ -165,14 +173,25 @@ async fn register_stores_an_unverified_member_with_the_hashed_password_in_one_in
     let mut m = Mocks::new();
     nothing_taken(&mut m);
     hash_the_password(&mut m);
+    issue_account_tokens(&mut m.opaque_tokens);
+    let outbox = record_mail(&mut m.mail_templates, &mut m.mail_queue);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
     let user = m.service().register(a_registration()).await.unwrap();
 
     let changes = commits.single();
-    let [Change::InsertUser(stored)] = changes.as_slice() else {
-        panic!("expected a single InsertUser, got {changes:#?}");
+    let [Change::InsertUser(stored), Change::DiscardAccountTokens { .. }, Change::InsertAccountToken(token)] =
+        changes.as_slice()
+    else {
+        panic!("expected the user and its verification token, got {changes:#?}");
     };
+    assert_eq!((token.user_id, token.purpose), (user.id(), TokenPurpose::VerifyEmail));
+    assert_eq!(token.digest.as_str(), ACCOUNT_DIGEST);
+    assert_eq!(token.email.as_ref(), "ada@example.com");
+    assert_eq!(token.expires_at, now() + Duration::hours(24));
+    let mail = outbox.single();
+    assert_eq!((mail.to.as_ref(), mail.subject.as_str()), ("ada@example.com", "verify_email"));
+    assert_eq!(mail.text, "http://localhost:3000/verify-email?token=account-token (24h)");
     assert_eq!(stored, &user);
     assert_eq!(stored.role(), Role::Member);
     assert!(stored.is_active());
@@ -281,6 +300,8 @@ async fn register_reports_an_email_address_taken_by_a_concurrent_registration() 
     let mut m = Mocks::new();
     nothing_taken(&mut m);
     hash_the_password(&mut m);
+    issue_account_tokens(&mut m.opaque_tokens);
+    // Nothing was stored, so nothing is mailed: the mail mocks have no expectations.
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
 
     let err = m.service().register(a_registration()).await.unwrap_err();
@@ -293,6 +314,8 @@ async fn register_reports_a_username_taken_by_a_concurrent_registration() {
     let mut m = Mocks::new();
     nothing_taken(&mut m);
     hash_the_password(&mut m);
+    issue_account_tokens(&mut m.opaque_tokens);
+    // Nothing was stored, so nothing is mailed: the mail mocks have no expectations.
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::UsernameTaken));
 
     let err = m.service().register(a_registration()).await.unwrap_err();
@@ -318,6 +341,8 @@ async fn register_propagates_an_unexpected_storage_failure() {
     let mut m = Mocks::new();
     nothing_taken(&mut m);
     hash_the_password(&mut m);
+    issue_account_tokens(&mut m.opaque_tokens);
+    // Nothing was stored, so nothing is mailed: the mail mocks have no expectations.
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Unexpected(storage_down())));
 
     let err = m.service().register(a_registration()).await.unwrap_err();
@@ -1104,4 +1129,26 @@ async fn reload_revocations_propagates_a_storage_failure() {
     let err = m.service().reload_revocations().await.unwrap_err();
 
     assert_unexpected(&err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// admission
+
+#[test]
+fn an_unverified_account_is_admitted_everywhere_when_verification_is_not_required() {
+    let unverified = acting_as(&a_user(Role::Member).unverified().build());
+    let service = Mocks::new().service();
+    assert_eq!(service.admit(&unverified, AccessPurpose::General), Ok(()));
+    assert_eq!(service.admit(&unverified, AccessPurpose::AccountUpkeep), Ok(()));
+}
+
+#[test]
+fn an_unverified_account_may_only_look_after_itself_when_verification_is_required() {
+    let settings = AuthSettings { require_verified_email: true, ..AuthSettings::default() };
+    let service = Mocks::new().service_with(settings);
+    let unverified = acting_as(&a_user(Role::Admin).unverified().build());
+    assert_eq!(service.admit(&unverified, AccessPurpose::General), Err(AdmissionError::EmailNotVerified));
+    assert_eq!(service.admit(&unverified, AccessPurpose::AccountUpkeep), Ok(()));
+    let verified = acting_as(&a_user(Role::Member).build());
+    assert_eq!(service.admit(&verified, AccessPurpose::General), Ok(()));
 }

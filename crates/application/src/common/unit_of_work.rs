@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forge_domain::{
+    account_tokens::{AccountToken, TokenPurpose},
     api_keys::{ApiKey, ApiKeyId},
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{User, UserId},
@@ -93,6 +94,22 @@ pub enum Change {
     ClearLoginThrottle {
         /// The account.
         user_id: UserId,
+    },
+    /// Stores a new account token (e-mail verification or password reset).
+    InsertAccountToken(AccountToken),
+    /// Uses an account token up by deleting it, provided it is still there; otherwise
+    /// [`CommitError::Stale`]. This is what makes the token single-use when two requests race.
+    ConsumeAccountToken {
+        /// The token's digest.
+        digest: TokenDigest,
+    },
+    /// Deletes every token of `purpose` of the account (issuing a new one invalidates the
+    /// earlier ones); none is fine.
+    DiscardAccountTokens {
+        /// The account.
+        user_id: UserId,
+        /// Which tokens.
+        purpose: TokenPurpose,
     },
 }
 

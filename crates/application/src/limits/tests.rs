@@ -162,6 +162,8 @@ impl Bench {
                 opaque_tokens: Arc::new(opaque_tokens),
                 revocations: Arc::new(MockRevocationStore::new()),
                 clock: Arc::new(time.mock()),
+                mail_templates: Arc::new(crate::mail::MockMailTemplates::new()),
+                mail_queue: Arc::new(crate::mail::MockMailQueue::new()),
             },
             AuthSettings::default(),
         )

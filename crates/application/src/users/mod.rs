@@ -8,6 +8,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use draft::AccountDraft;
+pub(crate) use draft::{AccountDraft, check_password};
 pub use errors::UserError;
 pub use service::{CreateUserCommand, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate};

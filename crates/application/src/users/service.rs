@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
-use forge_domain::users::{Email, FullName, NewUser, Role, User, UserId, UserStateError, Username};
+use forge_domain::{
+    account_tokens::TokenPurpose,
+    users::{Email, FullName, NewUser, Role, User, UserId, UserStateError, Username},
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
@@ -10,13 +13,18 @@ use super::{
     ports::{UserQuery, UserRepository},
 };
 use crate::{
+    account::tokens,
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::{
         AuthSettings,
-        ports::{PasswordHasher, RevocationStore, SessionRepository},
+        ports::{OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
         service::{SessionEnding, end_sessions},
     },
-    common::{Actor, Change, ClientContext, Clock, CommitError, Page, UnexpectedError, UnitOfWork, Validator},
+    common::{
+        Actor, Change, ClientContext, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork,
+        ValidationErrors, Validator,
+    },
+    mail::{self, MailQueue, MailTemplates, Notice},
 };
 
 /// The ports users management needs.
@@ -29,6 +37,9 @@ pub struct UserPorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub revocations: Arc<dyn RevocationStore>,
     pub clock: Arc<dyn Clock>,
+    pub opaque_tokens: Arc<dyn OpaqueTokens>,
+    pub mail_templates: Arc<dyn MailTemplates>,
+    pub mail_queue: Arc<dyn MailQueue>,
 }
 
 /// An account created by an admin.
@@ -68,6 +79,10 @@ pub struct ProfileUpdate {
     pub username: Option<String>,
     /// New raw display name, or `Some(None)` to clear it.
     pub full_name: Option<Option<String>>,
+    /// The account's password, required when a user changes its own e-mail address (so a
+    /// stolen access token cannot take over the account through a reset mailed to a new
+    /// address); not needed by an admin changing someone else's.
+    pub current_password: Option<SecretString>,
 }
 
 /// Changes to an account. `None` leaves a field as it is.
@@ -135,7 +150,8 @@ impl UserService {
         Ok(self.ports.users.list(query).await?)
     }
 
-    /// Creates an account with any role (admins only).
+    /// Creates an account with any role (admins only). The address is unverified, and the new
+    /// account is mailed a link to verify it.
     ///
     /// # Errors
     /// [`UserError::Forbidden`], every invalid field, a taken address or username.
@@ -217,8 +233,12 @@ impl UserService {
     /// cannot demote or deactivate itself, so an installation is never left without an admin by
     /// accident.
     ///
+    /// A user changing its own e-mail address must give its current password. A new address is
+    /// unverified: a verification link is mailed to it, and the old address is told of the change.
+    ///
     /// # Errors
-    /// [`UserError::Forbidden`], [`UserError::NotFound`], every invalid field, a taken address or
+    /// [`UserError::Forbidden`], [`UserError::NotFound`], every invalid field (`current_password`:
+    /// `REQUIRED` or `INVALID_PASSWORD` for one's own address change), a taken address or
     /// username, [`UserError::Conflict`] when the account changed meanwhile.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn update(&self, actor: &Actor, id: UserId, update: UserUpdate) -> Result<User, UserError> {
@@ -240,6 +260,11 @@ impl UserService {
             None => None,
         };
         let role = update.role.as_deref().and_then(|raw| v.check("role", raw.parse::<Role>()));
+        let email_changes = email.as_ref().is_some_and(|e| e != current.email());
+        let needs_password = email_changes && actor.is(id);
+        if needs_password && update.profile.current_password.is_none() {
+            v.push(FieldError::new("current_password", "REQUIRED", "is required to change the e-mail address"));
+        }
         v.finish()?;
 
         let role_changes = role.is_some_and(|r| r != current.role());
@@ -249,6 +274,17 @@ impl UserService {
         }
         if actor.is(id) && (role_changes || update.is_active == Some(false)) {
             return Err(UserError::Conflict("admins cannot demote or deactivate themselves"));
+        }
+        // Before the uniqueness checks: without the password, a caller learns nothing about
+        // which addresses are taken.
+        if let Some(password) = update.profile.current_password.filter(|_| needs_password)
+            && !self.ports.hasher.verify(password, Some(current.password_hash().clone())).await?
+        {
+            return Err(UserError::Validation(ValidationErrors::new(vec![FieldError::new(
+                "current_password",
+                "INVALID_PASSWORD",
+                "is not the account's password",
+            )])));
         }
 
         if let Some(email) = &email
@@ -291,10 +327,18 @@ impl UserService {
             return Ok(current);
         }
 
-        let changes = vec![
+        let mut changes = vec![
             Change::UpdateUser { user: user.clone(), expected_version: current.version() },
             Change::Audit(user_audit(AuditAction::UserUpdated, actor, &current, &user, now)),
         ];
+        // A new address: a link to verify it, and the links mailed to the old one stop working.
+        let verification = (user.email() != current.email()).then(|| {
+            changes.push(Change::DiscardAccountTokens { user_id: id, purpose: TokenPurpose::ResetPassword });
+            tokens::issue(&*self.ports.opaque_tokens, &self.settings, &user, TokenPurpose::VerifyEmail, now)
+        });
+        if let Some(verification) = &verification {
+            changes.extend(verification.changes.iter().cloned());
+        }
         if current.is_active() && !user.is_active() {
             self.end_all_sessions(actor, &user, changes).await.map_err(|e| stale_if(e, update.expected_version))?;
         } else {
@@ -304,6 +348,15 @@ impl UserService {
                 .await
                 .map_err(commit_error)
                 .map_err(|e| stale_if(e, update.expected_version))?;
+        }
+        if let Some(verification) = verification {
+            self.send(user.email(), verification.notice).await;
+            let notice = Notice::EmailChanged {
+                username: user.username().as_ref().to_owned(),
+                new_email: user.email().as_ref().to_owned(),
+                at: now,
+            };
+            self.send(current.email(), notice).await;
         }
         Ok(user)
     }
@@ -399,13 +452,29 @@ impl UserService {
         let audit =
             AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, user.id(), by, context, user.created_at())
                 .after(Snapshot::of_user(&user));
-        self.ports
-            .unit_of_work
-            .commit(vec![Change::InsertUser(user.clone()), Change::Audit(audit)])
-            .await
-            .map_err(commit_error)?;
+        let mut changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        let verification = (!user.is_verified()).then(|| {
+            tokens::issue(
+                &*self.ports.opaque_tokens,
+                &self.settings,
+                &user,
+                TokenPurpose::VerifyEmail,
+                user.created_at(),
+            )
+        });
+        if let Some(verification) = &verification {
+            changes.extend(verification.changes.iter().cloned());
+        }
+        self.ports.unit_of_work.commit(changes).await.map_err(commit_error)?;
         tracing::info!(user_id = %user.id(), role = %user.role(), "user created");
+        if let Some(verification) = verification {
+            self.send(user.email(), verification.notice).await;
+        }
         Ok(user)
+    }
+
+    async fn send(&self, to: &Email, notice: Notice) {
+        mail::send(&*self.ports.mail_templates, &*self.ports.mail_queue, to, notice).await;
     }
 
     /// Commits `changes` together with the end of every active session of `user`.

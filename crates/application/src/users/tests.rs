@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use forge_domain::{
+    account_tokens::{AccountToken, TokenPurpose},
     sessions::Session,
     users::{PasswordHash, Role, User, UserId},
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     CreateUserCommand, NewAdminCommand, ProfileUpdate, UserError, UserPorts, UserService, UserUpdate,
@@ -17,11 +18,13 @@ use crate::{
     audit::{AuditAction, AuditValue},
     auth::{
         AuthSettings,
-        ports::{MockPasswordHasher, MockRevocationStore, MockSessionRepository},
+        ports::{MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
     },
     common::{Change, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError},
+    mail::{MockMailQueue, MockMailTemplates},
     test_support::{
-        Commits, a_session, a_user, acting_as, fields_and_codes, fixed_clock, now, record_commits, record_revocations,
+        ACCOUNT_DIGEST, Commits, STORED_HASH, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
+        issue_account_tokens, now, record_commits, record_mail, record_revocations,
     },
 };
 
@@ -34,6 +37,9 @@ struct Mocks {
     unit_of_work: MockUnitOfWork,
     hasher: MockPasswordHasher,
     revocations: MockRevocationStore,
+    opaque_tokens: MockOpaqueTokens,
+    mail_templates: MockMailTemplates,
+    mail_queue: MockMailQueue,
 }
 
 impl Mocks {
@@ -44,6 +50,9 @@ impl Mocks {
             unit_of_work: MockUnitOfWork::new(),
             hasher: MockPasswordHasher::new(),
             revocations: MockRevocationStore::new(),
+            opaque_tokens: MockOpaqueTokens::new(),
+            mail_templates: MockMailTemplates::new(),
+            mail_queue: MockMailQueue::new(),
         }
     }
 
@@ -56,6 +65,9 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 revocations: Arc::new(self.revocations),
                 clock: Arc::new(fixed_clock()),
+                opaque_tokens: Arc::new(self.opaque_tokens),
+                mail_templates: Arc::new(self.mail_templates),
+                mail_queue: Arc::new(self.mail_queue),
             },
             AuthSettings::default(),
         )
@@ -104,22 +116,54 @@ impl Mocks {
     }
 }
 
-/// The single `UpdateUser` of the single commit.
+/// The single `UpdateUser` of the single commit (account-token changes aside, see
+/// [`stored_tokens`]).
 fn single_update(commits: &Commits) -> (User, i64) {
-    let changes = commits.single();
+    let changes = without_tokens(commits.single());
     let [Change::UpdateUser { user, expected_version }] = changes.as_slice() else {
         panic!("expected a single UpdateUser, got {changes:#?}");
     };
     (user.clone(), *expected_version)
 }
 
-/// The single `InsertUser` of the single commit.
+/// The single `InsertUser` of the single commit (account-token changes aside).
 fn single_insert(commits: &Commits) -> User {
-    let changes = commits.single();
+    let changes = without_tokens(commits.single());
     let [Change::InsertUser(user)] = changes.as_slice() else {
         panic!("expected a single InsertUser, got {changes:#?}");
     };
     user.clone()
+}
+
+fn without_tokens(changes: Vec<Change>) -> Vec<Change> {
+    changes
+        .into_iter()
+        .filter(|c| !matches!(c, Change::InsertAccountToken(_) | Change::DiscardAccountTokens { .. }))
+        .collect()
+}
+
+/// The account tokens stored, and the purposes discarded, across every commit.
+fn stored_tokens(commits: &Commits) -> (Vec<AccountToken>, Vec<TokenPurpose>) {
+    let (mut stored, mut discarded) = (Vec::new(), Vec::new());
+    for change in commits.all().into_iter().flatten() {
+        match change {
+            Change::InsertAccountToken(token) => stored.push(token),
+            Change::DiscardAccountTokens { purpose, .. } => discarded.push(purpose),
+            _ => {}
+        }
+    }
+    (stored, discarded)
+}
+
+/// The hasher is asked whether `password` is the stored one, and answers `matches`.
+fn verify_current_password(m: &mut Mocks, password: &'static str, matches: bool) {
+    m.hasher
+        .expect_verify()
+        .withf(move |given, hash| {
+            given.expose_secret() == password && hash.as_ref().map(PasswordHash::expose) == Some(STORED_HASH)
+        })
+        .times(1)
+        .returning(move |_, _| Ok(matches));
 }
 
 fn assert_conflict(result: Result<impl std::fmt::Debug, UserError>) {
@@ -277,6 +321,8 @@ async fn create_forbids_anyone_but_an_admin() {
 async fn create_defaults_to_an_active_unverified_member() {
     let mut m = Mocks::new();
     m.free_to_insert();
+    issue_account_tokens(&mut m.opaque_tokens);
+    let outbox = record_mail(&mut m.mail_templates, &mut m.mail_queue);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
     let admin = a_user(Role::Admin).build();
@@ -294,12 +340,22 @@ async fn create_defaults_to_an_active_unverified_member() {
     assert_eq!(stored.username().as_ref(), "grace_h");
     assert_eq!(stored.password_hash().expose(), "$argon2id$fresh");
     assert_eq!(stored.created_at(), now());
+    let (tokens, _) = stored_tokens(&commits);
+    let [token] = tokens.as_slice() else { panic!("expected one verification token, got {tokens:#?}") };
+    assert_eq!(
+        (token.user_id, token.purpose, token.email.as_ref()),
+        (created.id(), TokenPurpose::VerifyEmail, "grace@example.com")
+    );
+    assert_eq!(token.digest.as_str(), ACCOUNT_DIGEST);
+    assert_eq!(outbox.sent(), [("grace@example.com".to_owned(), "verify_email".to_owned())]);
 }
 
 #[tokio::test]
 async fn create_honours_the_requested_role_and_active_flag() {
     let mut m = Mocks::new();
     m.free_to_insert();
+    issue_account_tokens(&mut m.opaque_tokens);
+    record_mail(&mut m.mail_templates, &mut m.mail_queue);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let cmd = CreateUserCommand { role: Some("manager".into()), is_active: Some(false), ..a_creation() };
 
@@ -382,6 +438,8 @@ async fn create_refuses_a_username_that_is_taken() {
 async fn create_reports_a_username_taken_by_a_concurrent_write() {
     let mut m = Mocks::new();
     m.free_to_insert();
+    issue_account_tokens(&mut m.opaque_tokens);
+    // Nothing stored, nothing mailed: the mail mocks have no expectations.
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::UsernameTaken));
 
     let result = m.service().create(&acting_as(&a_user(Role::Admin).build()), a_creation()).await;
@@ -463,6 +521,7 @@ async fn update_lets_a_member_change_its_own_profile() {
             username: Some("countess".into()),
             full_name: Some(Some("Ada Lovelace".into())),
             email: None,
+            current_password: None,
         },
         expected_version: Some(member.version()),
         ..UserUpdate::default()
@@ -629,19 +688,136 @@ async fn update_lets_an_admin_change_another_users_role() {
 }
 
 #[tokio::test]
-async fn update_unverifies_a_changed_email_address() {
+async fn update_unverifies_a_changed_email_address_and_mails_both_addresses() {
     let member = a_user(Role::Member).build();
     let mut m = Mocks::new();
     m.stored(&member);
+    verify_current_password(&mut m, PASSWORD, true);
     m.users.expect_by_email().withf(|e| e.as_ref() == "ada@new.example.com").times(1).returning(|_| Ok(None));
+    issue_account_tokens(&mut m.opaque_tokens);
+    let outbox = record_mail(&mut m.mail_templates, &mut m.mail_queue);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let update = ProfileUpdate { email: Some("Ada@New.Example.com".into()), ..ProfileUpdate::default() };
+    let update = ProfileUpdate {
+        email: Some("Ada@New.Example.com".into()),
+        current_password: Some(SecretString::from(PASSWORD)),
+        ..ProfileUpdate::default()
+    };
 
     m.service().update_me(&acting_as(&member), update, None).await.unwrap();
 
     let (stored, _) = single_update(&commits);
     assert_eq!(stored.email().as_ref(), "ada@new.example.com");
     assert!(!stored.is_verified());
+    let (tokens, discarded) = stored_tokens(&commits);
+    let [token] = tokens.as_slice() else { panic!("expected one verification token, got {tokens:#?}") };
+    assert_eq!((token.purpose, token.email.as_ref()), (TokenPurpose::VerifyEmail, "ada@new.example.com"));
+    assert_eq!(token.expires_at, now() + Duration::hours(24));
+    assert_eq!(discarded, [TokenPurpose::ResetPassword, TokenPurpose::VerifyEmail]);
+    assert_eq!(
+        outbox.sent(),
+        [
+            ("ada@new.example.com".to_owned(), "verify_email".to_owned()),
+            (member.email().as_ref().to_owned(), "email_changed".to_owned()),
+        ]
+    );
+    assert_eq!(outbox.all()[1].text, "address changed to ada@new.example.com");
+}
+
+#[tokio::test]
+async fn update_me_needs_the_current_password_to_change_the_email_address() {
+    let member = a_user(Role::Member).build();
+    let mut m = Mocks::new();
+    m.stored(&member);
+    m.users.expect_by_email().never();
+    m.hasher.expect_verify().never();
+    m.nothing_stored();
+    let update = ProfileUpdate { email: Some("ada@new.example.com".into()), ..ProfileUpdate::default() };
+
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
+
+    let Err(UserError::Validation(errors)) = result else { panic!("expected a validation error, got {result:?}") };
+    assert_eq!(fields_and_codes(&errors), [("current_password", "REQUIRED")]);
+}
+
+#[tokio::test]
+async fn update_me_refuses_a_wrong_current_password_before_looking_at_the_new_address() {
+    let member = a_user(Role::Member).build();
+    let mut m = Mocks::new();
+    m.stored(&member);
+    verify_current_password(&mut m, "not-it", false);
+    m.users.expect_by_email().never();
+    m.nothing_stored();
+    let update = ProfileUpdate {
+        email: Some("ada@new.example.com".into()),
+        current_password: Some(SecretString::from("not-it")),
+        ..ProfileUpdate::default()
+    };
+
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
+
+    let Err(UserError::Validation(errors)) = result else { panic!("expected a validation error, got {result:?}") };
+    assert_eq!(fields_and_codes(&errors), [("current_password", "INVALID_PASSWORD")]);
+}
+
+#[tokio::test]
+async fn an_admin_changing_its_own_email_address_needs_its_password_too() {
+    let admin = a_user(Role::Admin).build();
+    let mut m = Mocks::new();
+    m.stored(&admin);
+    m.nothing_stored();
+    let update = UserUpdate {
+        profile: ProfileUpdate { email: Some("root@new.example.com".into()), ..ProfileUpdate::default() },
+        ..UserUpdate::default()
+    };
+
+    let result = m.service().update(&acting_as(&admin), admin.id(), update).await;
+
+    let Err(UserError::Validation(errors)) = result else { panic!("expected a validation error, got {result:?}") };
+    assert_eq!(fields_and_codes(&errors), [("current_password", "REQUIRED")]);
+}
+
+#[tokio::test]
+async fn an_admin_changes_someone_elses_email_address_without_a_password() {
+    let admin = a_user(Role::Admin).build();
+    let member = a_user(Role::Member).build();
+    let mut m = Mocks::new();
+    m.stored(&member);
+    m.hasher.expect_verify().never();
+    m.users.expect_by_email().times(1).returning(|_| Ok(None));
+    issue_account_tokens(&mut m.opaque_tokens);
+    let outbox = record_mail(&mut m.mail_templates, &mut m.mail_queue);
+    let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
+    let update = UserUpdate {
+        profile: ProfileUpdate { email: Some("moved@example.com".into()), ..ProfileUpdate::default() },
+        ..UserUpdate::default()
+    };
+
+    m.service().update(&acting_as(&admin), member.id(), update).await.unwrap();
+
+    assert_eq!(single_update(&commits).0.email().as_ref(), "moved@example.com");
+    let recipients: Vec<String> = outbox.sent().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(recipients, ["moved@example.com".to_owned(), member.email().as_ref().to_owned()]);
+}
+
+#[tokio::test]
+async fn an_address_change_that_is_not_stored_mails_nothing() {
+    let member = a_user(Role::Member).build();
+    let mut m = Mocks::new();
+    m.stored(&member);
+    verify_current_password(&mut m, PASSWORD, true);
+    m.users.expect_by_email().returning(|_| Ok(None));
+    issue_account_tokens(&mut m.opaque_tokens);
+    m.mail_queue.expect_enqueue().never();
+    record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
+    let update = ProfileUpdate {
+        email: Some("ada@new.example.com".into()),
+        current_password: Some(SecretString::from(PASSWORD)),
+        ..ProfileUpdate::default()
+    };
+
+    let result = m.service().update_me(&acting_as(&member), update, None).await;
+
+    assert_conflict(result);
 }
 
 #[tokio::test]
@@ -651,8 +827,13 @@ async fn update_refuses_an_email_address_of_another_user() {
     let mut m = Mocks::new();
     m.stored(&member);
     m.users.expect_by_email().withf(|e| e.as_ref() == "taken@example.com").returning(move |_| Ok(Some(other.clone())));
+    verify_current_password(&mut m, PASSWORD, true);
     m.nothing_stored();
-    let update = ProfileUpdate { email: Some("taken@example.com".into()), ..ProfileUpdate::default() };
+    let update = ProfileUpdate {
+        email: Some("taken@example.com".into()),
+        current_password: Some(SecretString::from(PASSWORD)),
+        ..ProfileUpdate::default()
+    };
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
@@ -703,6 +884,7 @@ async fn update_with_the_values_already_stored_stores_nothing() {
             email: Some("ADA@example.com".into()),
             username: Some("ada_l".into()),
             full_name: Some(Some("Ada Lovelace".into())),
+            current_password: None,
         },
         role: Some("member".into()),
         is_active: Some(true),
@@ -763,8 +945,14 @@ async fn update_reports_an_email_address_taken_by_a_concurrent_write() {
     let mut m = Mocks::new();
     m.stored(&member);
     m.users.expect_by_email().returning(|_| Ok(None));
+    verify_current_password(&mut m, PASSWORD, true);
+    issue_account_tokens(&mut m.opaque_tokens);
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
-    let update = ProfileUpdate { email: Some("fresh@example.com".into()), ..ProfileUpdate::default() };
+    let update = ProfileUpdate {
+        email: Some("fresh@example.com".into()),
+        current_password: Some(SecretString::from(PASSWORD)),
+        ..ProfileUpdate::default()
+    };
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
@@ -785,6 +973,7 @@ async fn update_lists_every_invalid_field_at_once_without_looking_anything_up() 
             email: Some("nope".into()),
             username: Some("a b".into()),
             full_name: Some(Some("\u{7}".into())),
+            current_password: None,
         },
         role: Some("root".into()),
         ..UserUpdate::default()

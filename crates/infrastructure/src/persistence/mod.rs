@@ -9,6 +9,7 @@
 //! Timestamps are stored at microsecond precision (PostgreSQL's), on SQLite too, so both
 //! databases give back exactly what the other would.
 
+mod account_tokens;
 mod api_keys;
 mod audit;
 mod entities;
@@ -28,6 +29,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+pub use account_tokens::SeaAccountTokenRepository;
 pub use api_keys::SeaApiKeyRepository;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;

@@ -8,9 +8,10 @@ use sea_orm::{
 };
 
 use super::{
+    account_tokens::to_active_model as account_token_to_active_model,
     api_keys::to_active_model as api_key_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
-    entities::{api_keys, audit_logs, login_throttles, outbox_events, refresh_tokens, sessions, users},
+    entities::{account_tokens, api_keys, audit_logs, login_throttles, outbox_events, refresh_tokens, sessions, users},
     errors::commit_error,
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
@@ -156,6 +157,13 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
                 .await
                 .map_err(commit_error)?;
         }
+        Change::InsertAccountToken(token) => {
+            tracing::debug!(user_id = %token.user_id, purpose = token.purpose.as_str(), "insert account token");
+            account_tokens::Entity::insert(account_token_to_active_model(&token))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
         Change::RevokeApiKey { id, at } => {
             tracing::debug!(api_key_id = %id, "revoke API key");
             let updated = api_keys::Entity::update_many()
@@ -215,6 +223,25 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
             tracing::debug!(%user_id, "clear login throttle");
             login_throttles::Entity::delete_many()
                 .filter(login_throttles::Column::UserId.eq(user_id.as_uuid()))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::ConsumeAccountToken { digest } => {
+            tracing::debug!("consume account token");
+            // Deleting is using up: of two requests racing with one token, only one deletes it.
+            let deleted = account_tokens::Entity::delete_many()
+                .filter(account_tokens::Column::Digest.eq(digest.as_str()))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(deleted.rows_affected)?;
+        }
+        Change::DiscardAccountTokens { user_id, purpose } => {
+            tracing::debug!(%user_id, purpose = purpose.as_str(), "discard account tokens");
+            account_tokens::Entity::delete_many()
+                .filter(account_tokens::Column::UserId.eq(user_id.as_uuid()))
+                .filter(account_tokens::Column::Purpose.eq(purpose.as_str()))
                 .exec(tx)
                 .await
                 .map_err(commit_error)?;

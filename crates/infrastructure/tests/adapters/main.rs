@@ -3,11 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside `#[test]` functions panic on purpose too
 
+mod account_tokens;
 mod api_keys;
 mod audit;
 mod common;
 mod connect;
 mod limiter;
+mod mail;
 mod security;
 mod sessions;
 mod throttles;

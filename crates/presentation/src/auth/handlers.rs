@@ -14,7 +14,7 @@ use super::{
     responses::TokenResponse,
 };
 use crate::{
-    extract::{Authenticated, ValidJson, client::client_context, json::required},
+    extract::{AllowUnverified, ValidJson, client::client_context, json::required},
     limits::guard_account,
     openapi::responses as problems,
     problem::{OrProblem, Problem},
@@ -185,7 +185,8 @@ pub async fn refresh(
 /// End the current session
 ///
 /// Its access and refresh tokens stop working at once. In cookie mode the refresh cookie is
-/// cleared. With an API key (which has no session) this does nothing.
+/// cleared. With an API key (which has no session) this does nothing. Allowed to accounts whose
+/// address is not verified yet.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -196,7 +197,7 @@ pub async fn refresh(
 )]
 pub async fn logout(
     req: HttpRequest,
-    Authenticated(actor): Authenticated,
+    AllowUnverified(actor): AllowUnverified,
     auth: web::Data<AuthService>,
 ) -> Result<HttpResponse, Problem> {
     auth.logout(&actor).await.or_problem(&req)?;

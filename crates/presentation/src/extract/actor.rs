@@ -1,4 +1,4 @@
-//! The authenticated caller, from one of three credentials:
+//! The authenticated caller, from one of two kinds of credential:
 //!
 //! - `Authorization: Bearer <access token>` (a JWT), verified by [`AuthService::authenticate`],
 //!   which also checks the session and the account as they are now;
@@ -9,6 +9,11 @@
 //! What a request intends is an HTTP matter, so it is read here from the method: `GET`, `HEAD`
 //! and `OPTIONS` read, every other method writes. Whether a key may do that is the application's
 //! decision.
+//!
+//! The caller is then admitted by [`AuthService::admit`]: with `auth.require_verified_email` on,
+//! an account whose address is unverified gets 403 `EMAIL_NOT_VERIFIED` everywhere except the few
+//! endpoints that take [`AllowUnverified`] instead of [`Authenticated`] (its own account, a new
+//! verification mail, logout).
 
 use actix_web::{
     FromRequest, HttpRequest,
@@ -16,7 +21,11 @@ use actix_web::{
     http::{Method, header},
     web,
 };
-use forge_application::{Actor, api_keys::ApiKeyService, auth::AuthService};
+use forge_application::{
+    Actor,
+    api_keys::ApiKeyService,
+    auth::{AccessPurpose, AuthService},
+};
 use forge_domain::api_keys::{AccessIntent, KEY_PREFIX};
 use futures::future::LocalBoxFuture;
 
@@ -38,7 +47,27 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await.map_err(|problem| problem.at(&req).into()) })
+        Box::pin(async move {
+            authenticate(&req, AccessPurpose::General).await.map(Self).map_err(|problem| problem.at(&req).into())
+        })
+    }
+}
+
+/// An authenticated caller whose e-mail address may still be unverified: for the endpoints an
+/// unverified account needs in order to get verified (its own account, a new verification mail,
+/// logout). Everything else takes [`Authenticated`].
+#[derive(Debug, Clone)]
+pub struct AllowUnverified(pub Actor);
+
+impl FromRequest for AllowUnverified {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            authenticate(&req, AccessPurpose::AccountUpkeep).await.map(Self).map_err(|problem| problem.at(&req).into())
+        })
     }
 }
 
@@ -49,15 +78,13 @@ enum Credential {
     ApiKey(String),
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
+async fn authenticate(req: &HttpRequest, purpose: AccessPurpose) -> Result<Actor, Problem> {
+    let Some(auth) = req.app_data::<web::Data<AuthService>>() else {
+        tracing::error!("the authentication service is not registered with the application");
+        return Err(Problem::internal());
+    };
     let actor = match credential(req)? {
-        Credential::AccessToken(token) => {
-            let Some(auth) = req.app_data::<web::Data<AuthService>>() else {
-                tracing::error!("the authentication service is not registered with the application");
-                return Err(Problem::internal());
-            };
-            auth.authenticate(&token, client_context(req)).await?
-        }
+        Credential::AccessToken(token) => auth.authenticate(&token, client_context(req)).await?,
         Credential::ApiKey(key) => {
             let Some(api_keys) = req.app_data::<web::Data<ApiKeyService>>() else {
                 tracing::error!("the API-key service is not registered with the application");
@@ -67,7 +94,8 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
         }
     };
     tracing::Span::current().record("user_id", tracing::field::display(actor.id()));
-    Ok(Authenticated(actor))
+    auth.admit(&actor, purpose)?;
+    Ok(actor)
 }
 
 /// What a request with `method` intends: reading for the safe methods, writing for the rest.

@@ -8,7 +8,7 @@ pub mod client;
 pub mod json;
 pub mod query;
 
-pub use actor::Authenticated;
+pub use actor::{AllowUnverified, Authenticated};
 pub use json::{JsonRequest, ValidJson};
 pub use query::{FromQuery, ListQuery, QueryParams};
 

@@ -51,6 +51,7 @@ async fn register_answers_201_with_the_user_and_its_location() {
     mocks.users.expect_by_username().returning(|_| Ok(None));
     mocks.hasher.expect_hash().returning(|_| Ok(PasswordHash::new("$argon2id$hash".into())));
     mocks.unit_of_work.expect_commit().times(1).returning(|_| Ok(()));
+    mocks.accept_mail();
     let app = test::init_service(build_app(mocks.state())).await;
     let req = TestRequest::post()
         .uri("/api/v1/auth/register")

@@ -161,6 +161,7 @@ async fn an_admin_creates_a_user_and_gets_its_location() {
     mocks.users.expect_by_username().returning(|_| Ok(None));
     mocks.hasher.expect_hash().returning(|_| Ok(forge_domain::users::PasswordHash::new("h".into())));
     mocks.unit_of_work.expect_commit().times(1).returning(|_| Ok(()));
+    mocks.accept_mail();
     let app = test::init_service(build_app(mocks.authenticates("t", &admin).state())).await;
     let req = TestRequest::post().uri("/api/v1/users").set_json(
         json!({"email": "mia@example.com", "username": "mia", "password": "Tr1cky-Lovelace!", "role": "manager"}),

@@ -17,13 +17,15 @@ use super::{
 };
 use crate::{
     conditional::{self, IfMatch},
-    extract::{Authenticated, ListQuery, ValidJson},
+    extract::{AllowUnverified, Authenticated, ListQuery, ValidJson},
     openapi::responses as problems,
     pagination::{self, Paginated},
     problem::{OrProblem, Problem},
 };
 
 /// The caller's own account
+///
+/// Allowed to accounts whose address is not verified yet.
 #[utoipa::path(
     get,
     path = "/api/v1/users/me",
@@ -34,7 +36,7 @@ use crate::{
 )]
 pub async fn me(
     req: HttpRequest,
-    Authenticated(actor): Authenticated,
+    AllowUnverified(actor): AllowUnverified,
     users: web::Data<UserService>,
 ) -> Result<HttpResponse, Problem> {
     let user = users.me(&actor);
@@ -43,8 +45,10 @@ pub async fn me(
 
 /// Change the caller's own profile
 ///
-/// Changing the e-mail address marks it unverified. `role`, `is_active` and `is_verified` cannot
-/// be set here: sending them is a 422 naming each, and nothing changes.
+/// Changing the e-mail address needs `current_password` (422 `REQUIRED` or `INVALID_PASSWORD` on
+/// it otherwise) and marks the address unverified: a verification link is mailed to the new
+/// address and the old one is told. `role`, `is_active` and `is_verified` cannot be set here:
+/// sending them is a 422 naming each, and nothing changes.
 #[utoipa::path(
     patch,
     path = "/api/v1/users/me",
@@ -160,7 +164,8 @@ pub async fn get(
 /// Replace a user's editable fields (the user itself, admins)
 ///
 /// `email` and `username` are required; a missing or `null` `full_name` clears the name; a
-/// missing `role` or `is_active` stays as it is. Only admins change `role` and `is_active`.
+/// missing `role` or `is_active` stays as it is. Only admins change `role` and `is_active`. A user
+/// changing its own e-mail address must send `current_password`.
 #[utoipa::path(
     put,
     path = "/api/v1/users/{id}",
@@ -192,7 +197,9 @@ pub async fn replace(
 
 /// Change some of a user's fields (the user itself, admins)
 ///
-/// Only admins change `role` and `is_active`; deactivating an account ends its sessions.
+/// Only admins change `role` and `is_active`; deactivating an account ends its sessions. A user
+/// changing its own e-mail address must send `current_password`; an admin changing someone
+/// else's does not.
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{id}",

@@ -13,7 +13,7 @@ use crate::extract::json::{JsonRequest, nullable, present};
 /// `PATCH /users/me`: changes to one's own profile. Absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
-    /// A new e-mail address; it becomes unverified.
+    /// A new e-mail address; it becomes unverified, and `current_password` is required.
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, example = "ada@new.example.com")]
     pub email: Option<String>,
@@ -25,10 +25,14 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
+    /// The account's password: required when `email` changes.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Password, nullable = false)]
+    pub current_password: Option<SecretString>,
 }
 
 impl JsonRequest for UpdateMeRequest {
-    const FIELDS: &'static [&'static str] = &["email", "username", "full_name"];
+    const FIELDS: &'static [&'static str] = &["email", "username", "full_name", "current_password"];
     const REQUIRED: &'static [&'static str] = &[];
     // Only admins change `role` and `is_active`, and the password has its own endpoint.
     const PROTECTED: &'static [&'static str] = &["role", "is_active", "password"];
@@ -36,7 +40,12 @@ impl JsonRequest for UpdateMeRequest {
 
 impl From<UpdateMeRequest> for ProfileUpdate {
     fn from(body: UpdateMeRequest) -> Self {
-        Self { email: body.email, username: body.username, full_name: body.full_name }
+        Self {
+            email: body.email,
+            username: body.username,
+            full_name: body.full_name,
+            current_password: body.current_password,
+        }
     }
 }
 
@@ -102,10 +111,15 @@ pub struct ReplaceUserRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
+    /// The account's password: required when users change their own e-mail address.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Password, nullable = false)]
+    pub current_password: Option<SecretString>,
 }
 
 impl JsonRequest for ReplaceUserRequest {
-    const FIELDS: &'static [&'static str] = &["email", "username", "full_name", "role", "is_active"];
+    const FIELDS: &'static [&'static str] =
+        &["email", "username", "full_name", "role", "is_active", "current_password"];
     const REQUIRED: &'static [&'static str] = &["email", "username"];
     const PROTECTED: &'static [&'static str] = &["password"];
 }
@@ -117,6 +131,7 @@ impl From<ReplaceUserRequest> for UserUpdate {
                 email: Some(body.email),
                 username: Some(body.username),
                 full_name: Some(body.full_name),
+                current_password: body.current_password,
             },
             role: body.role,
             is_active: body.is_active,
@@ -150,10 +165,15 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
+    /// The account's password: required when users change their own e-mail address.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Password, nullable = false)]
+    pub current_password: Option<SecretString>,
 }
 
 impl JsonRequest for UpdateUserRequest {
-    const FIELDS: &'static [&'static str] = &["email", "username", "full_name", "role", "is_active"];
+    const FIELDS: &'static [&'static str] =
+        &["email", "username", "full_name", "role", "is_active", "current_password"];
     const REQUIRED: &'static [&'static str] = &[];
     const PROTECTED: &'static [&'static str] = &["password"];
 }
@@ -161,7 +181,12 @@ impl JsonRequest for UpdateUserRequest {
 impl From<UpdateUserRequest> for UserUpdate {
     fn from(body: UpdateUserRequest) -> Self {
         Self {
-            profile: ProfileUpdate { email: body.email, username: body.username, full_name: body.full_name },
+            profile: ProfileUpdate {
+                email: body.email,
+                username: body.username,
+                full_name: body.full_name,
+                current_password: body.current_password,
+            },
             role: body.role,
             is_active: body.is_active,
             // Set by the handler from `If-Match`.

@@ -1,6 +1,7 @@
 //! SeaORM entities: the shape of the rows, and nothing else. They never leave this crate;
 //! repositories map them to and from domain types.
 
+pub(crate) mod account_tokens;
 pub(crate) mod api_keys;
 pub(crate) mod audit_logs;
 pub(crate) mod login_throttles;

@@ -1,0 +1,35 @@
+//! Mail: the templates that word each notice, the mailers that deliver a message (one `.eml`
+//! file per message under the data directory, or SMTP), and the in-process queue that delivers
+//! in the background with retries.
+//!
+//! ## Templates
+//!
+//! The application decides what a mail says (a [`Notice`](forge_application::mail::Notice) and
+//! its data); the wording lives here, in `templates/mail/` of this crate: for each notice a
+//! `<name>.subject.txt`, a `<name>.txt` and a `<name>.html` (which extends `layout.html`). They
+//! are rendered with minijinja, compiled into the binary (so a deployment needs no template
+//! files) and checked when the server starts. HTML templates are auto-escaped; plain text is
+//! not; an undefined variable is an error, not an empty string. The application owns the data
+//! and the choice of notice, not the words: changing a sentence touches no use case, and a use
+//! case test does not break on a reworded mail.
+//!
+//! ## Delivery
+//!
+//! A use case only enqueues ([`InProcessMailQueue`]); a worker task delivers through a
+//! [`Mailer`](forge_application::mail::Mailer) with exponential back-off, retrying failures the
+//! mailer calls temporary and dropping the others, and logs every failure with the recipient's
+//! domain and the error, never the message (which may hold a single-use link). The queue is one
+//! adapter of the application's [`MailQueue`](forge_application::mail::MailQueue) port: a durable
+//! job queue can take its place without any use case changing.
+
+mod file;
+mod message;
+mod queue;
+mod smtp;
+mod templates;
+
+pub use file::FileMailer;
+pub use message::parse_sender;
+pub use queue::{InProcessMailQueue, MailWorker, RetryPolicy};
+pub use smtp::{SmtpConfig, SmtpMailer, SmtpSecurity};
+pub use templates::MailTemplateSet;
