@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod projects;
 pub mod sessions;
 pub mod users;
 
