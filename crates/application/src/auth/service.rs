@@ -193,6 +193,9 @@ impl AuthService {
             CommitError::UsernameTaken => RegisterError::UsernameTaken,
             CommitError::Stale => RegisterError::Unexpected(UnexpectedError::internal("insert reported stale")),
             CommitError::Unexpected(e) => RegisterError::Unexpected(e),
+            other @ (CommitError::ProjectNameTaken | CommitError::AlreadyMember) => {
+                RegisterError::Unexpected(UnexpectedError::internal(other))
+            }
         })?;
         tracing::info!(user_id = %user.id(), "user registered");
         Ok(user)
