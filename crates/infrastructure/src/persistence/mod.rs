@@ -13,6 +13,7 @@ mod audit;
 mod entities;
 mod errors;
 mod probe;
+mod projects;
 mod sessions;
 mod stats;
 mod unit_of_work;
@@ -27,6 +28,7 @@ use sea_orm::{
 };
 
 pub use probe::DatabaseProbe;
+pub use projects::SeaProjectRepository;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
 pub use unit_of_work::SeaUnitOfWork;

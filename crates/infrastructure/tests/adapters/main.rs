@@ -6,6 +6,7 @@
 mod audit;
 mod common;
 mod connect;
+mod projects;
 mod security;
 mod sessions;
 mod users;

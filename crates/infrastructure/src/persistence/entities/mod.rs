@@ -3,6 +3,8 @@
 
 pub(crate) mod audit_logs;
 pub(crate) mod outbox_events;
+pub(crate) mod project_members;
+pub(crate) mod projects;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod users;
