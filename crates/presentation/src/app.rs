@@ -14,6 +14,12 @@
 //! | `/api/v1/users` | GET, POST |
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
+//! | `/api/v1/projects` | GET, POST |
+//! | `/api/v1/projects/{id}` | GET, PUT, PATCH, DELETE |
+//! | `/api/v1/projects/{id}/members` | GET, POST |
+//! | `/api/v1/projects/{id}/members/{user_id}` | PATCH, DELETE |
+//! | `/api/v1/projects/{id}/transfer` | POST |
+//! | `/api/v1/users/{id}/projects` | GET |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -29,14 +35,14 @@ use actix_web::{
     middleware::{Compress, from_fn},
     web,
 };
-use forge_application::{auth::AuthService, health::HealthService, users::UserService};
+use forge_application::{auth::AuthService, health::HealthService, projects::ProjectService, users::UserService};
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
     auth, extract,
     middleware::{self as mw, ForgeRootSpan},
-    routing, service, users,
+    projects, routing, service, users,
 };
 
 /// The largest request body accepted by default: 1 MiB.
@@ -115,6 +121,8 @@ pub struct AppState {
     pub health: HealthService,
     /// HTTP settings.
     pub http: Arc<HttpSettings>,
+    /// Projects and their members.
+    pub projects: ProjectService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -136,13 +144,14 @@ pub fn build_app(
         .app_data(web::Data::new(state.auth))
         .app_data(web::Data::new(state.users))
         .app_data(web::Data::new(state.health))
+        .app_data(web::Data::new(state.projects))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes))
+        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes).configure(projects::routes))
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps
         // each route instead (see `routing`).

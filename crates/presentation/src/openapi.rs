@@ -25,7 +25,7 @@ use utoipa::{
 use crate::{
     auth, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
-    service, users,
+    projects, service, users,
 };
 
 /// The request and response header that carries the request id.
@@ -60,6 +60,18 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::update,
         users::handlers::delete,
         users::handlers::restore,
+        projects::handlers::list,
+        projects::handlers::create,
+        projects::handlers::get,
+        projects::handlers::replace,
+        projects::handlers::update,
+        projects::handlers::delete,
+        projects::handlers::members,
+        projects::handlers::add_member,
+        projects::handlers::change_member_role,
+        projects::handlers::remove_member,
+        projects::handlers::transfer,
+        projects::handlers::user_projects,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -78,6 +90,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
             responses::Internal,
             responses::ServiceUnavailable,
             responses::Timeout,
+            responses::PreconditionFailed,
         ),
     ),
     modifiers(&SecuritySchemes, &Conventions),
@@ -85,6 +98,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         (name = "service", description = "What the server is, its health, and its documentation"),
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "One's own account, and administration of every account"),
+        (name = "projects", description = "Projects, their members and their owner"),
     ),
 )]
 struct ApiDoc;
@@ -158,6 +172,9 @@ pub mod responses {
             "`SERVICE_UNAVAILABLE`: a dependency is down; retry after `Retry-After` seconds";
         /// 504.
         Timeout => ProblemCode::Timeout, "`TIMEOUT`: the request ran past the server's time limit";
+        /// 412.
+        PreconditionFailed => ProblemCode::PreconditionFailed,
+            "`PRECONDITION_FAILED`: `If-Match` names a version that is no longer current, or the write lost a race";
     }
 }
 

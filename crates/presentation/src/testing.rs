@@ -14,6 +14,7 @@ use forge_application::{
     },
     common::{Clock, MockUnitOfWork},
     health::HealthService,
+    projects::{ProjectPorts, ProjectService, ports::MockProjectRepository},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
@@ -80,6 +81,7 @@ pub(crate) struct Mocks {
     pub revoked: bool,
     /// What each known token stands for (set through `authenticates` and `refuses`).
     pub tokens: HashMap<String, Result<User, AccessTokenError>>,
+    pub projects: MockProjectRepository,
 }
 
 impl Mocks {
@@ -134,11 +136,17 @@ impl Mocks {
             },
             AuthSettings::default(),
         );
+        let projects = ProjectService::new(ProjectPorts {
+            projects: Arc::new(self.projects),
+            users: users.clone(),
+            unit_of_work: unit_of_work.clone(),
+            clock: clock.clone(),
+        });
         let users = UserService::new(
             UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
             AuthSettings::default(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http) }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), projects }
     }
 }
 

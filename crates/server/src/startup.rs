@@ -9,11 +9,12 @@ use forge_application::{
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
+    projects::{ProjectPorts, ProjectService},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -38,6 +39,8 @@ pub struct Services {
     pub users: UserService,
     /// Readiness.
     pub health: HealthService,
+    /// Projects and their members.
+    pub projects: ProjectService,
 }
 
 /// A built, bound, not yet running server.
@@ -79,6 +82,7 @@ impl Application {
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
+            projects: services.projects.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -184,11 +188,17 @@ pub async fn wire(
         },
         auth_settings.clone(),
     );
+    let projects = ProjectService::new(ProjectPorts {
+        projects: Arc::new(SeaProjectRepository::new(database.clone())),
+        users: users.clone(),
+        unit_of_work: unit_of_work.clone(),
+        clock: clock.clone(),
+    });
     let users =
         UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health })
+    Ok(Services { auth, users, health, projects })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

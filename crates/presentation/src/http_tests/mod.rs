@@ -4,5 +4,6 @@
 mod auth;
 mod logging;
 mod mechanics;
+mod projects;
 mod service;
 mod users;
