@@ -8,6 +8,7 @@
 mod auth;
 mod harness;
 mod http;
+mod projects;
 mod service;
 mod tokens;
 mod users;
