@@ -134,7 +134,6 @@ pub fn can_list_projects_of(viewer: UserId, role: Role, target: UserId) -> bool 
 
 /// The actions `viewer` may take on `project` as it is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(clippy::struct_excessive_bools)]
 pub struct ProjectActions {
     /// `PATCH` / `PUT` the project.
     pub update: bool,
