@@ -22,6 +22,7 @@ mod m20261123_000003_create_audit_and_outbox;
 mod m20261123_000004_create_api_keys;
 mod m20261123_000005_create_account_tokens;
 mod m20261123_000006_create_login_throttles;
+mod m20261123_000007_create_projects;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_api_keys::Migration),
             Box::new(m20261123_000005_create_account_tokens::Migration),
             Box::new(m20261123_000006_create_login_throttles::Migration),
+            Box::new(m20261123_000007_create_projects::Migration),
         ]
     }
 }

@@ -34,6 +34,7 @@ pub mod common;
 pub mod health;
 pub mod limits;
 pub mod mail;
+pub mod projects;
 pub mod users;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 pub mod account_tokens;
 pub mod api_keys;
 pub mod error;
+pub mod projects;
 pub mod sessions;
 pub mod users;
 

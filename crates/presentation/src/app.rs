@@ -21,6 +21,12 @@
 //! | `/api/v1/users/{id}/unlock` | POST |
 //! | `/api/v1/auth/email/verify`, `/email/resend`, `/password/forgot`, `/password/reset` | POST |
 //! | `/api/v1/users/me/password` | POST |
+//! | `/api/v1/projects` | GET, POST |
+//! | `/api/v1/projects/{id}` | GET, PUT, PATCH, DELETE |
+//! | `/api/v1/projects/{id}/members` | GET, POST |
+//! | `/api/v1/projects/{id}/members/{user_id}` | PATCH, DELETE |
+//! | `/api/v1/projects/{id}/transfer` | POST |
+//! | `/api/v1/users/{id}/projects` | GET |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -42,6 +48,7 @@ use forge_application::{
     auth::AuthService,
     health::HealthService,
     limits::{LimitService, LockoutService},
+    projects::ProjectService,
     users::UserService,
 };
 use ipnet::IpNet;
@@ -50,7 +57,7 @@ use tracing_actix_web::TracingLogger;
 use crate::{
     account, api_keys, auth, extract, limits,
     middleware::{self as mw, ForgeRootSpan},
-    routing, service, users,
+    projects, routing, service, users,
 };
 
 /// The largest request body accepted by default: 1 MiB.
@@ -141,6 +148,8 @@ pub struct AppState {
     pub lockout: LockoutService,
     /// E-mail verification, password reset and change.
     pub account: AccountService,
+    /// Projects and their members.
+    pub projects: ProjectService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -166,6 +175,7 @@ pub fn build_app(
         .app_data(web::Data::new(state.limits))
         .app_data(web::Data::new(state.lockout))
         .app_data(web::Data::new(state.account))
+        .app_data(web::Data::new(state.projects))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
@@ -178,7 +188,8 @@ pub fn build_app(
                 .configure(users::routes)
                 .configure(api_keys::routes)
                 .configure(limits::routes)
-                .configure(account::routes),
+                .configure(account::routes)
+                .configure(projects::routes),
         )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps

@@ -23,6 +23,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod projects;
 mod routing;
 pub mod service;
 pub mod users;

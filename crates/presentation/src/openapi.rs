@@ -32,7 +32,7 @@ use utoipa::{
 use crate::{
     account, api_keys, auth, limits, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
-    service, users,
+    projects, service, users,
 };
 
 /// The request and response header that carries the request id.
@@ -92,6 +92,18 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         account::handlers::forgot_password,
         account::handlers::reset_password,
         account::handlers::change_password,
+        projects::handlers::list,
+        projects::handlers::create,
+        projects::handlers::get,
+        projects::handlers::replace,
+        projects::handlers::update,
+        projects::handlers::delete,
+        projects::handlers::members,
+        projects::handlers::add_member,
+        projects::handlers::change_member_role,
+        projects::handlers::remove_member,
+        projects::handlers::transfer,
+        projects::handlers::user_projects,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -112,6 +124,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::Timeout,
             responses::RateLimited,
             responses::LoginRefused,
+            responses::PreconditionFailed,
         ),
     ),
     modifiers(&SecuritySchemes, &Conventions, &RateLimits),
@@ -120,6 +133,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         (name = "auth", description = "Registration, login, token refresh, logout, one's own sessions, e-mail verification and password reset"),
         (name = "users", description = "One's own account, and administration of every account"),
         (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
+        (name = "projects", description = "Projects, their members and their owner"),
     ),
 )]
 struct ApiDoc;
@@ -202,6 +216,9 @@ pub mod responses {
             "`RATE_LIMITED`: too many requests from this address or for this account, or too soon after \
              repeated failed logins; `ACCOUNT_LOCKED`: repeated failed logins locked the account, even the \
              right password is refused. Retry after `Retry-After` seconds (the same for unknown accounts)";
+        /// 412.
+        PreconditionFailed => ProblemCode::PreconditionFailed,
+            "`PRECONDITION_FAILED`: `If-Match` names a version that is no longer current, or the write lost a race";
     }
 }
 

@@ -25,6 +25,7 @@ use forge_application::{
     api_keys::{ApiKeyAuthError, ApiKeyError},
     auth::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
+    projects::ProjectError,
     users::UserError,
 };
 use serde::{Deserialize, Serialize};
@@ -662,6 +663,27 @@ impl From<AccountError> for Problem {
     }
 }
 
+impl From<ProjectError> for Problem {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::NotFound => Self::not_found("no such project"),
+            ProjectError::MemberNotFound => Self::not_found("the project has no such member"),
+            ProjectError::UserNotFound => Self::not_found("no such user"),
+            ProjectError::Forbidden => Self::new(ProblemCode::Forbidden, "you are not allowed to do this"),
+            ProjectError::Validation(errors) => Self::validation(errors),
+            ProjectError::NameTaken => {
+                Self::new(ProblemCode::Conflict, "the owner already has a project with this name")
+            }
+            ProjectError::Conflict(message) => Self::new(ProblemCode::Conflict, message),
+            ProjectError::Stale => Self::new(
+                ProblemCode::PreconditionFailed,
+                "the project or membership changed since it was read: fetch it again and retry with its new ETag",
+            ),
+            ProjectError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
 fn email_taken() -> Problem {
     Problem::new(ProblemCode::EmailTaken, "an account with this e-mail address already exists")
 }
@@ -830,6 +852,24 @@ mod tests {
         assert_eq!(problem.document().errors[0].code, "INVALID_TOKEN");
         assert_maps(AccountError::Conflict("try again").into(), 409, "CONFLICT");
         assert_maps(AccountError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
+    }
+
+    #[test]
+    fn every_project_error_maps_to_its_status_and_code() {
+        for (error, detail) in [
+            (ProjectError::NotFound, "no such project"),
+            (ProjectError::MemberNotFound, "the project has no such member"),
+            (ProjectError::UserNotFound, "no such user"),
+        ] {
+            assert_eq!(assert_maps(error.into(), 404, "NOT_FOUND").detail(), detail);
+        }
+        assert_maps(ProjectError::Forbidden.into(), 403, "FORBIDDEN");
+        assert_maps(ProjectError::Validation(two_errors()).into(), 422, "VALIDATION_FAILED");
+        assert_maps(ProjectError::NameTaken.into(), 409, "CONFLICT");
+        let conflict = assert_maps(ProjectError::Conflict("the owner cannot leave").into(), 409, "CONFLICT");
+        assert_eq!(conflict.detail(), "the owner cannot leave");
+        assert_maps(ProjectError::Stale.into(), 412, "PRECONDITION_FAILED");
+        assert_maps(ProjectError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use forge_application::{
         ports::{MockLoginThrottleRepository, MockRateLimiter},
     },
     mail::{MailMessage, MockMailQueue, MockMailTemplates},
+    projects::{ProjectPorts, ProjectService, ports::MockProjectRepository},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
@@ -98,6 +99,7 @@ pub(crate) struct Mocks {
     pub throttles: MockLoginThrottleRepository,
     /// The request limits; none: switched off, so the limiter is never asked.
     pub rate_limits: Option<RateLimitSettings>,
+    pub projects: MockProjectRepository,
 }
 
 impl Mocks {
@@ -212,6 +214,12 @@ impl Mocks {
             tokens: opaque_tokens.clone(),
             clock: clock.clone(),
         });
+        let projects = ProjectService::new(ProjectPorts {
+            projects: Arc::new(self.projects),
+            users: users.clone(),
+            unit_of_work: unit_of_work.clone(),
+            clock: clock.clone(),
+        });
         let users = UserService::new(
             UserPorts {
                 users,
@@ -226,7 +234,7 @@ impl Mocks {
             },
             self.settings.clone(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http), account, api_keys, limits, lockout }
+        AppState { auth, users, health: self.health, http: Arc::new(self.http), account, api_keys, limits, lockout, projects }
     }
 }
 

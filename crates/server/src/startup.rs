@@ -13,12 +13,13 @@ use forge_application::{
     health::HealthService,
     limits::{LimitService, LockoutPorts, LockoutService},
     mail::{MailQueue, MailTemplates, Mailer},
+    projects::{ProjectPorts, ProjectService},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
-    RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaSessionRepository,
-    SeaUnitOfWork, SeaUserRepository, SystemClock,
+    RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaProjectRepository,
+    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{
         FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, SmtpConfig, SmtpMailer, SmtpSecurity,
         parse_sender,
@@ -57,6 +58,8 @@ pub struct Services {
     pub limits: LimitService,
     /// The lockout after repeated failed logins.
     pub lockout: LockoutService,
+    /// Projects and their members.
+    pub projects: ProjectService,
 }
 
 /// A built, bound, not yet running server.
@@ -104,6 +107,7 @@ impl Application {
             api_keys: services.api_keys.clone(),
             limits: services.limits.clone(),
             lockout: services.lockout.clone(),
+            projects: services.projects.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -252,6 +256,12 @@ pub async fn wire(
         tokens: opaque_tokens.clone(),
         clock: clock.clone(),
     });
+    let projects = ProjectService::new(ProjectPorts {
+        projects: Arc::new(SeaProjectRepository::new(database.clone())),
+        users: users.clone(),
+        unit_of_work: unit_of_work.clone(),
+        clock: clock.clone(),
+    });
     let auth = if settings.rate_limit.lockout_enabled { auth.with_lockout(lockout.clone()) } else { auth };
     let users = UserService::new(
         UserPorts {
@@ -269,7 +279,17 @@ pub async fn wire(
     );
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health, account, api_keys, limits, lockout, mail_worker: Arc::new(mail_worker) })
+    Ok(Services {
+        auth,
+        users,
+        health,
+        account,
+        api_keys,
+        limits,
+        lockout,
+        projects,
+        mail_worker: Arc::new(mail_worker),
+    })
 }
 
 /// What the use cases mail through, and the worker behind the queue.

@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod mail_flows;
 mod mailbox;
+mod projects;
 mod service;
 mod sessions;
 mod tokens;

@@ -243,6 +243,9 @@ impl AuthService {
             CommitError::UsernameTaken => RegisterError::UsernameTaken,
             CommitError::Stale => RegisterError::Unexpected(UnexpectedError::internal("insert reported stale")),
             CommitError::Unexpected(e) => RegisterError::Unexpected(e),
+            other @ (CommitError::ProjectNameTaken | CommitError::AlreadyMember) => {
+                RegisterError::Unexpected(UnexpectedError::internal(other))
+            }
         })?;
         tracing::info!(user_id = %user.id(), "user registered");
         mail::send(&*self.ports.mail_templates, &*self.ports.mail_queue, user.email(), verification.notice).await;

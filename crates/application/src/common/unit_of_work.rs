@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use forge_domain::{
     account_tokens::{AccountToken, TokenPurpose},
     api_keys::{ApiKey, ApiKeyId},
+    projects::{Membership, Project, ProjectId},
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{User, UserId},
 };
@@ -111,6 +112,41 @@ pub enum Change {
         /// Which tokens.
         purpose: TokenPurpose,
     },
+    /// Stores a new project. A live project of the same owner with the same name (ignoring case)
+    /// is refused with [`CommitError::ProjectNameTaken`].
+    InsertProject(Project),
+    /// Stores every field of an existing project, provided the stored row is still at
+    /// `expected_version`; otherwise [`CommitError::Stale`]. A name (or, on transfer, an owner)
+    /// that clashes with another live project of the owner is [`CommitError::ProjectNameTaken`].
+    UpdateProject {
+        /// The project as it should be stored.
+        project: Project,
+        /// The version the change was based on.
+        expected_version: i64,
+    },
+    /// Stores a new membership. An existing membership of the same user is refused with
+    /// [`CommitError::AlreadyMember`]; a second owner of the project with [`CommitError::Stale`]
+    /// (the storage keeps exactly one owner even if a use case were to get it wrong).
+    InsertMembership(Membership),
+    /// Stores a membership's role, provided the stored row is still at `expected_version`;
+    /// otherwise [`CommitError::Stale`]. A second owner of the project is [`CommitError::Stale`]
+    /// too: the change was based on an owner that is no longer the owner.
+    UpdateMembership {
+        /// The membership as it should be stored.
+        membership: Membership,
+        /// The version the change was based on.
+        expected_version: i64,
+    },
+    /// Ends a membership, provided it is still at `expected_version` and is not the owner's;
+    /// otherwise [`CommitError::Stale`].
+    DeleteMembership {
+        /// The project.
+        project_id: ProjectId,
+        /// The member.
+        user_id: UserId,
+        /// The version the removal was based on.
+        expected_version: i64,
+    },
 }
 
 /// Why a unit of work stored nothing.
@@ -128,6 +164,12 @@ pub enum CommitError {
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),
+    /// The owner already has a live project with this name (ignoring case).
+    #[error("the owner already has a project with this name")]
+    ProjectNameTaken,
+    /// The user already is a member of the project.
+    #[error("the user is already a member of the project")]
+    AlreadyMember,
 }
 
 /// Applies a list of changes atomically: all of them are stored, in order, or none is.

@@ -518,6 +518,9 @@ fn commit_error(e: CommitError) -> UserError {
         CommitError::UsernameTaken => UserError::UsernameTaken,
         CommitError::Stale => UserError::Conflict("the user changed since it was read"),
         CommitError::Unexpected(e) => UserError::Unexpected(e),
+        other @ (CommitError::ProjectNameTaken | CommitError::AlreadyMember) => {
+            UserError::Unexpected(UnexpectedError::internal(other))
+        }
     }
 }
 

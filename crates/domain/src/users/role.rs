@@ -32,6 +32,8 @@ pub enum Permission {
     ViewDashboard,
     /// See every project, not only one's own.
     ReadAllProjects,
+    /// Change, delete and manage the members of any project, as its owner could.
+    ManageAllProjects,
 }
 
 impl Role {
@@ -106,6 +108,7 @@ mod tests {
             Permission::ReadAuditLog,
             Permission::ViewDashboard,
             Permission::ReadAllProjects,
+            Permission::ManageAllProjects,
         ] {
             assert!(Role::Admin.grants(p), "{p:?}");
         }
@@ -120,6 +123,8 @@ mod tests {
         assert!(!Role::Manager.grants(Permission::ManageUsers));
         assert!(!Role::Manager.grants(Permission::DeleteUsers));
         assert!(!Role::Manager.grants(Permission::ReadAuditLog));
+        assert!(!Role::Manager.grants(Permission::ReadAllProjects));
+        assert!(!Role::Manager.grants(Permission::ManageAllProjects));
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub(crate) fn unexpected(error: DbErr) -> UnexpectedError {
 /// A failed write: a taken e-mail or username is an outcome the use case handles; anything
 /// else is unexpected. Decided from the constraint's name, which both databases put in their
 /// message (`uq_users_email` on PostgreSQL, `users.email` on SQLite).
+///
+/// For projects: a name the owner already uses is [`CommitError::ProjectNameTaken`]
+/// (`uq_projects_owner_name`, or `projects.name_lower` on SQLite); a second membership of one user
+/// is [`CommitError::AlreadyMember`] (`pk_project_members`, or `project_members.user_id`); a second
+/// owner of a project is [`CommitError::Stale`] (`uq_project_members_owner`, or
+/// `project_members.role`): the write was based on an owner who no longer is one.
 pub(crate) fn commit_error(error: DbErr) -> CommitError {
     if let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() {
         if message.contains("uq_users_email") || message.contains("users.email") {
@@ -29,6 +35,15 @@ pub(crate) fn commit_error(error: DbErr) -> CommitError {
         }
         if message.contains("uq_users_username_lower") || message.contains("users.username_lower") {
             return CommitError::UsernameTaken;
+        }
+        if message.contains("uq_projects_owner_name") || message.contains("projects.name_lower") {
+            return CommitError::ProjectNameTaken;
+        }
+        if message.contains("uq_project_members_owner") || message.contains("project_members.role") {
+            return CommitError::Stale;
+        }
+        if message.contains("pk_project_members") || message.contains("project_members.user_id") {
+            return CommitError::AlreadyMember;
         }
     }
     CommitError::Unexpected(unexpected(error))

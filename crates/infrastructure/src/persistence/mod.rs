@@ -15,6 +15,7 @@ mod audit;
 mod entities;
 mod errors;
 mod probe;
+mod projects;
 mod sessions;
 mod stats;
 mod throttles;
@@ -32,6 +33,7 @@ use sea_orm::{
 pub use account_tokens::SeaAccountTokenRepository;
 pub use api_keys::SeaApiKeyRepository;
 pub use probe::DatabaseProbe;
+pub use projects::SeaProjectRepository;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
 pub use throttles::SeaLoginThrottleRepository;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use forge_application::common::{Change, CommitError, UnitOfWork};
+use forge_domain::projects::ProjectRole;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
     TransactionOptions, TransactionTrait, TryInsertResult, sea_query::Expr,
@@ -11,8 +12,14 @@ use super::{
     account_tokens::to_active_model as account_token_to_active_model,
     api_keys::to_active_model as api_key_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
-    entities::{account_tokens, api_keys, audit_logs, login_throttles, outbox_events, refresh_tokens, sessions, users},
+    entities::{
+        account_tokens, api_keys, audit_logs, login_throttles, outbox_events, project_members, projects, refresh_tokens,
+        sessions, users,
+    },
     errors::commit_error,
+    projects::{
+        membership_to_active_model, membership_to_update_model, project_to_active_model, project_to_update_model,
+    },
     sessions::{refresh_token_to_active_model, session_to_active_model},
     stored,
     throttles::{stored_failures, to_active_model as throttle_to_active_model},
@@ -245,6 +252,62 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
                 .exec(tx)
                 .await
                 .map_err(commit_error)?;
+        }
+        Change::InsertProject(project) => {
+            tracing::debug!(project_id = %project.id(), "insert project");
+            projects::Entity::insert(project_to_active_model(&project))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::UpdateProject { project, expected_version } => {
+            tracing::debug!(project_id = %project.id(), expected_version, version = project.version(), "update project");
+            let updated = projects::Entity::update_many()
+                .set(project_to_update_model(&project))
+                .filter(projects::Column::Id.eq(project.id().as_uuid()))
+                .filter(projects::Column::Version.eq(expected_version))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(updated.rows_affected)?;
+        }
+        Change::InsertMembership(membership) => {
+            tracing::debug!(project_id = %membership.project_id(), user_id = %membership.user_id(), "insert membership");
+            project_members::Entity::insert(membership_to_active_model(&membership))
+                .exec_without_returning(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::UpdateMembership { membership, expected_version } => {
+            tracing::debug!(
+                project_id = %membership.project_id(),
+                user_id = %membership.user_id(),
+                expected_version,
+                role = membership.role().as_str(),
+                "update membership"
+            );
+            let updated = project_members::Entity::update_many()
+                .set(membership_to_update_model(&membership))
+                .filter(project_members::Column::ProjectId.eq(membership.project_id().as_uuid()))
+                .filter(project_members::Column::UserId.eq(membership.user_id().as_uuid()))
+                .filter(project_members::Column::Version.eq(expected_version))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(updated.rows_affected)?;
+        }
+        Change::DeleteMembership { project_id, user_id, expected_version } => {
+            tracing::debug!(%project_id, %user_id, expected_version, "delete membership");
+            // Never the owner's: whatever a use case asks, a project keeps its owner.
+            let deleted = project_members::Entity::delete_many()
+                .filter(project_members::Column::ProjectId.eq(project_id.as_uuid()))
+                .filter(project_members::Column::UserId.eq(user_id.as_uuid()))
+                .filter(project_members::Column::Version.eq(expected_version))
+                .filter(project_members::Column::Role.ne(ProjectRole::Owner.as_str()))
+                .exec(tx)
+                .await
+                .map_err(commit_error)?;
+            guard(deleted.rows_affected)?;
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ use super::{
 };
 
 /// The character that makes the next `%`, `_` or itself literal in a LIKE pattern.
-const LIKE_ESCAPE: char = '\\';
+pub(super) const LIKE_ESCAPE: char = '\\';
 
 /// [`UserRepository`] over SeaORM.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ fn matching(filter: &UserFilter) -> Condition {
 }
 
 /// `raw` with the LIKE wildcards and the escape character made literal.
-fn escape_like(raw: &str) -> String {
+pub(super) fn escape_like(raw: &str) -> String {
     let mut escaped = String::with_capacity(raw.len());
     for c in raw.chars() {
         if matches!(c, '%' | '_') || c == LIKE_ESCAPE {

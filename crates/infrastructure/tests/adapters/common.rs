@@ -5,7 +5,7 @@ use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{Email, FullName, NewUser, PasswordHash, Role, User, UserParts, Username},
 };
-use forge_infrastructure::{SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+use forge_infrastructure::{SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
 use forge_migration::testing::TestDatabase;
 use sea_orm::DatabaseConnection;
 
@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 pub struct Harness {
     pub users: SeaUserRepository,
     pub sessions: SeaSessionRepository,
+    pub projects: SeaProjectRepository,
     pub uow: SeaUnitOfWork,
     pub conn: DatabaseConnection,
     // Last, so that it is dropped after every pool on it.
@@ -27,6 +28,7 @@ impl Harness {
         Self {
             users: SeaUserRepository::new(conn.clone()),
             sessions: SeaSessionRepository::new(conn.clone()),
+            projects: SeaProjectRepository::new(conn.clone()),
             uow: SeaUnitOfWork::new(conn.clone()),
             conn,
             db,

@@ -10,6 +10,7 @@ mod common;
 mod connect;
 mod limiter;
 mod mail;
+mod projects;
 mod security;
 mod sessions;
 mod throttles;

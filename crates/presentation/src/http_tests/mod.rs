@@ -7,6 +7,7 @@ mod auth;
 mod limits;
 mod logging;
 mod mechanics;
+mod projects;
 mod service;
 mod sessions;
 mod users;

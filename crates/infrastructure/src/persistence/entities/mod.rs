@@ -6,6 +6,8 @@ pub(crate) mod api_keys;
 pub(crate) mod audit_logs;
 pub(crate) mod login_throttles;
 pub(crate) mod outbox_events;
+pub(crate) mod project_members;
+pub(crate) mod projects;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod users;

@@ -1,0 +1,15 @@
+//! Projects and their members: starting, reading, changing and deleting projects, managing
+//! members and handing a project over, with the permissions of [`policy`].
+
+mod errors;
+pub mod policy;
+pub mod ports;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use errors::ProjectError;
+pub use service::{
+    AddMemberCommand, ChangeRoleCommand, CreateProjectCommand, MemberList, MemberRef, MemberView, ProjectPorts,
+    ProjectScope, ProjectService, ProjectUpdate, TransferCommand,
+};

@@ -1,0 +1,350 @@
+//! Reading projects and memberships, and the mapping between their rows and the domain's
+//! [`Project`] and [`Membership`].
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use forge_application::{
+    Page, SortOrder, UnexpectedError,
+    projects::ports::{
+        Member, MemberQuery, MemberSort, ProjectFilter, ProjectQuery, ProjectRepository, ProjectSort, ProjectView,
+    },
+};
+use forge_domain::{
+    projects::{
+        Membership, MembershipParts, Project, ProjectDescription, ProjectId, ProjectName, ProjectParts, ProjectRole,
+        ProjectStatus,
+    },
+    users::{UserId, Username},
+};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    prelude::{DateTimeUtc, Uuid},
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+};
+
+use super::{
+    entities::{
+        project_members::{self, Column as MemberColumn},
+        projects::{self, Column},
+        users,
+    },
+    errors::{CorruptRow, unexpected},
+    stored,
+    users::{LIKE_ESCAPE, escape_like},
+};
+
+/// [`ProjectRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaProjectRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaProjectRepository {
+    /// A repository reading through `db`.
+    #[must_use]
+    pub const fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    async fn one(&self, select: Select<projects::Entity>) -> Result<Option<Project>, UnexpectedError> {
+        select.one(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
+    }
+
+    /// The member counts of `ids`, in one grouped query.
+    async fn member_counts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, UnexpectedError> {
+        let counts: Vec<(Uuid, i64)> = project_members::Entity::find()
+            .select_only()
+            .column(MemberColumn::ProjectId)
+            .column_as(Expr::col(MemberColumn::UserId).count(), "members")
+            .filter(MemberColumn::ProjectId.is_in(ids.iter().copied()))
+            .group_by(MemberColumn::ProjectId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(counts.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or_default())).collect())
+    }
+
+    /// The roles of `viewer` in `ids`, in one query.
+    async fn roles_of(&self, viewer: UserId, ids: &[Uuid]) -> Result<HashMap<Uuid, ProjectRole>, UnexpectedError> {
+        let roles: Vec<(Uuid, String)> = project_members::Entity::find()
+            .select_only()
+            .column(MemberColumn::ProjectId)
+            .column(MemberColumn::Role)
+            .filter(MemberColumn::UserId.eq(viewer.as_uuid()))
+            .filter(MemberColumn::ProjectId.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        roles
+            .into_iter()
+            .map(|(id, role)| {
+                let role = role
+                    .parse::<ProjectRole>()
+                    .map_err(|e| CorruptRow::error("project_members", format!("{id}:{viewer}"), "role", e))?;
+                Ok((id, role))
+            })
+            .collect()
+    }
+
+    /// Memberships joined with their users' usernames.
+    fn member_rows() -> Select<project_members::Entity> {
+        project_members::Entity::find()
+            .select_only()
+            .columns([
+                MemberColumn::ProjectId,
+                MemberColumn::UserId,
+                MemberColumn::Role,
+                MemberColumn::Version,
+                MemberColumn::AddedAt,
+                MemberColumn::UpdatedAt,
+            ])
+            .column_as(users::Column::Username, "username")
+            .join(JoinType::InnerJoin, project_members::Relation::User.def())
+    }
+}
+
+#[async_trait]
+impl ProjectRepository for SeaProjectRepository {
+    #[tracing::instrument(skip_all, fields(project_id = %id))]
+    async fn by_id(&self, id: ProjectId) -> Result<Option<Project>, UnexpectedError> {
+        self.one(projects::Entity::find_by_id(id.as_uuid())).await
+    }
+
+    #[tracing::instrument(skip_all, fields(owner_id = %owner))]
+    async fn owned_with_name(&self, owner: UserId, name: &ProjectName) -> Result<Option<Project>, UnexpectedError> {
+        self.one(
+            projects::Entity::find()
+                .filter(Column::OwnerId.eq(owner.as_uuid()))
+                .filter(Column::NameLower.eq(name.normalized()))
+                .filter(Column::DeletedAt.is_null()),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), sort = ?query.sort, order = ?query.order))]
+    async fn list(&self, query: &ProjectQuery, viewer: UserId) -> Result<Page<ProjectView>, UnexpectedError> {
+        let select = projects::Entity::find().filter(matching(&query.filter));
+        let total = select.clone().count(&self.db).await.map_err(unexpected)?;
+
+        let order = order_of(query.order);
+        let select = match query.sort {
+            ProjectSort::CreatedAt => select.order_by(Column::CreatedAt, order.clone()),
+            ProjectSort::UpdatedAt => select.order_by(Column::UpdatedAt, order.clone()),
+            // Stored lower-cased: sorting by it is sorting case-insensitively.
+            ProjectSort::Name => select.order_by(Column::NameLower, order.clone()),
+        };
+        let rows = select
+            .order_by(Column::Id, order)
+            .limit(u64::from(query.page.limit()))
+            .offset(query.page.offset())
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let (counts, roles) = if ids.is_empty() {
+            (HashMap::new(), HashMap::new())
+        } else {
+            (self.member_counts(&ids).await?, self.roles_of(viewer, &ids).await?)
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.id;
+                Ok(ProjectView {
+                    project: to_domain(row)?,
+                    member_count: counts.get(&id).copied().unwrap_or_default(),
+                    viewer_role: roles.get(&id).copied(),
+                })
+            })
+            .collect::<Result<_, UnexpectedError>>()?;
+        Ok(Page { items, total, request: query.page })
+    }
+
+    #[tracing::instrument(skip_all, fields(project_id = %project))]
+    async fn member_count(&self, project: ProjectId) -> Result<u64, UnexpectedError> {
+        project_members::Entity::find()
+            .filter(MemberColumn::ProjectId.eq(project.as_uuid()))
+            .count(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+
+    #[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user))]
+    async fn member(&self, project: ProjectId, user: UserId) -> Result<Option<Member>, UnexpectedError> {
+        Self::member_rows()
+            .filter(MemberColumn::ProjectId.eq(project.as_uuid()))
+            .filter(MemberColumn::UserId.eq(user.as_uuid()))
+            .into_model::<MemberRow>()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .map(member_to_domain)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(project_id = %project, page = query.page.page(), limit = query.page.limit()))]
+    async fn members(&self, project: ProjectId, query: &MemberQuery) -> Result<Page<Member>, UnexpectedError> {
+        let mut condition = Condition::all().add(MemberColumn::ProjectId.eq(project.as_uuid()));
+        if let Some(role) = query.role {
+            condition = condition.add(MemberColumn::Role.eq(role.as_str()));
+        }
+        let total =
+            project_members::Entity::find().filter(condition.clone()).count(&self.db).await.map_err(unexpected)?;
+
+        let order = order_of(query.order);
+        let select = Self::member_rows().filter(condition);
+        let select = match query.sort {
+            MemberSort::AddedAt => select.order_by(MemberColumn::AddedAt, order.clone()),
+            MemberSort::Username => select.order_by(users::Column::UsernameLower, order.clone()),
+        };
+        let rows = select
+            .order_by(MemberColumn::UserId, order)
+            .limit(u64::from(query.page.limit()))
+            .offset(query.page.offset())
+            .into_model::<MemberRow>()
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let items = rows.into_iter().map(member_to_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, request: query.page })
+    }
+}
+
+const fn order_of(order: SortOrder) -> Order {
+    match order {
+        SortOrder::Asc => Order::Asc,
+        SortOrder::Desc => Order::Desc,
+    }
+}
+
+/// The `WHERE` clause of a list: never a deleted project, then each filter that is set.
+fn matching(filter: &ProjectFilter) -> Condition {
+    let mut condition = Condition::all().add(Column::DeletedAt.is_null());
+    if let Some(status) = filter.status {
+        condition = condition.add(Column::Status.eq(status.as_str()));
+    }
+    if let Some(owner) = filter.owner_id {
+        condition = condition.add(Column::OwnerId.eq(owner.as_uuid()));
+    }
+    if let Some(member) = filter.member {
+        condition = condition.add(
+            Column::Id.in_subquery(
+                Query::select()
+                    .column(MemberColumn::ProjectId)
+                    .from(project_members::Entity)
+                    .and_where(Expr::col(MemberColumn::UserId).eq(member.as_uuid()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        // Lower-cased in Rust on both sides, so the match ignores case in every script on
+        // PostgreSQL as on SQLite.
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        condition = condition.add(Expr::col(Column::NameLower).like(LikeExpr::new(pattern).escape(LIKE_ESCAPE)));
+    }
+    condition
+}
+
+/// Rebuilds a [`Project`] from its row, re-parsing every value: a row the domain no longer
+/// accepts is a [`CorruptRow`] (an internal error).
+fn to_domain(row: projects::Model) -> Result<Project, UnexpectedError> {
+    let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("projects", row.id, column, reason);
+    let name = ProjectName::parse(&row.name).map_err(|e| corrupt("name", &e))?;
+    let description = row
+        .description
+        .as_deref()
+        .map(ProjectDescription::parse)
+        .transpose()
+        .map_err(|e| corrupt("description", &e))?;
+    let status = row.status.parse::<ProjectStatus>().map_err(|e| corrupt("status", &e))?;
+    Ok(Project::from_parts(ProjectParts {
+        id: ProjectId::from_uuid(row.id),
+        owner_id: UserId::from_uuid(row.owner_id),
+        name,
+        description,
+        status,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        deleted_at: row.deleted_at,
+        version: row.version,
+    }))
+}
+
+/// A membership row joined with its user's username.
+#[derive(Debug, FromQueryResult)]
+struct MemberRow {
+    project_id: Uuid,
+    user_id: Uuid,
+    role: String,
+    version: i64,
+    added_at: DateTimeUtc,
+    updated_at: DateTimeUtc,
+    username: String,
+}
+
+fn member_to_domain(row: MemberRow) -> Result<Member, UnexpectedError> {
+    let key = format!("{}:{}", row.project_id, row.user_id);
+    let role = row.role.parse::<ProjectRole>().map_err(|e| CorruptRow::error("project_members", &key, "role", e))?;
+    let username =
+        Username::parse(&row.username).map_err(|e| CorruptRow::error("users", row.user_id, "username", e))?;
+    Ok(Member {
+        membership: Membership::from_parts(MembershipParts {
+            project_id: ProjectId::from_uuid(row.project_id),
+            user_id: UserId::from_uuid(row.user_id),
+            role,
+            added_at: row.added_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }),
+        username,
+    })
+}
+
+/// Every column of `project`, as written by an insert or a full update.
+pub(super) fn project_to_active_model(project: &Project) -> projects::ActiveModel {
+    projects::ActiveModel {
+        id: Set(project.id().as_uuid()),
+        owner_id: Set(project.owner_id().as_uuid()),
+        name: Set(project.name().as_ref().to_owned()),
+        name_lower: Set(project.name().normalized()),
+        description: Set(project.description().map(|d| d.as_ref().to_owned())),
+        status: Set(project.status().as_str().to_owned()),
+        version: Set(project.version()),
+        created_at: Set(stored(project.created_at())),
+        updated_at: Set(stored(project.updated_at())),
+        deleted_at: Set(project.deleted_at().map(stored)),
+    }
+}
+
+/// Every column of `project` but its id, for `UPDATE ... WHERE id = ?`.
+pub(super) fn project_to_update_model(project: &Project) -> projects::ActiveModel {
+    projects::ActiveModel { id: NotSet, ..project_to_active_model(project) }
+}
+
+/// Every column of `membership`, as written by an insert.
+pub(super) fn membership_to_active_model(membership: &Membership) -> project_members::ActiveModel {
+    project_members::ActiveModel {
+        project_id: Set(membership.project_id().as_uuid()),
+        user_id: Set(membership.user_id().as_uuid()),
+        role: Set(membership.role().as_str().to_owned()),
+        version: Set(membership.version()),
+        added_at: Set(stored(membership.added_at())),
+        updated_at: Set(stored(membership.updated_at())),
+    }
+}
+
+/// What a change of a membership writes: its role, version and `updated_at`.
+pub(super) fn membership_to_update_model(membership: &Membership) -> project_members::ActiveModel {
+    project_members::ActiveModel {
+        project_id: NotSet,
+        user_id: NotSet,
+        added_at: NotSet,
+        ..membership_to_active_model(membership)
+    }
+}
