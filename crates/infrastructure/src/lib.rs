@@ -23,7 +23,7 @@ pub mod security;
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository,
+    SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

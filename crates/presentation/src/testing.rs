@@ -234,7 +234,17 @@ impl Mocks {
             },
             self.settings.clone(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http), account, api_keys, limits, lockout, projects }
+        AppState {
+            auth,
+            users,
+            health: self.health,
+            http: Arc::new(self.http),
+            account,
+            api_keys,
+            limits,
+            lockout,
+            projects,
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use super::{
     api_keys::to_active_model as api_key_to_active_model,
     audit::{audit_to_active_model, event_to_active_model},
     entities::{
-        account_tokens, api_keys, audit_logs, login_throttles, outbox_events, project_members, projects, refresh_tokens,
-        sessions, users,
+        account_tokens, api_keys, audit_logs, login_throttles, outbox_events, project_members, projects,
+        refresh_tokens, sessions, users,
     },
     errors::commit_error,
     projects::{
