@@ -20,5 +20,7 @@ pub mod security;
 
 pub use clock::SystemClock;
 pub use memory::InMemoryRevocationStore;
-pub use persistence::{DatabaseProbe, QueryStats, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+pub use persistence::{
+    DatabaseProbe, QueryStats, SeaAuditLogRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
+};
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -14,6 +14,7 @@
 //! | `/api/v1/users` | GET, POST |
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
+//! | `/api/v1/audit-logs` | GET |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -29,12 +30,12 @@ use actix_web::{
     middleware::{Compress, from_fn},
     web,
 };
-use forge_application::{auth::AuthService, health::HealthService, users::UserService};
+use forge_application::{audit::AuditLogService, auth::AuthService, health::HealthService, users::UserService};
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    auth, extract,
+    audit, auth, extract,
     middleware::{self as mw, ForgeRootSpan},
     routing, service, users,
 };
@@ -115,6 +116,8 @@ pub struct AppState {
     pub health: HealthService,
     /// HTTP settings.
     pub http: Arc<HttpSettings>,
+    /// Reading the audit trail.
+    pub audit: AuditLogService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -137,12 +140,13 @@ pub fn build_app(
         .app_data(web::Data::new(state.users))
         .app_data(web::Data::new(state.health))
         .app_data(web::Data::from(Arc::clone(&settings)))
+        .app_data(web::Data::new(state.audit))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes))
+        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes).configure(audit::routes))
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps
         // each route instead (see `routing`).

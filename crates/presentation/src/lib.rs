@@ -12,6 +12,7 @@
 //! worker; `forge openapi` prints [`openapi()`].
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod conditional;
 pub mod extract;

@@ -23,7 +23,7 @@ use utoipa::{
 };
 
 use crate::{
-    auth, pagination, problem,
+    audit, auth, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
@@ -60,6 +60,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::update,
         users::handlers::delete,
         users::handlers::restore,
+        audit::handlers::list,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -85,6 +86,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         (name = "service", description = "What the server is, its health, and its documentation"),
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "One's own account, and administration of every account"),
+        (name = "administration", description = "The audit trail, statistics and operational figures"),
     ),
 )]
 struct ApiDoc;

@@ -21,6 +21,7 @@ use actix_web::{
     },
 };
 use forge_application::{
+    audit::AuditLogError,
     auth::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
     users::UserError,
@@ -570,6 +571,16 @@ impl From<UserError> for Problem {
     }
 }
 
+impl From<AuditLogError> for Problem {
+    fn from(e: AuditLogError) -> Self {
+        match e {
+            AuditLogError::Forbidden => Self::new(ProblemCode::Forbidden, "only admins may read the audit trail"),
+            AuditLogError::Validation(errors) => Self::validation(errors),
+            AuditLogError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
 fn email_taken() -> Problem {
     Problem::new(ProblemCode::EmailTaken, "an account with this e-mail address already exists")
 }
@@ -681,6 +692,13 @@ mod tests {
         assert_eq!(conflict.detail(), "admins cannot delete themselves");
         assert_maps(UserError::Stale.into(), 412, "PRECONDITION_FAILED");
         assert_maps(UserError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+    }
+
+    #[test]
+    fn every_audit_log_error_maps_to_its_status_and_code() {
+        assert_maps(AuditLogError::Forbidden.into(), 403, "FORBIDDEN");
+        assert_maps(AuditLogError::Validation(two_errors()).into(), 422, "VALIDATION_FAILED");
+        assert_maps(AuditLogError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use actix_web::{body::MessageBody, dev::ServiceResponse, test};
 use chrono::{DateTime, Utc};
 use forge_application::{
+    audit::{AuditLogService, ports::MockAuditLogRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
         ports::{
@@ -74,6 +75,7 @@ pub(crate) struct Mocks {
     pub access_tokens: MockAccessTokens,
     pub opaque_tokens: MockOpaqueTokens,
     pub revocations: MockRevocationStore,
+    pub audit_logs: MockAuditLogRepository,
     pub health: HealthService,
     pub http: HttpSettings,
     /// Whether the sessions of known tokens count as revoked.
@@ -138,7 +140,13 @@ impl Mocks {
             UserPorts { users, sessions, unit_of_work, hasher, revocations, clock },
             AuthSettings::default(),
         );
-        AppState { auth, users, health: self.health, http: Arc::new(self.http) }
+        AppState {
+            auth,
+            users,
+            health: self.health,
+            http: Arc::new(self.http),
+            audit: AuditLogService::new(Arc::new(self.audit_logs)),
+        }
     }
 }
 

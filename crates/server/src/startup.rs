@@ -6,6 +6,7 @@ use actix_web::{HttpServer, dev::Server};
 use anyhow::Context;
 use forge_application::auth::ports::OpaqueTokens;
 use forge_application::{
+    audit::AuditLogService,
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
@@ -13,7 +14,7 @@ use forge_application::{
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaAuditLogRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -38,6 +39,8 @@ pub struct Services {
     pub users: UserService,
     /// Readiness.
     pub health: HealthService,
+    /// Reading the audit trail.
+    pub audit: AuditLogService,
 }
 
 /// A built, bound, not yet running server.
@@ -79,6 +82,7 @@ impl Application {
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
+            audit: services.audit.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -186,9 +190,10 @@ pub async fn wire(
     );
     let users =
         UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
+    let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(database.clone())));
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health })
+    Ok(Services { auth, users, health, audit })
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

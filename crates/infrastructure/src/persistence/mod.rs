@@ -26,6 +26,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+pub use audit::SeaAuditLogRepository;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
