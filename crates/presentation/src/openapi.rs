@@ -73,6 +73,8 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
             responses::NotFound,
             responses::MethodNotAllowed,
             responses::Conflict,
+            responses::PreconditionFailed,
+            responses::NotModified,
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::ValidationFailed,
@@ -122,6 +124,20 @@ pub mod responses {
         )*};
     }
 
+    /// 304: the representation named by `If-None-Match` is still current. No body.
+    pub struct NotModified;
+
+    impl<'r> ToResponse<'r> for NotModified {
+        fn response() -> (&'r str, RefOr<Response>) {
+            let response = utoipa::openapi::ResponseBuilder::new()
+                .description("Not modified: the `ETag` sent in `If-None-Match` is still current; no body")
+                .header("ETag", super::string_header("The current strong validator (the one sent)"))
+                .header(super::REQUEST_ID_HEADER, super::request_id_header())
+                .build();
+            ("NotModified", response.into())
+        }
+    }
+
     problem_responses! {
         /// 400.
         MalformedRequest => ProblemCode::MalformedRequest,
@@ -145,6 +161,10 @@ pub mod responses {
         /// 409.
         Conflict => ProblemCode::Conflict,
             "`EMAIL_TAKEN`, `USERNAME_TAKEN` or `CONFLICT`: uniqueness or state conflict";
+        /// 412.
+        PreconditionFailed => ProblemCode::PreconditionFailed,
+            "`PRECONDITION_FAILED`: `If-Match` names a version the resource is no longer at (or a \
+             conditional write lost a race); nothing changed. Read it again and retry with its new `ETag`";
         /// 413.
         PayloadTooLarge => ProblemCode::PayloadTooLarge, "`PAYLOAD_TOO_LARGE`: the body is over the limit";
         /// 415.
@@ -393,6 +413,10 @@ mod tests {
     fn error_responses_are_problem_documents() {
         let doc = document();
         for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+            if name == "NotModified" {
+                assert!(response.get("content").is_none(), "a 304 has no body");
+                continue;
+            }
             let schema = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
             assert_eq!(schema, "#/components/schemas/ProblemDocument", "{name}");
         }
@@ -404,6 +428,35 @@ mod tests {
                     assert!(is_problem || path == "/health/ready", "{method} {path} {status}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn single_users_document_their_etags_and_preconditions() {
+        let doc = document();
+        let parameters = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (path, method) in [("/api/v1/users/me", "get"), ("/api/v1/users/{id}", "get")] {
+            assert!(parameters(path, method).contains(&"If-None-Match".to_owned()), "{method} {path}");
+            let responses = &doc["paths"][path][method]["responses"];
+            assert!(responses["200"]["headers"].get("ETag").is_some(), "{method} {path}");
+            assert_eq!(responses["304"]["$ref"], "#/components/responses/NotModified", "{method} {path}");
+        }
+        for (path, method) in [
+            ("/api/v1/users/me", "patch"),
+            ("/api/v1/users/{id}", "put"),
+            ("/api/v1/users/{id}", "patch"),
+            ("/api/v1/users/{id}", "delete"),
+        ] {
+            assert!(parameters(path, method).contains(&"If-Match".to_owned()), "{method} {path}");
+            let responses = &doc["paths"][path][method]["responses"];
+            assert_eq!(responses["412"]["$ref"], "#/components/responses/PreconditionFailed", "{method} {path}");
         }
     }
 

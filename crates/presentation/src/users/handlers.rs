@@ -30,7 +30,11 @@ use crate::{
     tag = "users",
     operation_id = "get_me",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    responses((status = 200, description = "The caller's account", body = UserResponse)),
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier read: 304 when it is still current")),
+    responses(
+        (status = 200, description = "The caller's account", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
+        (status = 304, response = problems::NotModified),
+    ),
 )]
 pub async fn me(
     req: HttpRequest,
@@ -51,10 +55,12 @@ pub async fn me(
     tag = "users",
     operation_id = "update_me",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(("If-Match" = Option<String>, Header, description = "Change only if the account is still at this ETag (412 otherwise)")),
     request_body = UpdateMeRequest,
     responses(
-        (status = 200, description = "The account as it is now", body = UserResponse),
+        (status = 200, description = "The account as it is now", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
         (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
         (status = 422, response = problems::ValidationFailed),
     ),
 )]
@@ -107,7 +113,10 @@ pub async fn list(
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "The account was created", body = UserResponse,
-            headers(("Location" = String, description = "The new user's path"))),
+            headers(
+                ("Location" = String, description = "The new user's path"),
+                ("ETag" = String, description = "The strong validator of this representation"),
+            )),
         (status = 403, response = problems::Forbidden),
         (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),
@@ -140,9 +149,13 @@ pub async fn create(
     tag = "users",
     operation_id = "get_user",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    params(("id" = Uuid, Path, description = "The user's id")),
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier read: 304 when it is still current"),
+    ),
     responses(
-        (status = 200, description = "The user", body = UserResponse),
+        (status = 200, description = "The user", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
+        (status = 304, response = problems::NotModified),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
     ),
@@ -167,13 +180,17 @@ pub async fn get(
     tag = "users",
     operation_id = "replace_user",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    params(("id" = Uuid, Path, description = "The user's id")),
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "Change only if the user is still at this ETag (412 otherwise)"),
+    ),
     request_body = ReplaceUserRequest,
     responses(
-        (status = 200, description = "The user as it is now", body = UserResponse),
+        (status = 200, description = "The user as it is now", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
         (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
         (status = 422, response = problems::ValidationFailed),
     ),
 )]
@@ -199,13 +216,17 @@ pub async fn replace(
     tag = "users",
     operation_id = "update_user",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    params(("id" = Uuid, Path, description = "The user's id")),
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "Change only if the user is still at this ETag (412 otherwise)"),
+    ),
     request_body = UpdateUserRequest,
     responses(
-        (status = 200, description = "The user as it is now", body = UserResponse),
+        (status = 200, description = "The user as it is now", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
         (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
         (status = 422, response = problems::ValidationFailed),
     ),
 )]
@@ -231,12 +252,16 @@ pub async fn update(
     tag = "users",
     operation_id = "delete_user",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    params(("id" = Uuid, Path, description = "The user's id")),
+    params(
+        ("id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = Option<String>, Header, description = "Change only if the user is still at this ETag (412 otherwise)"),
+    ),
     responses(
         (status = 204, description = "The user was deleted"),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
         (status = 409, response = problems::Conflict),
+        (status = 412, response = problems::PreconditionFailed),
     ),
 )]
 pub async fn delete(
@@ -259,7 +284,7 @@ pub async fn delete(
     security(("bearer_auth" = []), ("oauth2_password" = [])),
     params(("id" = Uuid, Path, description = "The user's id")),
     responses(
-        (status = 200, description = "The user, restored", body = UserResponse),
+        (status = 200, description = "The user, restored", body = UserResponse, headers(("ETag" = String, description = "The strong validator of this representation"))),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
         (status = 409, response = problems::Conflict),
