@@ -12,6 +12,7 @@
 //! | `/api/v1/auth/register`, `/login`, `/token`, `/refresh`, `/logout` | POST |
 //! | `/api/v1/users/me` | GET, PATCH |
 //! | `/api/v1/users` | GET, POST |
+//! | `/api/v1/users/bulk` | POST |
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
 //! | `/api/v1/audit-logs` | GET |
@@ -45,6 +46,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long a request may run by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest body of a bulk endpoint accepted by default: 4 MiB, room for 1000 accounts even
+/// with long names and passwords.
+pub const DEFAULT_BULK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How long a bulk request may run by default: hashing 1000 passwords takes tens of seconds on
+/// two cores.
+pub const DEFAULT_BULK_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Headers a browser may send cross-origin.
 const CORS_ALLOWED_HEADERS: [&str; 9] = [
@@ -89,6 +98,10 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// The server's version, shown at `/`.
     pub version: String,
+    /// The largest body of a bulk endpoint, in bytes.
+    pub bulk_body_limit: usize,
+    /// How long a request to a bulk endpoint may run before it is answered with 504.
+    pub bulk_request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -100,6 +113,8 @@ impl Default for HttpSettings {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            bulk_body_limit: DEFAULT_BULK_BODY_LIMIT,
+            bulk_request_timeout: DEFAULT_BULK_REQUEST_TIMEOUT,
         }
     }
 }

@@ -55,6 +55,7 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::update_me,
         users::handlers::list,
         users::handlers::create,
+        users::handlers::create_many,
         users::handlers::get,
         users::handlers::replace,
         users::handlers::update,

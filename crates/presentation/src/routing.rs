@@ -2,6 +2,10 @@
 //! with a 405 problem document and an `Allow` header (and `OPTIONS` with 204 and `Allow`),
 //! instead of actix-web's bare 404/405. Every route also gets the request time limit
 //! ([`timeout`](crate::middleware::timeout)).
+//!
+//! An endpoint that takes a list of things to create at once is marked [`Endpoint::bulk`]: it gets
+//! the bulk time limit instead of the ordinary one, and its list bodies
+//! ([`ValidJsonList`](crate::extract::json::ValidJsonList)) the bulk size limit.
 
 use actix_web::{
     FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route,
@@ -20,10 +24,20 @@ pub(crate) struct Endpoint {
     methods: Vec<Method>,
 }
 
+/// Marks a bulk endpoint's requests (see the module notes); read by the time limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BulkRoute;
+
 impl Endpoint {
     /// An endpoint at `path` (relative to the enclosing scope) with no method yet.
     pub(crate) fn new(path: &str) -> Self {
         Self { resource: web::resource(path), methods: Vec::new() }
+    }
+
+    /// Makes this a bulk endpoint: the bulk time limit and body size limit apply to it.
+    pub(crate) fn bulk(mut self) -> Self {
+        self.resource = self.resource.app_data(BulkRoute);
+        self
     }
 
     /// `GET`, which also answers `HEAD` (the server drops the body).

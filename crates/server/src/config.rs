@@ -72,6 +72,10 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// The largest body of a bulk endpoint (`POST /users/bulk`).
+    pub bulk_body_limit_bytes: usize,
+    /// How long a request to a bulk endpoint may run.
+    pub bulk_request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -189,6 +193,8 @@ impl Default for ServerSettings {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
+            bulk_body_limit_bytes: 4 * 1024 * 1024,
+            bulk_request_timeout_secs: 120,
         }
     }
 }
@@ -336,6 +342,15 @@ impl Settings {
         }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError::new("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.server.bulk_body_limit_bytes < self.server.body_limit_bytes {
+            return Err(ConfigError::new("server.bulk_body_limit_bytes", "must be at least server.body_limit_bytes"));
+        }
+        if self.server.bulk_request_timeout_secs < self.server.request_timeout_secs {
+            return Err(ConfigError::new(
+                "server.bulk_request_timeout_secs",
+                "must be at least server.request_timeout_secs",
+            ));
         }
         if self.server.workers == Some(0) {
             return Err(ConfigError::new("server.workers", "must be at least 1"));
@@ -541,6 +556,12 @@ mod tests {
         let mut s = Settings::default();
         s.password.min_strength = 5;
         assert_eq!(s.validate().unwrap_err().key, "password.min_strength");
+        let mut s = Settings::default();
+        s.server.bulk_body_limit_bytes = 1024;
+        assert_eq!(s.validate().unwrap_err().key, "server.bulk_body_limit_bytes");
+        let mut s = Settings::default();
+        s.server.bulk_request_timeout_secs = 5;
+        assert_eq!(s.validate().unwrap_err().key, "server.bulk_request_timeout_secs");
     }
 
     #[test]

@@ -81,6 +81,8 @@ impl Application {
                 body_limit: settings.server.body_limit_bytes,
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
+                bulk_body_limit: settings.server.bulk_body_limit_bytes,
+                bulk_request_timeout: std::time::Duration::from_secs(settings.server.bulk_request_timeout_secs),
             }),
             audit: services.audit.clone(),
         };

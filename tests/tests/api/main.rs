@@ -7,6 +7,7 @@
 
 mod audit;
 mod auth;
+mod bulk;
 mod conditional;
 mod harness;
 mod http;

@@ -1,7 +1,7 @@
 //! The users endpoints: `/users/me`, the list, and each account by id.
 //!
 //! Still to come here (they slot in as further endpoints below): `/users/me/password`,
-//! `/users/bulk`, `/users/{id}/unlock`, `/users/{id}/projects`.
+//! `/users/{id}/unlock`, `/users/{id}/projects`.
 
 pub mod handlers;
 pub mod query;
@@ -12,11 +12,12 @@ use actix_web::web;
 
 use crate::routing::Endpoint;
 
-/// Registers the endpoints, relative to `/api/v1`. `/users/me` comes before `/users/{id}` so
-/// that `me` is never read as an id.
+/// Registers the endpoints, relative to `/api/v1`. `/users/me` and `/users/bulk` come before
+/// `/users/{id}` so that `me` and `bulk` are never read as ids.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/users/me").get(handlers::me).patch(handlers::update_me))
         .service(Endpoint::new("/users").get(handlers::list).post(handlers::create))
+        .service(Endpoint::new("/users/bulk").post(handlers::create_many).bulk())
         .service(
             Endpoint::new("/users/{id}")
                 .get(handlers::get)
