@@ -19,6 +19,7 @@ use sea_orm_migration::{
 mod m20261123_000001_create_users;
 mod m20261123_000002_create_sessions;
 mod m20261123_000003_create_audit_and_outbox;
+mod m20261123_000008_create_idempotency_keys;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_users::Migration),
             Box::new(m20261123_000002_create_sessions::Migration),
             Box::new(m20261123_000003_create_audit_and_outbox::Migration),
+            Box::new(m20261123_000008_create_idempotency_keys::Migration),
         ]
     }
 }

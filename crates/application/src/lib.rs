@@ -30,6 +30,7 @@ pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod health;
+pub mod idempotency;
 pub mod users;
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod security;
 pub use clock::SystemClock;
 pub use memory::InMemoryRevocationStore;
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaAuditLogRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaAuditLogRepository, SeaIdempotencyStore, SeaSessionRepository, SeaUnitOfWork,
+    SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -12,6 +12,7 @@
 mod audit;
 mod entities;
 mod errors;
+mod idempotency;
 mod probe;
 mod sessions;
 mod stats;
@@ -27,6 +28,7 @@ use sea_orm::{
 };
 
 pub use audit::SeaAuditLogRepository;
+pub use idempotency::SeaIdempotencyStore;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;

@@ -6,6 +6,7 @@
 mod audit;
 mod common;
 mod connect;
+mod idempotency;
 mod security;
 mod sessions;
 mod users;

@@ -2,6 +2,7 @@
 //! repositories map them to and from domain types.
 
 pub(crate) mod audit_logs;
+pub(crate) mod idempotency_keys;
 pub(crate) mod outbox_events;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
