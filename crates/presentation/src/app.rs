@@ -31,7 +31,10 @@ use actix_web::{
     middleware::{Compress, from_fn},
     web,
 };
-use forge_application::{audit::AuditLogService, auth::AuthService, health::HealthService, users::UserService};
+use forge_application::{
+    audit::AuditLogService, auth::AuthService, health::HealthService, idempotency::IdempotencyService,
+    users::UserService,
+};
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
@@ -69,7 +72,7 @@ const CORS_ALLOWED_HEADERS: [&str; 9] = [
 ];
 
 /// Response headers a browser script may read cross-origin.
-const CORS_EXPOSED_HEADERS: [&str; 8] = [
+const CORS_EXPOSED_HEADERS: [&str; 9] = [
     "x-request-id",
     "location",
     "link",
@@ -78,6 +81,7 @@ const CORS_EXPOSED_HEADERS: [&str; 8] = [
     "ratelimit-limit",
     "ratelimit-remaining",
     "ratelimit-reset",
+    "idempotent-replayed",
 ];
 
 /// How long a browser may cache a preflight answer, in seconds.
@@ -133,6 +137,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Reading the audit trail.
     pub audit: AuditLogService,
+    /// `Idempotency-Key` claims and replays.
+    pub idempotency: IdempotencyService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -156,6 +162,7 @@ pub fn build_app(
         .app_data(web::Data::new(state.health))
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(web::Data::new(state.audit))
+        .app_data(web::Data::new(state.idempotency))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())

@@ -462,6 +462,24 @@ mod tests {
     }
 
     #[test]
+    fn creating_posts_document_the_idempotency_key() {
+        let doc = document();
+        for path in ["/api/v1/auth/register", "/api/v1/users", "/api/v1/users/bulk"] {
+            let operation = &doc["paths"][path]["post"];
+            let key = operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "Idempotency-Key")
+                .unwrap_or_else(|| panic!("{path}"));
+            assert_eq!(key["in"], "header", "{path}");
+            assert_eq!(key["schema"]["maxLength"], 255, "{path}");
+            assert!(operation["responses"]["201"]["headers"].get("Idempotent-Replayed").is_some(), "{path}");
+            assert!(operation["responses"].get("409").is_some(), "{path}");
+        }
+    }
+
+    #[test]
     fn every_operation_has_a_unique_id_and_a_tag() {
         let doc = document();
         let mut ids = BTreeSet::new();

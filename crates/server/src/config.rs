@@ -14,7 +14,7 @@ use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
-use forge_application::auth::AuthSettings;
+use forge_application::{auth::AuthSettings, idempotency::IdempotencySettings};
 use forge_domain::users::PasswordPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -48,6 +48,8 @@ pub struct Settings {
     pub admin: AdminBootstrap,
     /// Logging.
     pub log: LogSettings,
+    /// `Idempotency-Key` retention.
+    pub idempotency: IdempotencyConfig,
 }
 
 /// Development or production.
@@ -156,6 +158,22 @@ pub struct LogSettings {
     pub format: Option<LogFormat>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct IdempotencyConfig {
+    /// How long the response to a request with an `Idempotency-Key` is replayed.
+    pub ttl_secs: i64,
+    /// How often expired keys are purged.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self { ttl_secs: 24 * 3600, purge_interval_secs: 3600 }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -181,6 +199,7 @@ impl Default for Settings {
             cors: CorsSettings::default(),
             admin: AdminBootstrap::default(),
             log: LogSettings::default(),
+            idempotency: IdempotencyConfig::default(),
         }
     }
 }
@@ -370,6 +389,12 @@ impl Settings {
         if self.auth.refresh_reuse_grace_secs < 0 || self.auth.refresh_reuse_grace_secs > 300 {
             return Err(ConfigError::new("auth.refresh_reuse_grace_secs", "must be between 0 and 300"));
         }
+        if self.idempotency.ttl_secs < 60 || self.idempotency.ttl_secs > 30 * 24 * 3600 {
+            return Err(ConfigError::new("idempotency.ttl_secs", "must be between 60 and 2592000 (30 days)"));
+        }
+        if self.idempotency.purge_interval_secs == 0 {
+            return Err(ConfigError::new("idempotency.purge_interval_secs", "must be at least 1"));
+        }
         let p = &self.password;
         if p.min_length < 1 || p.min_length > p.max_length {
             return Err(ConfigError::new("password.min_length", "must be at least 1 and at most password.max_length"));
@@ -469,6 +494,18 @@ impl Settings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_secs)
     }
+
+    /// How long idempotency keys are kept. An unfinished claim holds its key for as long as the
+    /// slowest request may run (the bulk time limit) and a minute more: past that its instance
+    /// must have crashed.
+    #[must_use]
+    pub fn idempotency_settings(&self) -> IdempotencySettings {
+        let longest = self.server.request_timeout_secs.max(self.server.bulk_request_timeout_secs);
+        IdempotencySettings {
+            ttl: chrono::Duration::seconds(self.idempotency.ttl_secs),
+            lease: chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60),
+        }
+    }
 }
 
 /// Placeholders and low-variety strings that must never sign production tokens.
@@ -556,6 +593,9 @@ mod tests {
         let mut s = Settings::default();
         s.password.min_strength = 5;
         assert_eq!(s.validate().unwrap_err().key, "password.min_strength");
+        let mut s = Settings::default();
+        s.idempotency.ttl_secs = 0;
+        assert_eq!(s.validate().unwrap_err().key, "idempotency.ttl_secs");
         let mut s = Settings::default();
         s.server.bulk_body_limit_bytes = 1024;
         assert_eq!(s.validate().unwrap_err().key, "server.bulk_body_limit_bytes");

@@ -10,11 +10,12 @@ use forge_application::{
     auth::{AuthPorts, AuthService},
     common::Clock,
     health::HealthService,
+    idempotency::IdempotencyService,
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaAuditLogRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaAuditLogRepository, SeaIdempotencyStore, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -41,6 +42,8 @@ pub struct Services {
     pub health: HealthService,
     /// Reading the audit trail.
     pub audit: AuditLogService,
+    /// `Idempotency-Key` claims and replays.
+    pub idempotency: IdempotencyService,
 }
 
 /// A built, bound, not yet running server.
@@ -49,6 +52,7 @@ pub struct Application {
     server: Server,
     services: Services,
     query_stats: Arc<QueryStats>,
+    purge: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -85,6 +89,7 @@ impl Application {
                 bulk_request_timeout: std::time::Duration::from_secs(settings.server.bulk_request_timeout_secs),
             }),
             audit: services.audit.clone(),
+            idempotency: services.idempotency.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -93,7 +98,11 @@ impl Application {
             server = server.workers(workers);
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
-        Ok(Self { port, server: server.run(), services, query_stats })
+        let purge = tokio::spawn(purge_idempotency_keys(
+            services.idempotency.clone(),
+            std::time::Duration::from_secs(settings.idempotency.purge_interval_secs),
+        ));
+        Ok(Self { port, server: server.run(), services, query_stats, purge })
     }
 
     /// The port actually bound (useful with port 0).
@@ -119,7 +128,9 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        self.purge.abort();
+        outcome
     }
 }
 
@@ -190,12 +201,34 @@ pub async fn wire(
         },
         auth_settings.clone(),
     );
-    let users =
-        UserService::new(UserPorts { users, sessions, unit_of_work, hasher, revocations, clock }, auth_settings);
+    let users = UserService::new(
+        UserPorts { users, sessions, unit_of_work, hasher, revocations, clock: clock.clone() },
+        auth_settings,
+    );
     let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(database.clone())));
+    let idempotency = IdempotencyService::new(
+        Arc::new(SeaIdempotencyStore::new(database.clone())),
+        clock,
+        settings.idempotency_settings(),
+    );
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health, audit })
+    Ok(Services { auth, users, health, audit, idempotency })
+}
+
+/// Forgets expired idempotency keys every `every`, for as long as the server runs (keys are also
+/// judged expired when they are used, so this only bounds the table's size).
+async fn purge_idempotency_keys(idempotency: IdempotencyService, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match idempotency.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
+            Err(e) => tracing::warn!(error = ?e, "purging expired idempotency keys failed; retrying later"),
+        }
+    }
 }
 
 /// Creates the `FORGE_ADMIN_*` admin when set and no admin exists.

@@ -11,6 +11,7 @@ mod bulk;
 mod conditional;
 mod harness;
 mod http;
+mod idempotency;
 mod service;
 mod tokens;
 mod users;

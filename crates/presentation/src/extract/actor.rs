@@ -5,7 +5,7 @@
 //! yet; until they are, presenting one is a 401 that says so, rather than a misleading "invalid
 //! token".
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use forge_application::{Actor, auth::AuthService};
 use futures::future::LocalBoxFuture;
 
@@ -26,12 +26,20 @@ impl FromRequest for Authenticated {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated by a middleware (idempotency needs the caller first)?
+        if let Some(authenticated) = req.extensions().get::<Self>().cloned() {
+            return Box::pin(async move { Ok(authenticated) });
+        }
         let req = req.clone();
         Box::pin(async move { authenticate(&req).await.map_err(|problem| problem.at(&req).into()) })
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
+/// Authenticates the request's bearer token.
+///
+/// # Errors
+/// The 401 (or 500/503) problem for a request whose credentials do not authenticate.
+pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     let token = bearer_token(req)?;
     let Some(auth) = req.app_data::<web::Data<AuthService>>() else {
         tracing::error!("the authentication service is not registered with the application");

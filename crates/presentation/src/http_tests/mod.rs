@@ -2,6 +2,7 @@
 //! (every middleware, real use cases over mocked ports).
 
 mod auth;
+mod idempotency;
 mod logging;
 mod mechanics;
 mod service;

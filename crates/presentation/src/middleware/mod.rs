@@ -9,10 +9,13 @@
 //!    internals, Swagger UI) into one;
 //! 6. CORS (actix-cors);
 //! 7. [`token_in_url`]: refuses tokens in the query string before any handler sees them;
-//! 8. [`timeout`], around each route: answers 504 when a request runs past the limit.
+//! 8. [`timeout`], around each route: answers 504 when a request runs past the limit;
+//! 9. [`idempotency`], inside the time limit, around the `POST` of endpoints that create
+//!    something: `Idempotency-Key` replays.
 //!
 //! Middleware only deals with HTTP mechanics; none of it knows a use case.
 
+pub mod idempotency;
 pub mod problems;
 pub mod request_id;
 pub mod root_span;

@@ -18,6 +18,7 @@ use super::{
 use crate::{
     conditional::{self, IfMatch},
     extract::{Authenticated, ListQuery, ValidJson, ValidJsonList},
+    middleware::idempotency::IdempotencyKeyHeader,
     openapi::responses as problems,
     pagination::{self, Paginated},
     problem::{OrProblem, Problem},
@@ -110,12 +111,14 @@ pub async fn list(
     tag = "users",
     operation_id = "create_user",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(IdempotencyKeyHeader),
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "The account was created", body = UserResponse,
             headers(
                 ("Location" = String, description = "The new user's path"),
                 ("ETag" = String, description = "The strong validator of this representation"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"),
             )),
         (status = 403, response = problems::Forbidden),
         (status = 409, response = problems::Conflict),
@@ -157,9 +160,11 @@ pub async fn create(
     tag = "users",
     operation_id = "create_users_in_bulk",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(IdempotencyKeyHeader),
     request_body(content = Vec<CreateUserRequest>, description = "1 to 1000 accounts"),
     responses(
-        (status = 201, description = "Every account was created, in the order given", body = BulkUsersResponse),
+        (status = 201, description = "Every account was created, in the order given", body = BulkUsersResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"))),
         (status = 403, response = problems::Forbidden),
         (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),

@@ -10,14 +10,14 @@ pub mod responses;
 
 use actix_web::web;
 
-use crate::routing::Endpoint;
+use crate::{middleware::idempotency::Idempotency, routing::Endpoint};
 
 /// Registers the endpoints, relative to `/api/v1`. `/users/me` and `/users/bulk` come before
 /// `/users/{id}` so that `me` and `bulk` are never read as ids.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/users/me").get(handlers::me).patch(handlers::update_me))
-        .service(Endpoint::new("/users").get(handlers::list).post(handlers::create))
-        .service(Endpoint::new("/users/bulk").post(handlers::create_many).bulk())
+        .service(Endpoint::new("/users").get(handlers::list).post(handlers::create).idempotent(Idempotency::per_user()))
+        .service(Endpoint::new("/users/bulk").post(handlers::create_many).bulk().idempotent(Idempotency::per_user()))
         .service(
             Endpoint::new("/users/{id}")
                 .get(handlers::get)
