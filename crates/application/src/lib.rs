@@ -29,8 +29,10 @@
 pub mod audit;
 pub mod auth;
 pub mod common;
+pub mod dashboard;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod users;
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ pub mod persistence;
 pub mod security;
 
 pub use clock::SystemClock;
-pub use memory::InMemoryRevocationStore;
+pub use memory::{InMemoryRevocationStore, InMemoryStatsCache};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaAuditLogRepository, SeaIdempotencyStore, SeaSessionRepository, SeaUnitOfWork,
-    SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaSessionRepository,
+    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

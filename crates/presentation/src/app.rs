@@ -16,6 +16,8 @@
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
 //! | `/api/v1/audit-logs` | GET |
+//! | `/api/v1/dashboard/stats` | GET |
+//! | `/api/v1/metrics/database` | GET |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -32,14 +34,14 @@ use actix_web::{
     web,
 };
 use forge_application::{
-    audit::AuditLogService, auth::AuthService, health::HealthService, idempotency::IdempotencyService,
-    users::UserService,
+    audit::AuditLogService, auth::AuthService, dashboard::DashboardService, health::HealthService,
+    idempotency::IdempotencyService, metrics::MetricsService, users::UserService,
 };
 use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    audit, auth, extract,
+    audit, auth, dashboard, extract, metrics,
     middleware::{self as mw, ForgeRootSpan},
     routing, service, users,
 };
@@ -139,6 +141,10 @@ pub struct AppState {
     pub audit: AuditLogService,
     /// `Idempotency-Key` claims and replays.
     pub idempotency: IdempotencyService,
+    /// The dashboard's statistics.
+    pub dashboard: DashboardService,
+    /// Operational figures.
+    pub metrics: MetricsService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -163,12 +169,21 @@ pub fn build_app(
         .app_data(web::Data::from(Arc::clone(&settings)))
         .app_data(web::Data::new(state.audit))
         .app_data(web::Data::new(state.idempotency))
+        .app_data(web::Data::new(state.dashboard))
+        .app_data(web::Data::new(state.metrics))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(web::scope("/api/v1").configure(auth::routes).configure(users::routes).configure(audit::routes))
+        .service(
+            web::scope("/api/v1")
+                .configure(auth::routes)
+                .configure(users::routes)
+                .configure(audit::routes)
+                .configure(dashboard::routes)
+                .configure(metrics::routes),
+        )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps
         // each route instead (see `routing`).

@@ -23,7 +23,7 @@ use utoipa::{
 };
 
 use crate::{
-    audit, auth, pagination, problem,
+    audit, auth, dashboard, metrics, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     service, users,
 };
@@ -62,6 +62,8 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
         users::handlers::delete,
         users::handlers::restore,
         audit::handlers::list,
+        dashboard::handlers::stats,
+        metrics::handlers::database,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),

@@ -24,6 +24,8 @@ use forge_application::{
     audit::AuditLogError,
     auth::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
+    dashboard::DashboardError,
+    metrics::MetricsError,
     users::UserError,
 };
 use serde::{Deserialize, Serialize};
@@ -581,6 +583,25 @@ impl From<AuditLogError> for Problem {
     }
 }
 
+impl From<DashboardError> for Problem {
+    fn from(e: DashboardError) -> Self {
+        match e {
+            DashboardError::Forbidden => {
+                Self::new(ProblemCode::Forbidden, "only admins and managers may see the statistics")
+            }
+            DashboardError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<MetricsError> for Problem {
+    fn from(e: MetricsError) -> Self {
+        match e {
+            MetricsError::Forbidden => Self::new(ProblemCode::Forbidden, "only admins may see operational figures"),
+        }
+    }
+}
+
 fn email_taken() -> Problem {
     Problem::new(ProblemCode::EmailTaken, "an account with this e-mail address already exists")
 }
@@ -699,6 +720,13 @@ mod tests {
         assert_maps(AuditLogError::Forbidden.into(), 403, "FORBIDDEN");
         assert_maps(AuditLogError::Validation(two_errors()).into(), 422, "VALIDATION_FAILED");
         assert_maps(AuditLogError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
+    }
+
+    #[test]
+    fn dashboard_and_metrics_errors_map_to_their_status_and_code() {
+        assert_maps(DashboardError::Forbidden.into(), 403, "FORBIDDEN");
+        assert_maps(DashboardError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+        assert_maps(MetricsError::Forbidden.into(), 403, "FORBIDDEN");
     }
 
     #[test]

@@ -17,11 +17,16 @@ use forge_application::{
         },
     },
     common::{Clock, MockUnitOfWork, UnexpectedError},
+    dashboard::{
+        DashboardService,
+        ports::{MockStatsCache, MockStatsSource},
+    },
     health::HealthService,
     idempotency::{
         IdempotencyKey, IdempotencyService, IdempotencySettings,
         ports::{ClaimState, ExistingClaim, IdempotencyStore, NewClaim, StoredResponse},
     },
+    metrics::{MetricsService, MockDatabaseMetrics},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
@@ -92,6 +97,9 @@ pub(crate) struct Mocks {
     pub opaque_tokens: MockOpaqueTokens,
     pub revocations: MockRevocationStore,
     pub audit_logs: MockAuditLogRepository,
+    pub stats: MockStatsSource,
+    pub stats_cache: MockStatsCache,
+    pub database_metrics: MockDatabaseMetrics,
     /// Idempotency claims, in memory (shared, so a test can look into it).
     pub idempotency: Arc<MemoryIdempotencyStore>,
     pub health: HealthService,
@@ -169,6 +177,13 @@ impl Mocks {
                 Arc::new(FixedClock),
                 IdempotencySettings::default(),
             ),
+            dashboard: DashboardService::new(
+                Arc::new(self.stats),
+                Arc::new(self.stats_cache),
+                Arc::new(FixedClock),
+                DashboardService::DEFAULT_MAX_AGE,
+            ),
+            metrics: MetricsService::new(Arc::new(self.database_metrics)),
         }
     }
 }

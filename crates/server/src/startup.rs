@@ -9,13 +9,16 @@ use forge_application::{
     audit::AuditLogService,
     auth::{AuthPorts, AuthService},
     common::Clock,
+    dashboard::DashboardService,
     health::HealthService,
     idempotency::IdempotencyService,
+    metrics::MetricsService,
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, JwtAccessTokens, QueryStats, RandomTokens,
-    SeaAuditLogRepository, SeaIdempotencyStore, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, DatabaseProbe, InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens, QueryStats,
+    RandomTokens, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaSessionRepository, SeaStatsSource,
+    SeaUnitOfWork, SeaUserRepository, SystemClock,
 };
 use forge_migration::{Migrator, MigratorTrait};
 use forge_presentation::{AppState, HttpSettings};
@@ -44,6 +47,12 @@ pub struct Services {
     pub audit: AuditLogService,
     /// `Idempotency-Key` claims and replays.
     pub idempotency: IdempotencyService,
+    /// The dashboard's statistics.
+    pub dashboard: DashboardService,
+    /// Operational figures.
+    pub metrics: MetricsService,
+    /// Statement counts of the database pool.
+    pub query_stats: Arc<QueryStats>,
 }
 
 /// A built, bound, not yet running server.
@@ -64,9 +73,9 @@ impl Application {
     pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
         settings.validate()?;
         let address = settings.bind_address()?;
-        let mut database = open_database(&settings, true).await?;
-        let query_stats = QueryStats::attach(&mut database);
+        let database = open_database(&settings, true).await?;
         let services = wire(&settings, database, &overrides).await?;
+        let query_stats = services.query_stats.clone();
 
         let restored = services.auth.reload_revocations().await.context("loading session revocations")?;
         tracing::debug!(restored, "session revocations loaded");
@@ -90,6 +99,8 @@ impl Application {
             }),
             audit: services.audit.clone(),
             idempotency: services.idempotency.clone(),
+            dashboard: services.dashboard.clone(),
+            metrics: services.metrics.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -165,15 +176,17 @@ pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Re
     Ok(database)
 }
 
-/// Builds every adapter and use case.
+/// Builds every adapter and use case, and counts the statements run on `database`.
 ///
 /// # Errors
-/// When the JWT key cannot be read or created.
+/// When the JWT key cannot be read or created, or the schema cannot be read.
 pub async fn wire(
     settings: &Settings,
-    database: DatabaseConnection,
+    mut database: DatabaseConnection,
     overrides: &Overrides,
 ) -> anyhow::Result<Services> {
+    // Before the connection is cloned: clones share the counter.
+    let query_stats = QueryStats::attach(&mut database);
     let auth_settings = settings.auth_settings();
     let secret = jwt_secret(settings)?;
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
@@ -208,12 +221,20 @@ pub async fn wire(
     let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(database.clone())));
     let idempotency = IdempotencyService::new(
         Arc::new(SeaIdempotencyStore::new(database.clone())),
-        clock,
+        clock.clone(),
         settings.idempotency_settings(),
     );
     let health = HealthService::new()
-        .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
-    Ok(Services { auth, users, health, audit, idempotency })
+        .with_probe("database", Arc::new(DatabaseProbe::new(database.clone(), std::time::Duration::from_secs(2))));
+    let stats_source = SeaStatsSource::new(database.clone()).await.context("reading the schema for statistics")?;
+    let dashboard = DashboardService::new(
+        Arc::new(stats_source),
+        Arc::new(InMemoryStatsCache::new()),
+        clock.clone(),
+        DashboardService::DEFAULT_MAX_AGE,
+    );
+    let metrics = MetricsService::new(Arc::new(SeaDatabaseMetrics::new(database, query_stats.clone())));
+    Ok(Services { auth, users, health, audit, idempotency, dashboard, metrics, query_stats })
 }
 
 /// Forgets expired idempotency keys every `every`, for as long as the server runs (keys are also

@@ -5,6 +5,7 @@
 // Test code: a failed unwrap is a failed test, and settings are adjusted field by field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::field_reassign_with_default)]
 
+mod admin;
 mod audit;
 mod auth;
 mod bulk;

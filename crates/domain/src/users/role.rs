@@ -32,6 +32,8 @@ pub enum Permission {
     ViewDashboard,
     /// See every project, not only one's own.
     ReadAllProjects,
+    /// See operational figures of the installation (database pool, statement counts).
+    ViewSystemMetrics,
 }
 
 impl Role {
@@ -106,6 +108,7 @@ mod tests {
             Permission::ReadAuditLog,
             Permission::ViewDashboard,
             Permission::ReadAllProjects,
+            Permission::ViewSystemMetrics,
         ] {
             assert!(Role::Admin.grants(p), "{p:?}");
         }
@@ -120,6 +123,7 @@ mod tests {
         assert!(!Role::Manager.grants(Permission::ManageUsers));
         assert!(!Role::Manager.grants(Permission::DeleteUsers));
         assert!(!Role::Manager.grants(Permission::ReadAuditLog));
+        assert!(!Role::Manager.grants(Permission::ViewSystemMetrics));
     }
 
     #[test]

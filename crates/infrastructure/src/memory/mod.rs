@@ -2,5 +2,7 @@
 //! wrong for several, which need the shared equivalents.
 
 mod revocations;
+mod stats_cache;
 
 pub use revocations::InMemoryRevocationStore;
+pub use stats_cache::InMemoryStatsCache;

@@ -10,6 +10,7 @@
 //! databases give back exactly what the other would.
 
 mod audit;
+mod dashboard;
 mod entities;
 mod errors;
 mod idempotency;
@@ -28,10 +29,11 @@ use sea_orm::{
 };
 
 pub use audit::SeaAuditLogRepository;
+pub use dashboard::SeaStatsSource;
 pub use idempotency::SeaIdempotencyStore;
 pub use probe::DatabaseProbe;
 pub use sessions::SeaSessionRepository;
-pub use stats::QueryStats;
+pub use stats::{QueryStats, SeaDatabaseMetrics};
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 

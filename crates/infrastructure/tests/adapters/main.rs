@@ -6,7 +6,9 @@
 mod audit;
 mod common;
 mod connect;
+mod dashboard;
 mod idempotency;
+mod metrics;
 mod security;
 mod sessions;
 mod users;
