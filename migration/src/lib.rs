@@ -23,6 +23,7 @@ mod m20261123_000004_create_api_keys;
 mod m20261123_000005_create_account_tokens;
 mod m20261123_000006_create_login_throttles;
 mod m20261123_000007_create_projects;
+mod m20261123_000008_create_idempotency_keys;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_account_tokens::Migration),
             Box::new(m20261123_000006_create_login_throttles::Migration),
             Box::new(m20261123_000007_create_projects::Migration),
+            Box::new(m20261123_000008_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -21,9 +21,10 @@ pub mod persistence;
 pub mod security;
 
 pub use clock::SystemClock;
-pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore};
+pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository,
-    SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect,
+    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics,
+    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository, SeaStatsSource,
+    SeaUnitOfWork, SeaUserRepository, connect,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

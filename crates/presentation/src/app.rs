@@ -14,6 +14,7 @@
 //! | `/api/v1/auth/sessions/{id}` | DELETE |
 //! | `/api/v1/users/me` | GET, PATCH |
 //! | `/api/v1/users` | GET, POST |
+//! | `/api/v1/users/bulk` | POST |
 //! | `/api/v1/users/{id}` | GET, PUT, PATCH, DELETE |
 //! | `/api/v1/users/{id}/restore` | POST |
 //! | `/api/v1/api-keys` | GET, POST |
@@ -27,6 +28,9 @@
 //! | `/api/v1/projects/{id}/members/{user_id}` | PATCH, DELETE |
 //! | `/api/v1/projects/{id}/transfer` | POST |
 //! | `/api/v1/users/{id}/projects` | GET |
+//! | `/api/v1/audit-logs` | GET |
+//! | `/api/v1/dashboard/stats` | GET |
+//! | `/api/v1/metrics/database` | GET |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -45,9 +49,13 @@ use actix_web::{
 use forge_application::{
     account::AccountService,
     api_keys::ApiKeyService,
+    audit::AuditLogService,
     auth::AuthService,
+    dashboard::DashboardService,
     health::HealthService,
+    idempotency::IdempotencyService,
     limits::{LimitService, LockoutService},
+    metrics::MetricsService,
     projects::ProjectService,
     users::UserService,
 };
@@ -55,7 +63,7 @@ use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    account, api_keys, auth, extract, limits,
+    account, api_keys, audit, auth, dashboard, extract, limits, metrics,
     middleware::{self as mw, ForgeRootSpan},
     projects, routing, service, users,
 };
@@ -65,6 +73,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long a request may run by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest body of a bulk endpoint accepted by default: 4 MiB, room for 1000 accounts even
+/// with long names and passwords.
+pub const DEFAULT_BULK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How long a bulk request may run by default: hashing 1000 passwords takes tens of seconds on
+/// two cores.
+pub const DEFAULT_BULK_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Headers a browser may send cross-origin.
 const CORS_ALLOWED_HEADERS: [&str; 9] = [
@@ -80,7 +96,7 @@ const CORS_ALLOWED_HEADERS: [&str; 9] = [
 ];
 
 /// Response headers a browser script may read cross-origin.
-const CORS_EXPOSED_HEADERS: [&str; 8] = [
+const CORS_EXPOSED_HEADERS: [&str; 9] = [
     "x-request-id",
     "location",
     "link",
@@ -89,6 +105,7 @@ const CORS_EXPOSED_HEADERS: [&str; 8] = [
     "ratelimit-limit",
     "ratelimit-remaining",
     "ratelimit-reset",
+    "idempotent-replayed",
 ];
 
 /// How long a browser may cache a preflight answer, in seconds.
@@ -112,6 +129,10 @@ pub struct HttpSettings {
     /// Keep the refresh token in the `__Host-forge_refresh` cookie instead of response bodies
     /// (`auth.refresh_cookie`; see [`auth::cookie`](crate::auth::cookie)).
     pub refresh_cookie: bool,
+    /// The largest body of a bulk endpoint, in bytes.
+    pub bulk_body_limit: usize,
+    /// How long a request to a bulk endpoint may run before it is answered with 504.
+    pub bulk_request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -124,6 +145,8 @@ impl Default for HttpSettings {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             refresh_cookie: false,
+            bulk_body_limit: DEFAULT_BULK_BODY_LIMIT,
+            bulk_request_timeout: DEFAULT_BULK_REQUEST_TIMEOUT,
         }
     }
 }
@@ -150,6 +173,14 @@ pub struct AppState {
     pub account: AccountService,
     /// Projects and their members.
     pub projects: ProjectService,
+    /// Reading the audit trail.
+    pub audit: AuditLogService,
+    /// `Idempotency-Key` claims and replays.
+    pub idempotency: IdempotencyService,
+    /// The dashboard's statistics.
+    pub dashboard: DashboardService,
+    /// Operational figures.
+    pub metrics: MetricsService,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -177,6 +208,10 @@ pub fn build_app(
         .app_data(web::Data::new(state.account))
         .app_data(web::Data::new(state.projects))
         .app_data(web::Data::from(Arc::clone(&settings)))
+        .app_data(web::Data::new(state.audit))
+        .app_data(web::Data::new(state.idempotency))
+        .app_data(web::Data::new(state.dashboard))
+        .app_data(web::Data::new(state.metrics))
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
@@ -189,7 +224,10 @@ pub fn build_app(
                 .configure(api_keys::routes)
                 .configure(limits::routes)
                 .configure(account::routes)
-                .configure(projects::routes),
+                .configure(projects::routes)
+                .configure(audit::routes)
+                .configure(dashboard::routes)
+                .configure(metrics::routes),
         )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The time limit wraps

@@ -14,11 +14,14 @@
 pub mod account;
 pub mod api_keys;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod conditional;
+pub mod dashboard;
 pub mod extract;
 pub mod limits;
 pub mod links;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;

@@ -30,7 +30,7 @@ use utoipa::{
 };
 
 use crate::{
-    account, api_keys, auth, limits, pagination, problem,
+    account, api_keys, audit, auth, dashboard, limits, metrics, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     projects, service, users,
 };
@@ -77,6 +77,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         users::handlers::update_me,
         users::handlers::list,
         users::handlers::create,
+        users::handlers::create_many,
         users::handlers::get,
         users::handlers::replace,
         users::handlers::update,
@@ -104,6 +105,9 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         projects::handlers::remove_member,
         projects::handlers::transfer,
         projects::handlers::user_projects,
+        audit::handlers::list,
+        dashboard::handlers::stats,
+        metrics::handlers::database,
     ),
     components(
         schemas(problem::ProblemDocument, problem::ProblemFieldError, pagination::PageLinks),
@@ -116,6 +120,8 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::NotFound,
             responses::MethodNotAllowed,
             responses::Conflict,
+            responses::PreconditionFailed,
+            responses::NotModified,
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::ValidationFailed,
@@ -134,6 +140,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         (name = "users", description = "One's own account, and administration of every account"),
         (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
         (name = "projects", description = "Projects, their members and their owner"),
+        (name = "administration", description = "The audit trail, statistics and operational figures"),
     ),
 )]
 struct ApiDoc;
@@ -169,6 +176,20 @@ pub mod responses {
         )*};
     }
 
+    /// 304: the representation named by `If-None-Match` is still current. No body.
+    pub struct NotModified;
+
+    impl<'r> ToResponse<'r> for NotModified {
+        fn response() -> (&'r str, RefOr<Response>) {
+            let response = utoipa::openapi::ResponseBuilder::new()
+                .description("Not modified: the `ETag` sent in `If-None-Match` is still current; no body")
+                .header("ETag", super::string_header("The current strong validator (the one sent)"))
+                .header(super::REQUEST_ID_HEADER, super::request_id_header())
+                .build();
+            ("NotModified", response.into())
+        }
+    }
+
     problem_responses! {
         /// 400.
         MalformedRequest => ProblemCode::MalformedRequest,
@@ -193,6 +214,10 @@ pub mod responses {
         /// 409.
         Conflict => ProblemCode::Conflict,
             "`EMAIL_TAKEN`, `USERNAME_TAKEN` or `CONFLICT`: uniqueness or state conflict";
+        /// 412.
+        PreconditionFailed => ProblemCode::PreconditionFailed,
+            "`PRECONDITION_FAILED`: `If-Match` names a version the resource is no longer at (or a \
+             conditional write lost a race); nothing changed. Read it again and retry with its new `ETag`";
         /// 413.
         PayloadTooLarge => ProblemCode::PayloadTooLarge, "`PAYLOAD_TOO_LARGE`: the body is over the limit";
         /// 415.
@@ -598,6 +623,10 @@ mod tests {
     fn error_responses_are_problem_documents() {
         let doc = document();
         for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+            if name == "NotModified" {
+                assert!(response.get("content").is_none(), "a 304 has no body");
+                continue;
+            }
             let schema = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
             assert_eq!(schema, "#/components/schemas/ProblemDocument", "{name}");
         }
@@ -646,6 +675,53 @@ mod tests {
         assert_eq!(unlock["operationId"], "unlock_user");
         for status in ["204", "401", "403", "404"] {
             assert!(unlock["responses"].get(status).is_some(), "{status}");
+        }
+    }
+
+    #[test]
+    fn single_users_document_their_etags_and_preconditions() {
+        let doc = document();
+        let parameters = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (path, method) in [("/api/v1/users/me", "get"), ("/api/v1/users/{id}", "get")] {
+            assert!(parameters(path, method).contains(&"If-None-Match".to_owned()), "{method} {path}");
+            let responses = &doc["paths"][path][method]["responses"];
+            assert!(responses["200"]["headers"].get("ETag").is_some(), "{method} {path}");
+            assert_eq!(responses["304"]["$ref"], "#/components/responses/NotModified", "{method} {path}");
+        }
+        for (path, method) in [
+            ("/api/v1/users/me", "patch"),
+            ("/api/v1/users/{id}", "put"),
+            ("/api/v1/users/{id}", "patch"),
+            ("/api/v1/users/{id}", "delete"),
+        ] {
+            assert!(parameters(path, method).contains(&"If-Match".to_owned()), "{method} {path}");
+            let responses = &doc["paths"][path][method]["responses"];
+            assert_eq!(responses["412"]["$ref"], "#/components/responses/PreconditionFailed", "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn creating_posts_document_the_idempotency_key() {
+        let doc = document();
+        for path in ["/api/v1/auth/register", "/api/v1/users", "/api/v1/users/bulk"] {
+            let operation = &doc["paths"][path]["post"];
+            let key = operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "Idempotency-Key")
+                .unwrap_or_else(|| panic!("{path}"));
+            assert_eq!(key["in"], "header", "{path}");
+            assert_eq!(key["schema"]["maxLength"], 255, "{path}");
+            assert!(operation["responses"]["201"]["headers"].get("Idempotent-Replayed").is_some(), "{path}");
+            assert!(operation["responses"].get("409").is_some(), "{path}");
         }
     }
 

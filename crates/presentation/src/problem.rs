@@ -26,6 +26,9 @@ use forge_application::{
     auth::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
     projects::ProjectError,
+    audit::AuditLogError,
+    dashboard::DashboardError,
+    metrics::MetricsError,
     users::UserError,
 };
 use serde::{Deserialize, Serialize};
@@ -608,6 +611,27 @@ impl From<SessionError> for Problem {
     }
 }
 
+impl From<AuditLogError> for Problem {
+    fn from(e: AuditLogError) -> Self {
+        match e {
+            AuditLogError::Forbidden => Self::new(ProblemCode::Forbidden, "only admins may read the audit trail"),
+            AuditLogError::Validation(errors) => Self::validation(errors),
+            AuditLogError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<DashboardError> for Problem {
+    fn from(e: DashboardError) -> Self {
+        match e {
+            DashboardError::Forbidden => {
+                Self::new(ProblemCode::Forbidden, "only admins and managers may see the statistics")
+            }
+            DashboardError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
 impl From<AdmissionError> for Problem {
     fn from(e: AdmissionError) -> Self {
         match e {
@@ -680,6 +704,14 @@ impl From<ProjectError> for Problem {
                 "the project or membership changed since it was read: fetch it again and retry with its new ETag",
             ),
             ProjectError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<MetricsError> for Problem {
+    fn from(e: MetricsError) -> Self {
+        match e {
+            MetricsError::Forbidden => Self::new(ProblemCode::Forbidden, "only admins may see operational figures"),
         }
     }
 }
@@ -870,6 +902,20 @@ mod tests {
         assert_eq!(conflict.detail(), "the owner cannot leave");
         assert_maps(ProjectError::Stale.into(), 412, "PRECONDITION_FAILED");
         assert_maps(ProjectError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
+    }
+
+    #[test]
+    fn every_audit_log_error_maps_to_its_status_and_code() {
+        assert_maps(AuditLogError::Forbidden.into(), 403, "FORBIDDEN");
+        assert_maps(AuditLogError::Validation(two_errors()).into(), 422, "VALIDATION_FAILED");
+        assert_maps(AuditLogError::Unexpected(UnexpectedError::unavailable("down")).into(), 503, "SERVICE_UNAVAILABLE");
+    }
+
+    #[test]
+    fn dashboard_and_metrics_errors_map_to_their_status_and_code() {
+        assert_maps(DashboardError::Forbidden.into(), 403, "FORBIDDEN");
+        assert_maps(DashboardError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+        assert_maps(MetricsError::Forbidden.into(), 403, "FORBIDDEN");
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! with a 405 problem document and an `Allow` header (and `OPTIONS` with 204 and `Allow`),
 //! instead of actix-web's bare 404/405. Every route also gets the request time limit
 //! ([`timeout`](crate::middleware::timeout)).
+//!
+//! An endpoint that takes a list of things to create at once is marked [`Endpoint::bulk`]: it gets
+//! the bulk time limit instead of the ordinary one, and its list bodies
+//! ([`ValidJsonList`](crate::extract::json::ValidJsonList)) the bulk size limit. An endpoint whose
+//! `POST` creates something is marked [`Endpoint::idempotent`]: its `POST` honours
+//! `Idempotency-Key` ([`idempotency`](crate::middleware::idempotency)).
 
 use actix_web::{
     FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route,
@@ -12,18 +18,41 @@ use actix_web::{
     web,
 };
 
-use crate::{middleware::timeout, problem::Problem};
+use crate::{
+    middleware::{idempotency::Idempotency, timeout},
+    problem::Problem,
+};
 
-/// One path and the handler of each method it supports.
+/// One path and the handler of each method it supports. Routes are kept until the endpoint is
+/// registered, so the order of the builder's calls does not matter.
 pub(crate) struct Endpoint {
     resource: Resource,
     methods: Vec<Method>,
+    routes: Vec<(Method, Route)>,
+    idempotency: Option<Idempotency>,
 }
+
+/// Marks a bulk endpoint's requests (see the module notes); read by the time limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BulkRoute;
 
 impl Endpoint {
     /// An endpoint at `path` (relative to the enclosing scope) with no method yet.
     pub(crate) fn new(path: &str) -> Self {
-        Self { resource: web::resource(path), methods: Vec::new() }
+        Self { resource: web::resource(path), methods: Vec::new(), routes: Vec::new(), idempotency: None }
+    }
+
+    /// Makes the endpoint's `POST` honour `Idempotency-Key`, with keys belonging to the caller
+    /// `idempotency` names.
+    pub(crate) const fn idempotent(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = Some(idempotency);
+        self
+    }
+
+    /// Makes this a bulk endpoint: the bulk time limit and body size limit apply to it.
+    pub(crate) fn bulk(mut self) -> Self {
+        self.resource = self.resource.app_data(BulkRoute);
+        self
     }
 
     /// `GET`, which also answers `HEAD` (the server drops the body).
@@ -35,7 +64,7 @@ impl Endpoint {
     {
         self.methods.extend([Method::GET, Method::HEAD]);
         let route = web::route().guard(guard::Any(guard::Get()).or(guard::Head())).to(handler);
-        self.resource = self.resource.route(with_time_limit(route));
+        self.routes.push((Method::GET, route));
         self
     }
 
@@ -85,7 +114,7 @@ impl Endpoint {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.resource = self.resource.route(with_time_limit(web::method(method.clone()).to(handler)));
+        self.routes.push((method.clone(), web::method(method.clone()).to(handler)));
         self.methods.push(method);
         self
     }
@@ -94,7 +123,17 @@ impl Endpoint {
 impl HttpServiceFactory for Endpoint {
     fn register(self, config: &mut AppService) {
         let allow = allow_header(&self.methods);
-        let resource = self.resource.default_service(web::to(move |req: HttpRequest| {
+        let mut resource = self.resource;
+        for (method, route) in self.routes {
+            let route = match self.idempotency {
+                Some(idempotency) if method == Method::POST => {
+                    route.wrap(from_fn(move |req, next| idempotency.handle(req, next)))
+                }
+                _ => route,
+            };
+            resource = resource.route(with_time_limit(route));
+        }
+        let resource = resource.default_service(web::to(move |req: HttpRequest| {
             let allow = allow.clone();
             async move { unsupported_method(&req, allow) }
         }));

@@ -1,12 +1,16 @@
 //! Test helpers: real use cases over mocked ports, users, and an application to send requests to.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use actix_web::{body::MessageBody, dev::ServiceResponse, test};
 use chrono::{DateTime, Utc};
 use forge_application::{
     account::{AccountPorts, AccountService, ports::MockAccountTokenRepository},
     api_keys::{ApiKeyPorts, ApiKeyService, ports::MockApiKeyRepository},
+    audit::{AuditLogService, ports::MockAuditLogRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
         ports::{
@@ -14,7 +18,11 @@ use forge_application::{
             MockRevocationStore, MockSessionRepository,
         },
     },
-    common::{Clock, MockUnitOfWork},
+    common::{Clock, MockUnitOfWork, UnexpectedError},
+    dashboard::{
+        DashboardService,
+        ports::{MockStatsCache, MockStatsSource},
+    },
     health::HealthService,
     limits::{
         LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings,
@@ -22,6 +30,11 @@ use forge_application::{
     },
     mail::{MailMessage, MockMailQueue, MockMailTemplates},
     projects::{ProjectPorts, ProjectService, ports::MockProjectRepository},
+    idempotency::{
+        IdempotencyKey, IdempotencyService, IdempotencySettings,
+        ports::{ClaimState, ExistingClaim, IdempotencyStore, NewClaim, StoredResponse},
+    },
+    metrics::{MetricsService, MockDatabaseMetrics},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{
@@ -63,6 +76,15 @@ pub(crate) fn user_with_role(name: &str, role: Role) -> User {
     })
 }
 
+/// A clock stopped at an instant of the test's choosing.
+pub(crate) struct FixedClockForTests(pub DateTime<Utc>);
+
+impl Clock for FixedClockForTests {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
 /// A clock stopped at [`utc`].
 struct FixedClock;
 
@@ -87,6 +109,12 @@ pub(crate) struct Mocks {
     pub mail_templates: MockMailTemplates,
     pub mail_queue: MockMailQueue,
     pub api_keys: MockApiKeyRepository,
+    pub audit_logs: MockAuditLogRepository,
+    pub stats: MockStatsSource,
+    pub stats_cache: MockStatsCache,
+    pub database_metrics: MockDatabaseMetrics,
+    /// Idempotency claims, in memory (shared, so a test can look into it).
+    pub idempotency: Arc<MemoryIdempotencyStore>,
     pub health: HealthService,
     pub http: HttpSettings,
     /// The settings every service gets.
@@ -244,6 +272,19 @@ impl Mocks {
             limits,
             lockout,
             projects,
+            audit: AuditLogService::new(Arc::new(self.audit_logs)),
+            idempotency: IdempotencyService::new(
+                self.idempotency,
+                Arc::new(FixedClock),
+                IdempotencySettings::default(),
+            ),
+            dashboard: DashboardService::new(
+                Arc::new(self.stats),
+                Arc::new(self.stats_cache),
+                Arc::new(FixedClock),
+                DashboardService::DEFAULT_MAX_AGE,
+            ),
+            metrics: MetricsService::new(Arc::new(self.database_metrics)),
         }
     }
 }
@@ -282,4 +323,82 @@ pub(crate) fn assert_fields_match_schema<T: JsonRequest + PartialSchema>() {
     required.sort_unstable();
     expected.sort_unstable();
     assert_eq!(required, expected, "{}: REQUIRED", std::any::type_name::<T>());
+}
+
+/// An [`IdempotencyStore`] in a map: the semantics of the real one, for tests without a database.
+#[derive(Default)]
+pub(crate) struct MemoryIdempotencyStore {
+    claims: Mutex<HashMap<(String, String), (uuid::Uuid, ExistingClaim)>>,
+}
+
+impl MemoryIdempotencyStore {
+    /// How many keys are held.
+    pub(crate) fn len(&self) -> usize {
+        self.claims.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl IdempotencyStore for MemoryIdempotencyStore {
+    async fn begin(&self, claim: &NewClaim) -> Result<Option<ExistingClaim>, UnexpectedError> {
+        let mut claims = self.claims.lock().unwrap();
+        let slot = (claim.caller.clone(), claim.key.to_string());
+        if let Some((_, existing)) = claims.get(&slot) {
+            return Ok(Some(existing.clone()));
+        }
+        let existing = ExistingClaim {
+            fingerprint: claim.fingerprint.clone(),
+            state: ClaimState::Running,
+            expires_at: claim.expires_at,
+        };
+        claims.insert(slot, (claim.claim_id, existing));
+        Ok(None)
+    }
+
+    async fn complete(
+        &self,
+        caller: &str,
+        key: &IdempotencyKey,
+        claim_id: uuid::Uuid,
+        response: &StoredResponse,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), UnexpectedError> {
+        if let Some((id, existing)) = self.claims.lock().unwrap().get_mut(&(caller.to_owned(), key.to_string()))
+            && *id == claim_id
+        {
+            existing.state = ClaimState::Completed(response.clone());
+            existing.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, caller: &str, key: &IdempotencyKey, claim_id: uuid::Uuid) -> Result<(), UnexpectedError> {
+        let mut claims = self.claims.lock().unwrap();
+        let slot = (caller.to_owned(), key.to_string());
+        if claims.get(&slot).is_some_and(|(id, _)| *id == claim_id) {
+            claims.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn forget_expired(
+        &self,
+        caller: &str,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<(), UnexpectedError> {
+        let mut claims = self.claims.lock().unwrap();
+        let slot = (caller.to_owned(), key.to_string());
+        if claims.get(&slot).is_some_and(|(_, existing)| existing.expires_at <= now) {
+            claims.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, UnexpectedError> {
+        let mut claims = self.claims.lock().unwrap();
+        let before = claims.len();
+        claims.retain(|_, (_, existing)| existing.expires_at > now);
+        Ok((before - claims.len()) as u64)
+    }
 }

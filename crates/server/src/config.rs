@@ -14,7 +14,7 @@ use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
-use forge_application::auth::AuthSettings;
+use forge_application::{auth::AuthSettings, idempotency::IdempotencySettings};
 use forge_domain::users::PasswordPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -56,6 +56,8 @@ pub struct Settings {
     pub rate_limit: RateLimitConfig,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// `Idempotency-Key` retention.
+    pub idempotency: IdempotencyConfig,
 }
 
 /// Development or production.
@@ -80,6 +82,10 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// The largest body of a bulk endpoint (`POST /users/bulk`).
+    pub bulk_body_limit_bytes: usize,
+    /// How long a request to a bulk endpoint may run.
+    pub bulk_request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -233,6 +239,23 @@ impl Default for MailSettings {
             retry_initial_delay_ms: 1000,
             queue_capacity: 1024,
         }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct IdempotencyConfig {
+    /// How long the response to a request with an `Idempotency-Key` is replayed.
+    pub ttl_secs: i64,
+    /// How often expired keys are purged.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self { ttl_secs: 24 * 3600, purge_interval_secs: 3600 }
     }
 }
 
@@ -263,6 +286,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             rate_limit: RateLimitConfig::default(),
             mail: MailSettings::default(),
+            idempotency: IdempotencyConfig::default(),
         }
     }
 }
@@ -275,6 +299,8 @@ impl Default for ServerSettings {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
+            bulk_body_limit_bytes: 4 * 1024 * 1024,
+            bulk_request_timeout_secs: 120,
         }
     }
 }
@@ -427,6 +453,15 @@ impl Settings {
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError::new("server.body_limit_bytes", "must be at least 1024"));
         }
+        if self.server.bulk_body_limit_bytes < self.server.body_limit_bytes {
+            return Err(ConfigError::new("server.bulk_body_limit_bytes", "must be at least server.body_limit_bytes"));
+        }
+        if self.server.bulk_request_timeout_secs < self.server.request_timeout_secs {
+            return Err(ConfigError::new(
+                "server.bulk_request_timeout_secs",
+                "must be at least server.request_timeout_secs",
+            ));
+        }
         if self.server.workers == Some(0) {
             return Err(ConfigError::new("server.workers", "must be at least 1"));
         }
@@ -444,6 +479,12 @@ impl Settings {
         }
         if self.auth.refresh_reuse_grace_secs < 0 || self.auth.refresh_reuse_grace_secs > 300 {
             return Err(ConfigError::new("auth.refresh_reuse_grace_secs", "must be between 0 and 300"));
+        }
+        if self.idempotency.ttl_secs < 60 || self.idempotency.ttl_secs > 30 * 24 * 3600 {
+            return Err(ConfigError::new("idempotency.ttl_secs", "must be between 60 and 2592000 (30 days)"));
+        }
+        if self.idempotency.purge_interval_secs == 0 {
+            return Err(ConfigError::new("idempotency.purge_interval_secs", "must be at least 1"));
         }
         let p = &self.password;
         if p.min_length < 1 || p.min_length > p.max_length {
@@ -592,6 +633,18 @@ impl Settings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_secs)
     }
+
+    /// How long idempotency keys are kept. An unfinished claim holds its key for as long as the
+    /// slowest request may run (the bulk time limit) and a minute more: past that its instance
+    /// must have crashed.
+    #[must_use]
+    pub fn idempotency_settings(&self) -> IdempotencySettings {
+        let longest = self.server.request_timeout_secs.max(self.server.bulk_request_timeout_secs);
+        IdempotencySettings {
+            ttl: chrono::Duration::seconds(self.idempotency.ttl_secs),
+            lease: chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60),
+        }
+    }
 }
 
 /// Placeholders and low-variety strings that must never sign production tokens.
@@ -679,6 +732,15 @@ mod tests {
         let mut s = Settings::default();
         s.password.min_strength = 5;
         assert_eq!(s.validate().unwrap_err().key, "password.min_strength");
+        let mut s = Settings::default();
+        s.idempotency.ttl_secs = 0;
+        assert_eq!(s.validate().unwrap_err().key, "idempotency.ttl_secs");
+        let mut s = Settings::default();
+        s.server.bulk_body_limit_bytes = 1024;
+        assert_eq!(s.validate().unwrap_err().key, "server.bulk_body_limit_bytes");
+        let mut s = Settings::default();
+        s.server.bulk_request_timeout_secs = 5;
+        assert_eq!(s.validate().unwrap_err().key, "server.bulk_request_timeout_secs");
     }
 
     #[test]

@@ -8,18 +8,23 @@ use forge_application::auth::ports::OpaqueTokens;
 use forge_application::{
     account::{AccountPorts, AccountService},
     api_keys::{ApiKeyPorts, ApiKeyService},
+    audit::AuditLogService,
     auth::{AuthPorts, AuthService},
     common::Clock,
+    dashboard::DashboardService,
     health::HealthService,
+    idempotency::IdempotencyService,
     limits::{LimitService, LockoutPorts, LockoutService},
     mail::{MailQueue, MailTemplates, Mailer},
+    metrics::MetricsService,
     projects::{ProjectPorts, ProjectService},
     users::{NewAdminCommand, UserPorts, UserService},
 };
 use forge_infrastructure::{
-    Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, JwtAccessTokens, QueryStats,
-    RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens,
+    QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics,
+    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository, SeaStatsSource,
+    SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{
         FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, SmtpConfig, SmtpMailer, SmtpSecurity,
         parse_sender,
@@ -60,6 +65,16 @@ pub struct Services {
     pub lockout: LockoutService,
     /// Projects and their members.
     pub projects: ProjectService,
+    /// Reading the audit trail.
+    pub audit: AuditLogService,
+    /// `Idempotency-Key` claims and replays.
+    pub idempotency: IdempotencyService,
+    /// The dashboard's statistics.
+    pub dashboard: DashboardService,
+    /// Operational figures.
+    pub metrics: MetricsService,
+    /// Statement counts of the database pool.
+    pub query_stats: Arc<QueryStats>,
 }
 
 /// A built, bound, not yet running server.
@@ -69,6 +84,7 @@ pub struct Application {
     services: Services,
     query_stats: Arc<QueryStats>,
     shutdown_grace: Duration,
+    purge: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -80,9 +96,9 @@ impl Application {
     pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
         settings.validate()?;
         let address = settings.bind_address()?;
-        let mut database = open_database(&settings, true).await?;
-        let query_stats = QueryStats::attach(&mut database);
+        let database = open_database(&settings, true).await?;
         let services = wire(&settings, database, &overrides).await?;
+        let query_stats = services.query_stats.clone();
 
         let restored = services.auth.reload_revocations().await.context("loading session revocations")?;
         tracing::debug!(restored, "session revocations loaded");
@@ -102,12 +118,18 @@ impl Application {
                 request_timeout: settings.request_timeout(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 refresh_cookie: settings.auth.refresh_cookie,
+                bulk_body_limit: settings.server.bulk_body_limit_bytes,
+                bulk_request_timeout: std::time::Duration::from_secs(settings.server.bulk_request_timeout_secs),
             }),
             account: services.account.clone(),
             api_keys: services.api_keys.clone(),
             limits: services.limits.clone(),
             lockout: services.lockout.clone(),
             projects: services.projects.clone(),
+            audit: services.audit.clone(),
+            idempotency: services.idempotency.clone(),
+            dashboard: services.dashboard.clone(),
+            metrics: services.metrics.clone(),
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -117,7 +139,11 @@ impl Application {
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
         let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        Ok(Self { port, server: server.run(), services, query_stats, shutdown_grace })
+        let purge = tokio::spawn(purge_idempotency_keys(
+            services.idempotency.clone(),
+            std::time::Duration::from_secs(settings.idempotency.purge_interval_secs),
+        ));
+        Ok(Self { port, server: server.run(), services, query_stats, shutdown_grace, purge })
     }
 
     /// The port actually bound (useful with port 0).
@@ -145,6 +171,7 @@ impl Application {
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        self.purge.abort();
         self.services.mail_worker.shutdown(self.shutdown_grace).await;
         served
     }
@@ -181,15 +208,17 @@ pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Re
     Ok(database)
 }
 
-/// Builds every adapter and use case.
+/// Builds every adapter and use case, and counts the statements run on `database`.
 ///
 /// # Errors
-/// When the JWT key cannot be read or created.
+/// When the JWT key cannot be read or created, or the schema cannot be read.
 pub async fn wire(
     settings: &Settings,
-    database: DatabaseConnection,
+    mut database: DatabaseConnection,
     overrides: &Overrides,
 ) -> anyhow::Result<Services> {
+    // Before the connection is cloned: clones share the counter.
+    let query_stats = QueryStats::attach(&mut database);
     let auth_settings = settings.auth_settings();
     let secret = jwt_secret(settings)?;
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
@@ -270,15 +299,29 @@ pub async fn wire(
             unit_of_work,
             hasher,
             revocations,
-            clock,
+            clock: clock.clone(),
             opaque_tokens,
             mail_templates,
             mail_queue,
         },
         auth_settings,
     );
+    let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(database.clone())));
+    let idempotency = IdempotencyService::new(
+        Arc::new(SeaIdempotencyStore::new(database.clone())),
+        clock.clone(),
+        settings.idempotency_settings(),
+    );
     let health = HealthService::new()
-        .with_probe("database", Arc::new(DatabaseProbe::new(database, std::time::Duration::from_secs(2))));
+        .with_probe("database", Arc::new(DatabaseProbe::new(database.clone(), std::time::Duration::from_secs(2))));
+    let stats_source = SeaStatsSource::new(database.clone()).await.context("reading the schema for statistics")?;
+    let dashboard = DashboardService::new(
+        Arc::new(stats_source),
+        Arc::new(InMemoryStatsCache::new()),
+        clock.clone(),
+        DashboardService::DEFAULT_MAX_AGE,
+    );
+    let metrics = MetricsService::new(Arc::new(SeaDatabaseMetrics::new(database, query_stats.clone())));
     Ok(Services {
         auth,
         users,
@@ -289,7 +332,27 @@ pub async fn wire(
         lockout,
         projects,
         mail_worker: Arc::new(mail_worker),
+        audit,
+        idempotency,
+        dashboard,
+        metrics,
+        query_stats,
     })
+}
+
+/// Forgets expired idempotency keys every `every`, for as long as the server runs (keys are also
+/// judged expired when they are used, so this only bounds the table's size).
+async fn purge_idempotency_keys(idempotency: IdempotencyService, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match idempotency.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
+            Err(e) => tracing::warn!(error = ?e, "purging expired idempotency keys failed; retrying later"),
+        }
+    }
 }
 
 /// What the use cases mail through, and the worker behind the queue.

@@ -5,14 +5,19 @@
 // Test code: a failed unwrap is a failed test, and settings are adjusted field by field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::field_reassign_with_default)]
 
+mod admin;
+mod audit;
 mod api_keys;
 mod auth;
+mod bulk;
+mod conditional;
 mod harness;
 mod http;
 mod limits;
 mod mail_flows;
 mod mailbox;
 mod projects;
+mod idempotency;
 mod service;
 mod sessions;
 mod tokens;

@@ -21,6 +21,20 @@ pub trait PasswordHasher: Send + Sync {
     /// [`UnexpectedError`] if hashing fails.
     async fn hash(&self, password: SecretString) -> Result<PasswordHash, UnexpectedError>;
 
+    /// Hashes many passwords, each with a fresh salt, returning the hashes in the same order.
+    /// Implementations spread the work over the cores (bounded, so one call cannot take every
+    /// thread); this default hashes them one after the other.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] if any hashing fails (then no hash is returned).
+    async fn hash_many(&self, passwords: Vec<SecretString>) -> Result<Vec<PasswordHash>, UnexpectedError> {
+        let mut hashes = Vec::with_capacity(passwords.len());
+        for password in passwords {
+            hashes.push(self.hash(password).await?);
+        }
+        Ok(hashes)
+    }
+
     /// Whether `password` matches `hash`. With no hash (unknown account) it verifies against a
     /// dummy hash and returns `false`, taking as long as a real verification, so that timing does
     /// not tell whether an account exists.

@@ -10,4 +10,6 @@ mod tests;
 
 pub(crate) use draft::{AccountDraft, check_password};
 pub use errors::UserError;
-pub use service::{CreateUserCommand, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate};
+pub use service::{
+    CreateUserCommand, MAX_BULK_USERS, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate,
+};

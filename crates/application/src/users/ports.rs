@@ -46,6 +46,15 @@ pub struct UserQuery {
     pub page: PageRequest,
 }
 
+/// Which of some e-mail addresses and usernames already belong to an account (deleted or not).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TakenIdentities {
+    /// The taken addresses among those asked about.
+    pub emails: Vec<Email>,
+    /// The taken usernames among those asked about, [normalized](Username::normalized).
+    pub usernames: Vec<String>,
+}
+
 /// Reads users. Writes go through [`UnitOfWork`](crate::common::UnitOfWork).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -79,4 +88,15 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`UnexpectedError`] when storage fails.
     async fn admin_exists(&self) -> Result<bool, UnexpectedError>;
+
+    /// Which of `emails` and `usernames` (compared case-insensitively) belong to an account,
+    /// soft-deleted or not: one round trip per list, whatever their length.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when storage fails.
+    async fn taken_identities(
+        &self,
+        emails: &[Email],
+        usernames: &[Username],
+    ) -> Result<TakenIdentities, UnexpectedError>;
 }

@@ -34,6 +34,8 @@ pub enum Permission {
     ReadAllProjects,
     /// Change, delete and manage the members of any project, as its owner could.
     ManageAllProjects,
+    /// See operational figures of the installation (database pool, statement counts).
+    ViewSystemMetrics,
 }
 
 impl Role {
@@ -109,6 +111,7 @@ mod tests {
             Permission::ViewDashboard,
             Permission::ReadAllProjects,
             Permission::ManageAllProjects,
+            Permission::ViewSystemMetrics,
         ] {
             assert!(Role::Admin.grants(p), "{p:?}");
         }
@@ -125,6 +128,7 @@ mod tests {
         assert!(!Role::Manager.grants(Permission::ReadAuditLog));
         assert!(!Role::Manager.grants(Permission::ReadAllProjects));
         assert!(!Role::Manager.grants(Permission::ManageAllProjects));
+        assert!(!Role::Manager.grants(Permission::ViewSystemMetrics));
     }
 
     #[test]

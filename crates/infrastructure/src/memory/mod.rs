@@ -3,6 +3,8 @@
 
 mod limiter;
 mod revocations;
+mod stats_cache;
 
 pub use limiter::{DEFAULT_CAPACITY, InMemoryRateLimiter};
 pub use revocations::InMemoryRevocationStore;
+pub use stats_cache::InMemoryStatsCache;

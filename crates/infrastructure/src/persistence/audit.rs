@@ -1,12 +1,28 @@
-//! Audit entries and outbox events: the mapping between the application's records and rows.
+//! Audit entries and outbox events: the mapping between the application's records and rows, and
+//! reading the trail back.
 
+use async_trait::async_trait;
 use chrono::SecondsFormat;
-use forge_application::audit::{AuditRecord, AuditValue, OutboxEvent, Snapshot};
-use sea_orm::ActiveValue::Set;
+use forge_application::{
+    ClientContext, Page, SortOrder, UnexpectedError,
+    audit::{
+        AuditAction, AuditEntity, AuditEntry, AuditRecord, AuditValue, OutboxEvent, Snapshot, StoredSnapshot,
+        ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository, AuditLogSort},
+    },
+};
+use forge_domain::users::UserId;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 use serde_json::{Map, Value};
 
 use super::{
-    entities::{audit_logs, outbox_events},
+    entities::{
+        audit_logs::{self, Column},
+        outbox_events,
+    },
+    errors::{CorruptRow, unexpected},
     stored,
 };
 
@@ -54,4 +70,116 @@ pub(crate) fn event_to_active_model(event: &OutboxEvent) -> outbox_events::Activ
         occurred_at: Set(stored(event.occurred_at)),
         published_at: Set(None),
     }
+}
+
+/// [`AuditLogRepository`] over SeaORM. It only reads: entries are appended by the unit of work
+/// and never changed or deleted.
+#[derive(Debug, Clone)]
+pub struct SeaAuditLogRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaAuditLogRepository {
+    /// A repository reading through `db`.
+    #[must_use]
+    pub const fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl AuditLogRepository for SeaAuditLogRepository {
+    #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), order = ?query.order))]
+    async fn list(&self, query: &AuditLogQuery) -> Result<Page<AuditEntry>, UnexpectedError> {
+        let select = audit_logs::Entity::find().filter(matching(&query.filter));
+        let total = select.clone().count(&self.db).await.map_err(unexpected)?;
+        let order = match query.order {
+            SortOrder::Asc => Order::Asc,
+            SortOrder::Desc => Order::Desc,
+        };
+        let select = match query.sort {
+            AuditLogSort::CreatedAt => select.order_by(Column::CreatedAt, order.clone()),
+        };
+        let rows = select
+            .order_by(Column::Id, order)
+            .limit(u64::from(query.page.limit()))
+            .offset(query.page.offset())
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let items = rows.into_iter().map(entry_from_row).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, request: query.page })
+    }
+}
+
+/// The `WHERE` clause of a query: each filter that is set.
+fn matching(filter: &AuditLogFilter) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(actor_id) = filter.actor_id {
+        condition = condition.add(Column::ActorId.eq(actor_id.as_uuid()));
+    }
+    if let Some(entity_type) = filter.entity_type {
+        condition = condition.add(Column::EntityType.eq(entity_type.as_str()));
+    }
+    if let Some(entity_id) = &filter.entity_id {
+        condition = condition.add(Column::EntityId.eq(entity_id.as_str()));
+    }
+    if let Some(action) = filter.action {
+        condition = condition.add(Column::Action.eq(action.as_str()));
+    }
+    if let Some(from) = filter.from {
+        condition = condition.add(Column::CreatedAt.gte(stored(from)));
+    }
+    if let Some(to) = filter.to {
+        condition = condition.add(Column::CreatedAt.lte(stored(to)));
+    }
+    condition
+}
+
+/// Rebuilds an entry from its row. The action and entity type must be names the application
+/// knows and `changes` must be `{"before", "after"}` of flat objects, as the unit of work writes
+/// them; anything else is a [`CorruptRow`].
+fn entry_from_row(row: audit_logs::Model) -> Result<AuditEntry, UnexpectedError> {
+    let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("audit_logs", row.id, column, reason);
+    let action = AuditAction::parse(&row.action).ok_or_else(|| corrupt("action", &"an unknown action"))?;
+    let entity_type =
+        AuditEntity::parse(&row.entity_type).ok_or_else(|| corrupt("entity_type", &"an unknown entity type"))?;
+    let Value::Object(changes) = &row.changes else {
+        return Err(corrupt("changes", &"not a JSON object"));
+    };
+    let side = |name: &str| match changes.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(fields)) => fields
+            .iter()
+            .map(|(field, value)| value_from_json(value).map(|v| (field.clone(), v)))
+            .collect::<Option<Vec<_>>>()
+            .map(|fields| Some(StoredSnapshot::from_fields(fields)))
+            .ok_or_else(|| corrupt("changes", &format!("`{name}` holds a value of an unknown form"))),
+        Some(_) => Err(corrupt("changes", &format!("`{name}` is not an object"))),
+    };
+    Ok(AuditEntry {
+        id: row.id,
+        actor_id: row.actor_id.map(UserId::from_uuid),
+        action,
+        entity_type,
+        before: side("before")?,
+        after: side("after")?,
+        entity_id: row.entity_id,
+        context: ClientContext { ip: row.ip, user_agent: row.user_agent, request_id: row.request_id },
+        created_at: row.created_at,
+    })
+}
+
+/// The inverse of [`value_json`]; instants, stored as RFC 3339 strings, come back as text.
+fn value_from_json(value: &Value) -> Option<AuditValue> {
+    Some(match value {
+        Value::Null => AuditValue::Null,
+        Value::Bool(b) => AuditValue::Bool(*b),
+        Value::Number(n) => AuditValue::Int(n.as_i64()?),
+        Value::String(s) => AuditValue::Text(s.clone()),
+        Value::Array(items) => {
+            AuditValue::List(items.iter().map(|item| item.as_str().map(str::to_owned)).collect::<Option<_>>()?)
+        }
+        Value::Object(_) => return None,
+    })
 }

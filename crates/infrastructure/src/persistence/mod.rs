@@ -12,8 +12,10 @@
 mod account_tokens;
 mod api_keys;
 mod audit;
+mod dashboard;
 mod entities;
 mod errors;
+mod idempotency;
 mod probe;
 mod projects;
 mod sessions;
@@ -32,11 +34,15 @@ use sea_orm::{
 
 pub use account_tokens::SeaAccountTokenRepository;
 pub use api_keys::SeaApiKeyRepository;
+pub use audit::SeaAuditLogRepository;
+pub use dashboard::SeaStatsSource;
+pub use idempotency::SeaIdempotencyStore;
 pub use probe::DatabaseProbe;
 pub use projects::SeaProjectRepository;
 pub use sessions::SeaSessionRepository;
 pub use stats::QueryStats;
 pub use throttles::SeaLoginThrottleRepository;
+pub use stats::{QueryStats, SeaDatabaseMetrics};
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
-    users::ports::{UserFilter, UserQuery, UserRepository, UserSort},
+    users::ports::{TakenIdentities, UserFilter, UserQuery, UserRepository, UserSort},
 };
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
@@ -99,6 +99,39 @@ impl UserRepository for SeaUserRepository {
             .await
             .map_err(unexpected)?;
         Ok(found.is_some())
+    }
+
+    #[tracing::instrument(skip_all, fields(emails = emails.len(), usernames = usernames.len()))]
+    async fn taken_identities(
+        &self,
+        emails: &[Email],
+        usernames: &[Username],
+    ) -> Result<TakenIdentities, UnexpectedError> {
+        let mut taken = TakenIdentities::default();
+        // Each list is one statement with one parameter per value: 1000 of them are well within
+        // both databases' limits (32766 on SQLite, 65535 on PostgreSQL).
+        if !emails.is_empty() {
+            let found: Vec<String> = users::Entity::find()
+                .select_only()
+                .column(Column::Email)
+                .filter(Column::Email.is_in(emails.iter().map(|e| e.as_ref().to_owned())))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(unexpected)?;
+            taken.emails = emails.iter().filter(|e| found.iter().any(|f| f == e.as_ref())).cloned().collect();
+        }
+        if !usernames.is_empty() {
+            taken.usernames = users::Entity::find()
+                .select_only()
+                .column(Column::UsernameLower)
+                .filter(Column::UsernameLower.is_in(usernames.iter().map(Username::normalized)))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(unexpected)?;
+        }
+        Ok(taken)
     }
 }
 

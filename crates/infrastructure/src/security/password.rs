@@ -78,6 +78,47 @@ impl PasswordHasher for Argon2Hasher {
         Ok(PasswordHash::new(phc))
     }
 
+    /// Spreads the passwords over as many blocking threads as the machine has cores (each thread
+    /// hashes its share one after the other), so a bulk creation uses every core but cannot take
+    /// the whole blocking pool, and never runs on the async workers.
+    async fn hash_many(&self, passwords: Vec<SecretString>) -> Result<Vec<PasswordHash>, UnexpectedError> {
+        let count = passwords.len();
+        let lanes = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, count.max(1));
+        let mut shares: Vec<Vec<(usize, SecretString)>> = (0..lanes).map(|_| Vec::new()).collect();
+        for (i, password) in passwords.into_iter().enumerate() {
+            shares[i % lanes].push((i, password));
+        }
+        let span = Span::current();
+        let tasks: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                let (argon2, span) = (argon2id(self.params.clone()), span.clone());
+                tokio::task::spawn_blocking(move || {
+                    span.in_scope(|| {
+                        share
+                            .into_iter()
+                            .map(|(i, password)| {
+                                argon2
+                                    .hash_password(password.expose_secret().as_bytes())
+                                    .map(|hash| (i, PasswordHash::new(hash.to_string())))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+            })
+            .collect();
+        let mut hashes: Vec<Option<PasswordHash>> = (0..count).map(|_| None).collect();
+        for task in tasks {
+            for (i, hash) in task.await.map_err(UnexpectedError::internal)?.map_err(UnexpectedError::internal)? {
+                hashes[i] = Some(hash);
+            }
+        }
+        hashes
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| UnexpectedError::internal("a password was left unhashed"))
+    }
+
     async fn verify(&self, password: SecretString, hash: Option<PasswordHash>) -> Result<bool, UnexpectedError> {
         let dummy = self.dummy_hash.clone();
         let span = Span::current();

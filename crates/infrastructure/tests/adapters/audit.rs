@@ -133,3 +133,154 @@ async fn an_event_is_stored_in_the_outbox_unpublished() {
     assert_eq!(serde_json::from_str::<Value>(&data).unwrap(), json!({"project_name": "Apollo"}));
     assert!(row.try_get::<bool>("", "pending").unwrap());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading the trail back
+
+mod reading {
+    use chrono::Duration;
+    use forge_application::{
+        PageRequest, SortOrder,
+        audit::{
+            AuditAction, AuditEntity, AuditRecord, AuditValue, Snapshot,
+            ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository},
+        },
+        common::{Change, UnitOfWork},
+    };
+    use forge_domain::users::UserId;
+    use forge_infrastructure::SeaAuditLogRepository;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::context;
+    use crate::common::{Harness, t0};
+
+    /// Writes three entries a minute apart: a creation by `actor`, an update by `actor`, and a
+    /// session opened by nobody.
+    async fn three_entries(h: &Harness, actor: UserId, subject: UserId) -> Vec<AuditRecord> {
+        let records = vec![
+            AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, subject, Some(actor), &context(), t0())
+                .after(Snapshot::new().with("email", "ada@example.com").with("version", 1).with("at", t0())),
+            AuditRecord::new(
+                AuditAction::UserUpdated,
+                AuditEntity::User,
+                subject,
+                Some(actor),
+                &context(),
+                t0() + Duration::minutes(1),
+            )
+            .changed(
+                &Snapshot::new().with("full_name", None::<String>).with("role", "member"),
+                &Snapshot::new().with("full_name", "Ada").with("role", "member"),
+            ),
+            AuditRecord::new(
+                AuditAction::SessionCreated,
+                AuditEntity::Session,
+                "s-1",
+                None,
+                &context(),
+                t0() + Duration::minutes(2),
+            )
+            .after(Snapshot::new().with("scopes", vec!["a".to_owned(), "b".to_owned()])),
+        ];
+        h.uow.commit(records.iter().cloned().map(Change::Audit).collect()).await.unwrap();
+        records
+    }
+
+    fn query(filter: AuditLogFilter) -> AuditLogQuery {
+        AuditLogQuery { filter, ..AuditLogQuery::default() }
+    }
+
+    #[tokio::test]
+    async fn entries_come_back_newest_first_with_their_changes() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let (actor, subject) = (UserId::generate(), UserId::generate());
+        let records = three_entries(&h, actor, subject).await;
+
+        let page = repository.list(&AuditLogQuery::default()).await.unwrap();
+
+        assert_eq!(page.total, 3);
+        let ids: Vec<_> = page.items.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [records[2].id, records[1].id, records[0].id]);
+        let created = &page.items[2];
+        assert_eq!((created.action, created.entity_type), (AuditAction::UserCreated, AuditEntity::User));
+        assert_eq!(created.entity_id, subject.to_string());
+        assert_eq!(created.actor_id, Some(actor));
+        assert_eq!(created.created_at, t0());
+        assert_eq!(created.context, context());
+        assert_eq!(created.before, None);
+        let after = created.after.as_ref().unwrap();
+        assert_eq!(after.get("email"), Some(&AuditValue::from("ada@example.com")));
+        assert_eq!(after.get("version"), Some(&AuditValue::Int(1)));
+        assert_eq!(after.get("at"), Some(&AuditValue::from("2026-09-21T14:13:20.123456Z")));
+        let updated = &page.items[1];
+        assert_eq!(updated.before.as_ref().unwrap().get("full_name"), Some(&AuditValue::Null));
+        assert_eq!(updated.after.as_ref().unwrap().get("full_name"), Some(&AuditValue::from("Ada")));
+        assert_eq!(updated.after.as_ref().unwrap().get("role"), None, "unchanged fields are left out");
+        assert_eq!(
+            page.items[0].after.as_ref().unwrap().get("scopes"),
+            Some(&AuditValue::List(vec!["a".into(), "b".into()]))
+        );
+    }
+
+    #[tokio::test]
+    async fn every_filter_narrows_the_trail() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let (actor, subject) = (UserId::generate(), UserId::generate());
+        let records = three_entries(&h, actor, subject).await;
+        let ids = |page: forge_application::Page<forge_application::audit::AuditEntry>| {
+            page.items.into_iter().map(|e| e.id).collect::<Vec<_>>()
+        };
+
+        let by_actor = repository.list(&query(AuditLogFilter { actor_id: Some(actor), ..Default::default() })).await;
+        assert_eq!(ids(by_actor.unwrap()), [records[1].id, records[0].id]);
+        let by_type = AuditLogFilter { entity_type: Some(AuditEntity::Session), ..Default::default() };
+        assert_eq!(ids(repository.list(&query(by_type)).await.unwrap()), [records[2].id]);
+        let by_entity = AuditLogFilter { entity_id: Some(subject.to_string()), ..Default::default() };
+        assert_eq!(repository.list(&query(by_entity)).await.unwrap().total, 2);
+        let by_action = AuditLogFilter { action: Some(AuditAction::UserUpdated), ..Default::default() };
+        assert_eq!(ids(repository.list(&query(by_action)).await.unwrap()), [records[1].id]);
+        // Both ends are inclusive.
+        let window = AuditLogFilter {
+            from: Some(t0() + Duration::minutes(1)),
+            to: Some(t0() + Duration::minutes(2)),
+            ..Default::default()
+        };
+        assert_eq!(ids(repository.list(&query(window)).await.unwrap()), [records[2].id, records[1].id]);
+        let nobody = AuditLogFilter { actor_id: Some(UserId::generate()), ..Default::default() };
+        assert_eq!(repository.list(&query(nobody)).await.unwrap().total, 0);
+    }
+
+    #[tokio::test]
+    async fn pages_do_not_overlap_in_either_order() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let records = three_entries(&h, UserId::generate(), UserId::generate()).await;
+
+        let page =
+            |n, order| AuditLogQuery { page: PageRequest::new(n, 2).unwrap(), order, ..AuditLogQuery::default() };
+        let first = repository.list(&page(1, SortOrder::Asc)).await.unwrap();
+        let second = repository.list(&page(2, SortOrder::Asc)).await.unwrap();
+
+        assert_eq!(first.total, 3);
+        let ids: Vec<_> = first.items.iter().chain(&second.items).map(|e| e.id).collect();
+        assert_eq!(ids, [records[0].id, records[1].id, records[2].id]);
+    }
+
+    #[tokio::test]
+    async fn an_entry_of_an_unknown_form_is_an_error_not_a_guess() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        three_entries(&h, UserId::generate(), UserId::generate()).await;
+        let backend = h.conn.get_database_backend();
+        h.conn
+            .execute_raw(Statement::from_string(backend, "UPDATE audit_logs SET action = 'user.exploded'"))
+            .await
+            .unwrap();
+
+        let error = repository.list(&AuditLogQuery::default()).await.unwrap_err();
+
+        assert!(format!("{error:?}").contains("audit_logs"), "{error:?}");
+    }
+}

@@ -81,6 +81,22 @@ mod passwords {
     }
 
     #[tokio::test]
+    async fn hashing_many_keeps_the_order_salts_each_and_uses_the_configured_parameters() {
+        let hasher = Argon2Hasher::owasp();
+        let passwords: Vec<String> = (0..5).map(|i| format!("Correct-Horse-{i}")).collect();
+
+        let hashes = hasher.hash_many(passwords.iter().map(|p| secret(p)).collect()).await.unwrap();
+
+        assert_eq!(hashes.len(), 5);
+        for (password, hash) in passwords.iter().zip(&hashes) {
+            assert!(hash.expose().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.expose());
+            assert!(hasher.verify(secret(password), Some(hash.clone())).await.unwrap(), "{password}");
+        }
+        assert!(!hasher.verify(secret(&passwords[1]), Some(hashes[0].clone())).await.unwrap(), "in order");
+        assert!(hasher.hash_many(Vec::new()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn hashes_made_with_other_parameters_still_verify() {
         let cheap = Argon2Hasher::new(argon2::Params::new(8 * 1024, 1, 1, None).unwrap()).unwrap();
         let hash = cheap.hash(secret("Correct-Horse-42")).await.unwrap();

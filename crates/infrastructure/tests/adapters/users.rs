@@ -140,6 +140,25 @@ async fn changing_to_a_taken_email_or_username_is_refused_by_the_update_too() {
 }
 
 #[tokio::test]
+async fn taken_identities_names_the_stored_addresses_and_usernames_deleted_or_not() {
+    let h = Harness::new().await;
+    let ada = user("ada@example.com", "Ada");
+    let gone = tweaked(&user("gone@example.com", "gone"), Tweak { deleted_at: Some(t0()), ..Tweak::default() });
+    insert(&h, &[ada, gone]).await;
+    let emails: Vec<Email> =
+        ["ada@example.com", "gone@example.com", "new@example.com"].map(|e| Email::parse(e).unwrap()).to_vec();
+    let usernames: Vec<Username> = ["ADA", "Gone", "fresh"].map(|u| Username::parse(u).unwrap()).to_vec();
+
+    let mut taken = h.users.taken_identities(&emails, &usernames).await.unwrap();
+    taken.usernames.sort();
+
+    assert_eq!(taken.emails, emails[..2]);
+    assert_eq!(taken.usernames, ["ada", "gone"]);
+    let none = h.users.taken_identities(&[], &[]).await.unwrap();
+    assert!(none.emails.is_empty() && none.usernames.is_empty());
+}
+
+#[tokio::test]
 async fn a_failed_commit_stores_none_of_its_changes() {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");

@@ -16,6 +16,7 @@ use super::{
 use crate::{
     extract::{AllowUnverified, ValidJson, client::client_context, json::required},
     limits::guard_account,
+    middleware::idempotency::IdempotencyKeyHeader,
     openapi::responses as problems,
     problem::{OrProblem, Problem},
     users::responses::{UserResponse, Viewer, user_path},
@@ -30,10 +31,14 @@ use crate::{
     path = "/api/v1/auth/register",
     tag = "auth",
     operation_id = "register",
+    params(IdempotencyKeyHeader),
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "The account was opened", body = UserResponse,
-            headers(("Location" = String, description = "The new user's path"))),
+            headers(
+                ("Location" = String, description = "The new user's path"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"),
+            )),
         (status = 403, response = problems::Forbidden),
         (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),

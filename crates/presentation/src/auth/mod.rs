@@ -11,11 +11,11 @@ pub mod sessions;
 
 use actix_web::web;
 
-use crate::routing::Endpoint;
+use crate::{middleware::idempotency::Idempotency, routing::Endpoint};
 
 /// Registers the endpoints, relative to `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(Endpoint::new("/auth/register").post(handlers::register))
+    cfg.service(Endpoint::new("/auth/register").post(handlers::register).idempotent(Idempotency::per_client()))
         .service(Endpoint::new("/auth/login").post(handlers::login))
         .service(Endpoint::new("/auth/token").post(handlers::token))
         .service(Endpoint::new("/auth/refresh").post(handlers::refresh))

@@ -16,7 +16,7 @@
 //! verification mail, logout).
 
 use actix_web::{
-    FromRequest, HttpRequest,
+    FromRequest, HttpMessage, HttpRequest,
     dev::Payload,
     http::{Method, header},
     web,
@@ -46,6 +46,10 @@ impl FromRequest for Authenticated {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated by a middleware (idempotency needs the caller first)?
+        if let Some(authenticated) = req.extensions().get::<Self>().cloned() {
+            return Box::pin(async move { Ok(authenticated) });
+        }
         let req = req.clone();
         Box::pin(async move {
             authenticate(&req, AccessPurpose::General).await.map(Self).map_err(|problem| problem.at(&req).into())
@@ -69,6 +73,16 @@ impl FromRequest for AllowUnverified {
             authenticate(&req, AccessPurpose::AccountUpkeep).await.map(Self).map_err(|problem| problem.at(&req).into())
         })
     }
+}
+
+/// Authenticates and admits the request's caller as [`Authenticated`] would, for a middleware that
+/// needs the caller before the handler runs (it then leaves the result in the request's
+/// extensions, where the extractor finds it).
+///
+/// # Errors
+/// The 401/403 (or 500/503) problem for a request whose caller is refused.
+pub(crate) async fn authenticated(req: &HttpRequest) -> Result<Authenticated, Problem> {
+    authenticate(req, AccessPurpose::General).await.map(Authenticated)
 }
 
 /// A credential as presented, not yet verified.

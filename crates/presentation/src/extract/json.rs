@@ -13,6 +13,10 @@
 //!
 //! The rules of values (a valid e-mail, a strong password) are the use cases' business: a body
 //! that passes here can still be a 422 from the application.
+//!
+//! A bulk body ([`ValidJsonList`]) is a JSON array of such objects, read up to the bulk size
+//! limit: its length is checked first (`.` is the list itself), then each item as above, every
+//! error naming its item by index (`[12].email`).
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use forge_application::common::{FieldError, ValidationErrors};
@@ -20,7 +24,8 @@ use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use crate::problem::Problem;
+use super::json_problem;
+use crate::{middleware::settings_of_request, problem::Problem};
 
 /// Fields the server manages; no request body may set them.
 pub const READ_ONLY_FIELDS: &[&str] = &[
@@ -93,6 +98,15 @@ pub fn parse_body<T: JsonRequest>(value: Value) -> Result<T, Problem> {
     let Value::Object(body) = &value else {
         return Err(Problem::malformed("the body must be a JSON object"));
     };
+    let errors = structural_errors::<T>(body);
+    if !errors.is_empty() {
+        return Err(Problem::validation(ValidationErrors::new(errors)));
+    }
+    typed(value).map_err(|error| type_problem("", error))
+}
+
+/// Step 2 of the module notes: every missing, unknown and protected field.
+fn structural_errors<T: JsonRequest>(body: &Map<String, Value>) -> Vec<FieldError> {
     let mut errors = T::missing_fields(body);
     for key in body.keys().filter(|key| !T::FIELDS.contains(&key.as_str())) {
         if T::PROTECTED.contains(&key.as_str()) || READ_ONLY_FIELDS.contains(&key.as_str()) {
@@ -101,20 +115,78 @@ pub fn parse_body<T: JsonRequest>(value: Value) -> Result<T, Problem> {
             errors.push(FieldError::new(key.as_str(), "UNKNOWN_FIELD", "is not a field of this request"));
         }
     }
+    errors
+}
+
+/// Step 3: the typed request, or the field of the wrong type and serde's message about it.
+fn typed<T: DeserializeOwned>(value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        // serde's messages about values name types ("invalid type: integer `5`, expected a
+        // string"), never anything of the server's.
+        FieldError::new(e.path().to_string(), "INVALID_TYPE", e.inner().to_string())
+    })
+}
+
+/// The 400 for a field of the wrong type, its name after `prefix`.
+fn type_problem(prefix: &str, error: FieldError) -> Problem {
+    let field = format!("{prefix}{}", error.field);
+    Problem::malformed(format!("field `{field}`: {}", error.message)).with_errors([FieldError { field, ..error }])
+}
+
+/// A bulk body: a JSON array of 1 to `MAX` requests that each passed the structural checks.
+#[derive(Debug)]
+pub struct ValidJsonList<T, const MAX: usize>(pub Vec<T>);
+
+impl<T: JsonRequest + 'static, const MAX: usize> FromRequest for ValidJsonList<T, MAX> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = settings_of_request(req).bulk_body_limit;
+        let body = web::JsonBody::<Value>::new(req, payload, None, true).limit(limit);
+        let req = req.clone();
+        Box::pin(async move {
+            let value = body.await.map_err(|e| json_problem(&e, limit).at(&req))?;
+            parse_list::<T, MAX>(value).map(ValidJsonList).map_err(|problem| problem.at(&req).into())
+        })
+    }
+}
+
+/// The checks of a bulk body (see the module notes).
+///
+/// # Errors
+/// 400 for a body that is not an array, an item that is not an object or a field of the wrong
+/// type; 422 for a list of the wrong length, or listing every missing, unknown and protected
+/// field of every item.
+pub fn parse_list<T: JsonRequest, const MAX: usize>(value: Value) -> Result<Vec<T>, Problem> {
+    let Value::Array(items) = value else {
+        return Err(Problem::malformed("the body must be a JSON array"));
+    };
+    if items.is_empty() || items.len() > MAX {
+        let error = if items.is_empty() {
+            FieldError::new(".", "TOO_SHORT", "must hold at least one item")
+        } else {
+            FieldError::new(".", "TOO_LONG", format!("must hold at most {MAX} items"))
+        };
+        return Err(Problem::validation(ValidationErrors::new(vec![error])));
+    }
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(body) = item else {
+            return Err(Problem::malformed(format!("item [{i}] must be a JSON object")));
+        };
+        errors.extend(
+            structural_errors::<T>(body).into_iter().map(|e| FieldError { field: format!("[{i}].{}", e.field), ..e }),
+        );
+    }
     if !errors.is_empty() {
         return Err(Problem::validation(ValidationErrors::new(errors)));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        // serde's messages about values name types ("invalid type: integer `5`, expected a
-        // string"), never anything of the server's.
-        let message = e.inner().to_string();
-        Problem::malformed(format!("field `{field}`: {message}")).with_errors([FieldError::new(
-            field,
-            "INVALID_TYPE",
-            message,
-        )])
-    })
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| typed(item).map_err(|error| type_problem(&format!("[{i}]."), error)))
+        .collect()
 }
 
 /// For PATCH fields that may be cleared: absent is `None` (with `#[serde(default)]`), `null` is
@@ -198,6 +270,41 @@ mod tests {
         assert_eq!(problem.code(), ProblemCode::MalformedRequest);
         assert!(problem.detail().starts_with("field `name`: invalid type: integer `5`"), "{}", problem.detail());
         assert_eq!(codes(&problem), [("name".to_owned(), "INVALID_TYPE".to_owned())]);
+    }
+
+    #[test]
+    fn a_list_names_every_bad_field_by_item_index() {
+        let problem =
+            parse_list::<Sample, 3>(json!([{"name": "a"}, {"role": "x"}, {"name": "c", "colour": 1}])).unwrap_err();
+        assert_eq!(problem.code(), ProblemCode::ValidationFailed);
+        assert_eq!(
+            codes(&problem),
+            [
+                ("[1].name".to_owned(), "REQUIRED".to_owned()),
+                ("[1].role".to_owned(), "NOT_ALLOWED".to_owned()),
+                ("[2].colour".to_owned(), "UNKNOWN_FIELD".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_list_of_the_wrong_length_or_shape_is_refused_before_its_items_are_read() {
+        let too_long = parse_list::<Sample, 2>(json!([{"x": 1}, {"x": 2}, {"x": 3}])).unwrap_err();
+        assert_eq!(codes(&too_long), [(".".to_owned(), "TOO_LONG".to_owned())]);
+        let empty = parse_list::<Sample, 2>(json!([])).unwrap_err();
+        assert_eq!(codes(&empty), [(".".to_owned(), "TOO_SHORT".to_owned())]);
+        for body in [json!({"name": "a"}), json!([{"name": "a"}, 5])] {
+            assert_eq!(parse_list::<Sample, 2>(body).unwrap_err().code(), ProblemCode::MalformedRequest);
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_in_a_list_is_a_400_naming_the_item() {
+        let problem = parse_list::<Sample, 3>(json!([{"name": "a"}, {"name": "b", "age": "old"}])).unwrap_err();
+        assert_eq!(problem.code(), ProblemCode::MalformedRequest);
+        assert_eq!(codes(&problem), [("[1].age".to_owned(), "INVALID_TYPE".to_owned())]);
+        let ok = parse_list::<Sample, 3>(json!([{"name": "a"}, {"name": "b", "age": 3}])).unwrap();
+        assert_eq!((ok[1].name.as_str(), ok[1].age), ("b", Some(3)));
     }
 
     #[test]

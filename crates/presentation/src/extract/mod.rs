@@ -9,7 +9,7 @@ pub mod json;
 pub mod query;
 
 pub use actor::{AllowUnverified, Authenticated};
-pub use json::{JsonRequest, ValidJson};
+pub use json::{JsonRequest, ValidJson, ValidJsonList};
 pub use query::{FromQuery, ListQuery, QueryParams};
 
 use actix_web::{
@@ -50,7 +50,7 @@ fn too_large(limit: usize) -> Problem {
     Problem::new(ProblemCode::PayloadTooLarge, format!("the body is larger than the limit of {limit} bytes"))
 }
 
-fn json_problem(err: &JsonPayloadError, limit: usize) -> Problem {
+pub(crate) fn json_problem(err: &JsonPayloadError, limit: usize) -> Problem {
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => too_large(limit),
         JsonPayloadError::ContentType => Problem::new(

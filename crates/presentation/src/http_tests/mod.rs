@@ -4,6 +4,7 @@
 mod account;
 mod api_keys;
 mod auth;
+mod idempotency;
 mod limits;
 mod logging;
 mod mechanics;

@@ -11,11 +11,14 @@
 //! 7. [`token_in_url`]: refuses tokens in the query string before any handler sees them;
 //! 8. [`rate_limit`]: counts the requests of the limited routes per client address, refuses
 //!    those over the limit with 429, and puts the `RateLimit-*` headers on the others;
-//! 9. [`timeout`], around each route: answers 504 when a request runs past the limit.
+//! 9. [`timeout`], around each route: answers 504 when a request runs past the limit;
+//! 10. [`idempotency`], inside the time limit, around the `POST` of endpoints that create
+//!     something: `Idempotency-Key` replays.
 //!
 //! Middleware only deals with HTTP mechanics; none of it knows a use case, except that
 //! [`rate_limit`] asks the limits service to count.
 
+pub mod idempotency;
 pub mod problems;
 pub mod rate_limit;
 pub mod request_id;

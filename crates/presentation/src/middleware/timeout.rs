@@ -1,4 +1,5 @@
-//! The request time limit: a request still running after `request_timeout` is abandoned and
+//! The request time limit: a request still running after `request_timeout` (`bulk_request_timeout`
+//! on a [bulk endpoint](crate::routing::Endpoint::bulk)) is abandoned and
 //! answered with 504 `TIMEOUT`. Dropping the handler's future drops whatever it was awaiting; an
 //! open database transaction is rolled back, so nothing half-done is stored.
 //!
@@ -15,14 +16,19 @@ use actix_web::{
 };
 
 use super::settings_of;
-use crate::problem::{Problem, ProblemCode};
+use crate::{
+    problem::{Problem, ProblemCode},
+    routing::BulkRoute,
+};
 
 /// The middleware.
 pub async fn timeout(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let limit = settings_of(&req).request_timeout;
+    let settings = settings_of(&req);
+    let limit =
+        if req.app_data::<BulkRoute>().is_some() { settings.bulk_request_timeout } else { settings.request_timeout };
     let http_req = req.request().clone();
     match time::timeout(limit, next.call(req)).await {
         Ok(outcome) => outcome.map(ServiceResponse::map_into_boxed_body),

@@ -1,8 +1,8 @@
 //! The users endpoints: `/users/me`, the list, and each account by id.
 //!
-//! Still to come here (they slot in as further endpoints below): `/users/me/password`,
-//! `/users/bulk`, `/users/{id}/projects`. `/users/{id}/unlock` is the lockout's, in
-//! [`crate::limits`].
+//! `/users/bulk` is here too. `/users/me/password` is the account flows' (in [`crate::account`]),
+//! `/users/{id}/unlock` the lockout's (in [`crate::limits`]) and `/users/{id}/projects` the
+//! projects' (in [`crate::projects`]).
 
 pub mod handlers;
 pub mod query;
@@ -11,13 +11,14 @@ pub mod responses;
 
 use actix_web::web;
 
-use crate::routing::Endpoint;
+use crate::{middleware::idempotency::Idempotency, routing::Endpoint};
 
-/// Registers the endpoints, relative to `/api/v1`. `/users/me` comes before `/users/{id}` so
-/// that `me` is never read as an id.
+/// Registers the endpoints, relative to `/api/v1`. `/users/me` and `/users/bulk` come before
+/// `/users/{id}` so that `me` and `bulk` are never read as ids.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/users/me").get(handlers::me).patch(handlers::update_me))
-        .service(Endpoint::new("/users").get(handlers::list).post(handlers::create))
+        .service(Endpoint::new("/users").get(handlers::list).post(handlers::create).idempotent(Idempotency::per_user()))
+        .service(Endpoint::new("/users/bulk").post(handlers::create_many).bulk().idempotent(Idempotency::per_user()))
         .service(
             Endpoint::new("/users/{id}")
                 .get(handlers::get)

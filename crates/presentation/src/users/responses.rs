@@ -67,6 +67,13 @@ pub struct UserResponse {
     pub links: UserLinks,
 }
 
+/// The accounts a bulk creation made, in the order they were given.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BulkUsersResponse {
+    /// The new accounts.
+    pub items: Vec<UserResponse>,
+}
+
 /// Links of a user: `self`, and the actions open to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserLinks {

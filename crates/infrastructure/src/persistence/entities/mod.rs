@@ -4,6 +4,7 @@
 pub(crate) mod account_tokens;
 pub(crate) mod api_keys;
 pub(crate) mod audit_logs;
+pub(crate) mod idempotency_keys;
 pub(crate) mod login_throttles;
 pub(crate) mod outbox_events;
 pub(crate) mod project_members;

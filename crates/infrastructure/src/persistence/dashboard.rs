@@ -1,0 +1,128 @@
+//! The statistics of the dashboard: one aggregate query per table.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use forge_application::{
+    UnexpectedError,
+    dashboard::{ProjectCounts, UserCounts, ports::StatsSource},
+};
+use forge_domain::users::Role;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
+    sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Query},
+};
+
+use super::{
+    entities::users::{self, Column},
+    errors::unexpected,
+    stored,
+};
+
+/// The table projects live in, with `id`, `status` (`active` or `archived`) and `deleted_at`.
+const PROJECTS: &str = "projects";
+
+/// [`StatsSource`] over SeaORM.
+///
+/// Projects are counted from the `projects` table when the schema has one; it is looked for
+/// once, when the source is built (start-up, after migrations), and a schema without it counts
+/// no projects.
+#[derive(Debug, Clone)]
+pub struct SeaStatsSource {
+    db: DatabaseConnection,
+    has_projects: bool,
+}
+
+impl SeaStatsSource {
+    /// A source reading through `db`, which is looked at for a `projects` table.
+    ///
+    /// # Errors
+    /// [`DbErr`] when the schema cannot be read.
+    pub async fn new(db: DatabaseConnection) -> Result<Self, DbErr> {
+        let has_projects = table_exists(&db, PROJECTS).await?;
+        if !has_projects {
+            tracing::info!("the schema has no projects table yet: project counts are 0");
+        }
+        Ok(Self { db, has_projects })
+    }
+}
+
+/// `COALESCE(SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0)`: how many rows meet `condition`
+/// (0, not NULL, over no rows).
+fn count_where(condition: impl IntoCondition) -> Expr {
+    Func::coalesce([Func::sum(Expr::case(condition, 1).finally(0)).into(), Expr::val(0)]).into()
+}
+
+/// A count from the database as the port's unsigned number (counts are never negative).
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+#[async_trait]
+impl StatsSource for SeaStatsSource {
+    #[tracing::instrument(skip_all)]
+    async fn user_counts(&self, today: DateTime<Utc>, week: DateTime<Utc>) -> Result<UserCounts, UnexpectedError> {
+        let row: Option<(i64, i64, i64, i64, i64)> = users::Entity::find()
+            .select_only()
+            .expr_as(Func::count(Expr::col(Column::Id)), "total")
+            .expr_as(count_where(Column::IsActive.eq(true)), "active")
+            .expr_as(count_where(Column::Role.eq(Role::Admin.as_str())), "admins")
+            .expr_as(count_where(Column::CreatedAt.gte(stored(today))), "new_today")
+            .expr_as(count_where(Column::CreatedAt.gte(stored(week))), "new_week")
+            .filter(Column::DeletedAt.is_null())
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let (total, active, admins, new_today, new_week) = row.unwrap_or_default();
+        Ok(UserCounts {
+            total: count(total),
+            active: count(active),
+            admins: count(admins),
+            new_today: count(new_today),
+            new_week: count(new_week),
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn project_counts(&self) -> Result<ProjectCounts, UnexpectedError> {
+        if !self.has_projects {
+            return Ok(ProjectCounts::default());
+        }
+        let projects = Alias::new(PROJECTS);
+        let query = Query::select()
+            .expr_as(Func::count(Expr::col((projects.clone(), Alias::new("id")))), Alias::new("total"))
+            .expr_as(
+                count_where(Expr::col((projects.clone(), Alias::new("status"))).eq("active")),
+                Alias::new("active"),
+            )
+            .from(projects.clone())
+            .and_where(Expr::col((projects, Alias::new("deleted_at"))).is_null())
+            .to_owned();
+        let row = self.db.query_one(&query).await.map_err(unexpected)?;
+        let (total, active): (i64, i64) = match row {
+            Some(row) => {
+                (row.try_get("", "total").map_err(unexpected)?, row.try_get("", "active").map_err(unexpected)?)
+            }
+            None => (0, 0),
+        };
+        Ok(ProjectCounts { total: count(total), active: count(active) })
+    }
+}
+
+/// Whether the connected schema has a table called `name`.
+async fn table_exists(db: &DatabaseConnection, name: &str) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+        }
+        _ => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+    };
+    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()])).await?;
+    let found: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(found > 0)
+}

@@ -1,0 +1,84 @@
+//! The dashboard's counts: one aggregate query per table, soft-deleted rows left out.
+
+use chrono::Duration;
+use forge_application::{common::Change, common::UnitOfWork, dashboard::ports::StatsSource};
+use forge_domain::users::Role;
+use forge_infrastructure::SeaStatsSource;
+use sea_orm::{
+    ConnectionTrait,
+    sea_query::{Alias, ColumnDef, Query, Table},
+};
+
+use crate::common::{Harness, Tweak, t0, tweaked, user_at};
+
+#[tokio::test]
+async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
+    let h = Harness::new().await;
+    let old = user_at("old@example.com", "old", -Duration::days(30));
+    let admin = tweaked(
+        &user_at("admin@example.com", "admin", -Duration::days(3)),
+        Tweak { role: Role::Admin, ..Tweak::default() },
+    );
+    let inactive = tweaked(
+        &user_at("off@example.com", "off", -Duration::hours(2)),
+        Tweak { is_active: false, ..Tweak::default() },
+    );
+    let fresh = user_at("fresh@example.com", "fresh", Duration::zero());
+    let deleted = tweaked(
+        &user_at("gone@example.com", "gone", Duration::zero()),
+        Tweak { role: Role::Admin, deleted_at: Some(t0()), ..Tweak::default() },
+    );
+    h.uow.commit([old, admin, inactive, fresh, deleted].into_iter().map(Change::InsertUser).collect()).await.unwrap();
+    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+
+    let counts = source.user_counts(t0() - Duration::hours(1), t0() - Duration::days(7)).await.unwrap();
+
+    assert_eq!(counts.total, 4);
+    assert_eq!(counts.active, 3);
+    assert_eq!(counts.inactive(), 1);
+    assert_eq!(counts.admins, 1, "the deleted admin does not count");
+    assert_eq!(counts.new_today, 1, "at or after the start of the day");
+    assert_eq!(counts.new_week, 3);
+}
+
+#[tokio::test]
+async fn an_empty_installation_counts_zero_everywhere() {
+    let h = Harness::new().await;
+    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+
+    let counts = source.user_counts(t0(), t0()).await.unwrap();
+
+    assert_eq!((counts.total, counts.active, counts.admins, counts.new_today, counts.new_week), (0, 0, 0, 0, 0));
+    let projects = source.project_counts().await.unwrap();
+    assert_eq!((projects.total, projects.active), (0, 0));
+}
+
+#[tokio::test]
+async fn projects_are_counted_from_the_projects_table_once_it_exists() {
+    let h = Harness::new().await;
+    let projects = Alias::new("projects");
+    h.conn
+        .execute(
+            &Table::create()
+                .table(projects.clone())
+                .col(ColumnDef::new(Alias::new("id")).uuid().not_null().primary_key())
+                .col(ColumnDef::new(Alias::new("status")).string_len(16).not_null())
+                .col(ColumnDef::new(Alias::new("deleted_at")).timestamp_with_time_zone().null())
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    for (status, deleted) in [("active", false), ("active", false), ("archived", false), ("active", true)] {
+        let insert = Query::insert()
+            .into_table(projects.clone())
+            .columns([Alias::new("id"), Alias::new("status"), Alias::new("deleted_at")])
+            .values_panic([uuid::Uuid::now_v7().into(), status.into(), deleted.then(t0).into()])
+            .to_owned();
+        h.conn.execute(&insert).await.unwrap();
+    }
+    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+
+    let counts = source.project_counts().await.unwrap();
+
+    assert_eq!((counts.total, counts.active), (3, 2));
+}
