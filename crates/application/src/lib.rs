@@ -34,9 +34,9 @@ pub mod common;
 pub mod dashboard;
 pub mod health;
 pub mod idempotency;
-pub mod metrics;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod projects;
 pub mod users;
 

@@ -130,7 +130,6 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::Timeout,
             responses::RateLimited,
             responses::LoginRefused,
-            responses::PreconditionFailed,
         ),
     ),
     modifiers(&SecuritySchemes, &Conventions, &RateLimits),
@@ -241,9 +240,6 @@ pub mod responses {
             "`RATE_LIMITED`: too many requests from this address or for this account, or too soon after \
              repeated failed logins; `ACCOUNT_LOCKED`: repeated failed logins locked the account, even the \
              right password is refused. Retry after `Retry-After` seconds (the same for unknown accounts)";
-        /// 412.
-        PreconditionFailed => ProblemCode::PreconditionFailed,
-            "`PRECONDITION_FAILED`: `If-Match` names a version that is no longer current, or the write lost a race";
     }
 }
 

@@ -23,12 +23,12 @@ use actix_web::{
 use forge_application::{
     account::AccountError,
     api_keys::{ApiKeyAuthError, ApiKeyError},
+    audit::AuditLogError,
     auth::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError},
     common::{FieldError, UnexpectedError, UnexpectedKind, ValidationErrors},
-    projects::ProjectError,
-    audit::AuditLogError,
     dashboard::DashboardError,
     metrics::MetricsError,
+    projects::ProjectError,
     users::UserError,
 };
 use serde::{Deserialize, Serialize};

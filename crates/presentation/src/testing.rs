@@ -24,17 +24,17 @@ use forge_application::{
         ports::{MockStatsCache, MockStatsSource},
     },
     health::HealthService,
+    idempotency::{
+        IdempotencyKey, IdempotencyService, IdempotencySettings,
+        ports::{ClaimState, ExistingClaim, IdempotencyStore, NewClaim, StoredResponse},
+    },
     limits::{
         LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings,
         ports::{MockLoginThrottleRepository, MockRateLimiter},
     },
     mail::{MailMessage, MockMailQueue, MockMailTemplates},
-    projects::{ProjectPorts, ProjectService, ports::MockProjectRepository},
-    idempotency::{
-        IdempotencyKey, IdempotencyService, IdempotencySettings,
-        ports::{ClaimState, ExistingClaim, IdempotencyStore, NewClaim, StoredResponse},
-    },
     metrics::{MetricsService, MockDatabaseMetrics},
+    projects::{ProjectPorts, ProjectService, ports::MockProjectRepository},
     users::{UserPorts, UserService, ports::MockUserRepository},
 };
 use forge_domain::{

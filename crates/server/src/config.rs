@@ -239,10 +239,10 @@ impl Default for MailSettings {
             retry_initial_delay_ms: 1000,
             queue_capacity: 1024,
         }
-        }
     }
 }
 
+/// `Idempotency-Key` retention.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 #[allow(missing_docs)]

@@ -22,9 +22,9 @@ use forge_application::{
 };
 use forge_infrastructure::{
     Argon2Hasher, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens,
-    QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics,
-    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository, SeaStatsSource,
-    SeaUnitOfWork, SeaUserRepository, SystemClock,
+    QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository,
+    SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository,
+    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{
         FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, SmtpConfig, SmtpMailer, SmtpSecurity,
         parse_sender,

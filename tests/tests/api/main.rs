@@ -6,18 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::field_reassign_with_default)]
 
 mod admin;
-mod audit;
 mod api_keys;
+mod audit;
 mod auth;
 mod bulk;
 mod conditional;
 mod harness;
 mod http;
+mod idempotency;
 mod limits;
 mod mail_flows;
 mod mailbox;
 mod projects;
-mod idempotency;
 mod service;
 mod sessions;
 mod tokens;

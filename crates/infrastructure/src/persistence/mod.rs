@@ -40,9 +40,8 @@ pub use idempotency::SeaIdempotencyStore;
 pub use probe::DatabaseProbe;
 pub use projects::SeaProjectRepository;
 pub use sessions::SeaSessionRepository;
-pub use stats::QueryStats;
-pub use throttles::SeaLoginThrottleRepository;
 pub use stats::{QueryStats, SeaDatabaseMetrics};
+pub use throttles::SeaLoginThrottleRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 
