@@ -706,7 +706,14 @@ mod tests {
     #[test]
     fn creating_posts_document_the_idempotency_key() {
         let doc = document();
-        for path in ["/api/v1/auth/register", "/api/v1/users", "/api/v1/users/bulk"] {
+        for path in [
+            "/api/v1/auth/register",
+            "/api/v1/users",
+            "/api/v1/users/bulk",
+            "/api/v1/projects",
+            "/api/v1/projects/{id}/members",
+            "/api/v1/api-keys",
+        ] {
             let operation = &doc["paths"][path]["post"];
             let key = operation["parameters"]
                 .as_array()

@@ -314,7 +314,7 @@ pub async fn wire(
     );
     let health = HealthService::new()
         .with_probe("database", Arc::new(DatabaseProbe::new(database.clone(), std::time::Duration::from_secs(2))));
-    let stats_source = SeaStatsSource::new(database.clone()).await.context("reading the schema for statistics")?;
+    let stats_source = SeaStatsSource::new(database.clone());
     let dashboard = DashboardService::new(
         Arc::new(stats_source),
         Arc::new(InMemoryStatsCache::new()),

@@ -186,3 +186,41 @@ async fn a_bad_key_is_a_422_and_an_unauthenticated_request_a_401() {
     let anonymous = post_with_key(&app, "/api/v1/users", None, "k", &body).await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
+
+#[tokio::test]
+async fn projects_members_and_api_keys_are_created_once_per_key() {
+    let app = spawn_app().await;
+    let owner = app.member().await;
+    let token = owner.access_token.as_str();
+    let count = |path: &'static str| {
+        let app = &app;
+        async move {
+            let page: Value = app.get(path, Some(token)).await.json().await.unwrap();
+            page["total"].as_u64().unwrap()
+        }
+    };
+
+    let project = json!({"name": "Apollo"});
+    let first = post_with_key(&app, "/api/v1/projects", Some(token), "project-1", &project).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let id = first.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let again = post_with_key(&app, "/api/v1/projects", Some(token), "project-1", &project).await;
+    assert_eq!(again.status(), StatusCode::CREATED, "a replay, not a 409 for the taken name");
+    assert_eq!(header(&again, "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(count("/api/v1/projects").await, 1);
+
+    let viewer = app.member().await;
+    let members = format!("/api/v1/projects/{id}/members");
+    let member = json!({"user_id": viewer.id, "role": "viewer"});
+    for _ in 0..2 {
+        let added = post_with_key(&app, &members, Some(token), "member-1", &member).await;
+        assert_eq!(added.status(), StatusCode::CREATED, "the second is a replay, not a 409");
+    }
+
+    let key = json!({"name": "nightly"});
+    let first = post_with_key(&app, "/api/v1/api-keys", Some(token), "key-1", &key).await;
+    let again = post_with_key(&app, "/api/v1/api-keys", Some(token), "key-1", &key).await;
+    assert_eq!((first.status(), again.status()), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(header(&again, "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(count("/api/v1/api-keys").await, 1, "one key, however often the request was sent");
+}

@@ -8,8 +8,7 @@ use forge_application::{
 };
 use forge_domain::users::Role;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Query},
 };
 
@@ -30,20 +29,13 @@ const PROJECTS: &str = "projects";
 #[derive(Debug, Clone)]
 pub struct SeaStatsSource {
     db: DatabaseConnection,
-    has_projects: bool,
 }
 
 impl SeaStatsSource {
-    /// A source reading through `db`, which is looked at for a `projects` table.
-    ///
-    /// # Errors
-    /// [`DbErr`] when the schema cannot be read.
-    pub async fn new(db: DatabaseConnection) -> Result<Self, DbErr> {
-        let has_projects = table_exists(&db, PROJECTS).await?;
-        if !has_projects {
-            tracing::info!("the schema has no projects table yet: project counts are 0");
-        }
-        Ok(Self { db, has_projects })
+    /// A source reading through `db`.
+    #[must_use]
+    pub const fn new(db: DatabaseConnection) -> Self {
+        Self { db }
     }
 }
 
@@ -86,9 +78,6 @@ impl StatsSource for SeaStatsSource {
 
     #[tracing::instrument(skip_all)]
     async fn project_counts(&self) -> Result<ProjectCounts, UnexpectedError> {
-        if !self.has_projects {
-            return Ok(ProjectCounts::default());
-        }
         let projects = Alias::new(PROJECTS);
         let query = Query::select()
             .expr_as(Func::count(Expr::col((projects.clone(), Alias::new("id")))), Alias::new("total"))
@@ -108,21 +97,4 @@ impl StatsSource for SeaStatsSource {
         };
         Ok(ProjectCounts { total: count(total), active: count(active) })
     }
-}
-
-/// Whether the connected schema has a table called `name`.
-async fn table_exists(db: &DatabaseConnection, name: &str) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
-        }
-        _ => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-    };
-    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()])).await?;
-    let found: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(found > 0)
 }

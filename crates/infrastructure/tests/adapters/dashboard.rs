@@ -2,12 +2,11 @@
 
 use chrono::Duration;
 use forge_application::{common::Change, common::UnitOfWork, dashboard::ports::StatsSource};
-use forge_domain::users::Role;
-use forge_infrastructure::SeaStatsSource;
-use sea_orm::{
-    ConnectionTrait,
-    sea_query::{Alias, ColumnDef, Query, Table},
+use forge_domain::{
+    projects::{NewProject, Project, ProjectName, ProjectStatus},
+    users::Role,
 };
+use forge_infrastructure::SeaStatsSource;
 
 use crate::common::{Harness, Tweak, t0, tweaked, user_at};
 
@@ -29,7 +28,7 @@ async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
         Tweak { role: Role::Admin, deleted_at: Some(t0()), ..Tweak::default() },
     );
     h.uow.commit([old, admin, inactive, fresh, deleted].into_iter().map(Change::InsertUser).collect()).await.unwrap();
-    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+    let source = SeaStatsSource::new(h.conn.clone());
 
     let counts = source.user_counts(t0() - Duration::hours(1), t0() - Duration::days(7)).await.unwrap();
 
@@ -44,7 +43,7 @@ async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
 #[tokio::test]
 async fn an_empty_installation_counts_zero_everywhere() {
     let h = Harness::new().await;
-    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+    let source = SeaStatsSource::new(h.conn.clone());
 
     let counts = source.user_counts(t0(), t0()).await.unwrap();
 
@@ -54,29 +53,23 @@ async fn an_empty_installation_counts_zero_everywhere() {
 }
 
 #[tokio::test]
-async fn projects_are_counted_from_the_projects_table_once_it_exists() {
+async fn projects_are_counted_by_status_without_the_deleted() {
     let h = Harness::new().await;
-    let projects = Alias::new("projects");
-    h.conn
-        .execute(
-            &Table::create()
-                .table(projects.clone())
-                .col(ColumnDef::new(Alias::new("id")).uuid().not_null().primary_key())
-                .col(ColumnDef::new(Alias::new("status")).string_len(16).not_null())
-                .col(ColumnDef::new(Alias::new("deleted_at")).timestamp_with_time_zone().null())
-                .to_owned(),
-        )
-        .await
-        .unwrap();
-    for (status, deleted) in [("active", false), ("active", false), ("archived", false), ("active", true)] {
-        let insert = Query::insert()
-            .into_table(projects.clone())
-            .columns([Alias::new("id"), Alias::new("status"), Alias::new("deleted_at")])
-            .values_panic([uuid::Uuid::now_v7().into(), status.into(), deleted.then(t0).into()])
-            .to_owned();
-        h.conn.execute(&insert).await.unwrap();
+    let owner = user_at("owner@example.com", "owner", Duration::zero());
+    h.uow.commit(vec![Change::InsertUser(owner.clone())]).await.unwrap();
+    for (name, archived, deleted) in [("a", false, false), ("b", false, false), ("c", true, false), ("d", false, true)]
+    {
+        let new = NewProject { name: ProjectName::parse(name).unwrap(), description: None };
+        let (mut project, membership) = Project::create(owner.id(), new, t0());
+        if archived {
+            project.set_status(ProjectStatus::Archived, t0()).unwrap();
+        }
+        if deleted {
+            project.soft_delete(t0()).unwrap();
+        }
+        h.uow.commit(vec![Change::InsertProject(project), Change::InsertMembership(membership)]).await.unwrap();
     }
-    let source = SeaStatsSource::new(h.conn.clone()).await.unwrap();
+    let source = SeaStatsSource::new(h.conn.clone());
 
     let counts = source.project_counts().await.unwrap();
 

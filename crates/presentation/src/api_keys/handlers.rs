@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     extract::{Authenticated, ListQuery, ValidJson},
+    middleware::idempotency::IdempotencyKeyHeader,
     openapi::responses as problems,
     pagination::{self, Paginated},
     problem::{OrProblem, Problem},
@@ -59,11 +60,16 @@ pub async fn list(
     tag = "api-keys",
     operation_id = "create_api_key",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(IdempotencyKeyHeader),
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, description = "The key was created; `key` is shown this once", body = CreatedApiKeyResponse,
-            headers(("Location" = String, description = "The new key's path"))),
+            headers(
+                ("Location" = String, description = "The new key's path"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"),
+            )),
         (status = 403, response = problems::Forbidden),
+        (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),
     ),
 )]

@@ -8,10 +8,12 @@ pub mod responses;
 
 use actix_web::web;
 
-use crate::routing::Endpoint;
+use crate::{middleware::idempotency::Idempotency, routing::Endpoint};
 
 /// Registers the endpoints, relative to `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(Endpoint::new("/api-keys").get(handlers::list).post(handlers::create))
-        .service(Endpoint::new("/api-keys/{id}").get(handlers::get).delete(handlers::revoke));
+    cfg.service(
+        Endpoint::new("/api-keys").get(handlers::list).post(handlers::create).idempotent(Idempotency::per_user()),
+    )
+    .service(Endpoint::new("/api-keys/{id}").get(handlers::get).delete(handlers::revoke));
 }

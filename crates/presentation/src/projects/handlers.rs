@@ -23,6 +23,7 @@ use crate::{
     conditional::{self, IfMatch},
     extract::ValidJson,
     extract::{Authenticated, ListQuery},
+    middleware::idempotency::IdempotencyKeyHeader,
     openapi::responses as problems,
     pagination::{self, Paginated},
     problem::{OrProblem, Problem},
@@ -65,12 +66,14 @@ pub async fn list(
     tag = "projects",
     operation_id = "create_project",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
+    params(IdempotencyKeyHeader),
     request_body = CreateProjectRequest,
     responses(
         (status = 201, description = "The project was created; the caller is its owner", body = ProjectResponse,
             headers(
                 ("Location" = String, description = "The new project's path"),
                 ("ETag" = String, description = "The project's strong entity tag"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"),
             )),
         (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),
@@ -262,13 +265,14 @@ pub async fn members(
     tag = "projects",
     operation_id = "add_project_member",
     security(("bearer_auth" = []), ("oauth2_password" = [])),
-    params(("id" = Uuid, Path, description = "The project's id")),
+    params(("id" = Uuid, Path, description = "The project's id"), IdempotencyKeyHeader),
     request_body = AddMemberRequest,
     responses(
         (status = 201, description = "The membership", body = MemberResponse,
             headers(
                 ("Location" = String, description = "The membership's path"),
                 ("ETag" = String, description = "The membership's strong entity tag"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the kept response to an earlier request with the same `Idempotency-Key`"),
             )),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),

@@ -8,26 +8,33 @@ pub mod responses;
 
 use actix_web::web;
 
-use crate::routing::Endpoint;
+use crate::{middleware::idempotency::Idempotency, routing::Endpoint};
 
 /// Registers the endpoints, relative to `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(Endpoint::new("/projects").get(handlers::list).post(handlers::create))
-        .service(
-            Endpoint::new("/projects/{id}")
-                .get(handlers::get)
-                .put(handlers::replace)
-                .patch(handlers::update)
-                .delete(handlers::delete),
-        )
-        .service(Endpoint::new("/projects/{id}/members").get(handlers::members).post(handlers::add_member))
-        .service(
-            Endpoint::new("/projects/{id}/members/{user_id}")
-                .patch(handlers::change_member_role)
-                .delete(handlers::remove_member),
-        )
-        .service(Endpoint::new("/projects/{id}/transfer").post(handlers::transfer))
-        .service(Endpoint::new("/users/{id}/projects").get(handlers::user_projects));
+    cfg.service(
+        Endpoint::new("/projects").get(handlers::list).post(handlers::create).idempotent(Idempotency::per_user()),
+    )
+    .service(
+        Endpoint::new("/projects/{id}")
+            .get(handlers::get)
+            .put(handlers::replace)
+            .patch(handlers::update)
+            .delete(handlers::delete),
+    )
+    .service(
+        Endpoint::new("/projects/{id}/members")
+            .get(handlers::members)
+            .post(handlers::add_member)
+            .idempotent(Idempotency::per_user()),
+    )
+    .service(
+        Endpoint::new("/projects/{id}/members/{user_id}")
+            .patch(handlers::change_member_role)
+            .delete(handlers::remove_member),
+    )
+    .service(Endpoint::new("/projects/{id}/transfer").post(handlers::transfer))
+    .service(Endpoint::new("/users/{id}/projects").get(handlers::user_projects));
 }
 
 #[cfg(test)]
