@@ -179,7 +179,8 @@ impl Application {
 
 /// Connects to the configured database. With `for_serving`, applies pending migrations when
 /// `database.migrate_on_start` says so (default: SQLite yes, PostgreSQL no) and otherwise refuses
-/// to serve a schema with pending migrations.
+/// to serve a schema with pending migrations; without it (schema management), opens a single
+/// connection.
 ///
 /// # Errors
 /// Connection or migration failures.
@@ -189,7 +190,14 @@ pub async fn open_database(settings: &Settings, for_serving: bool) -> anyhow::Re
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
     }
-    let max_connections = settings.database.max_connections.unwrap_or(if settings.uses_sqlite() { 8 } else { 16 });
+    // Schema management runs on one connection: SQLite's `PRAGMA foreign_keys = OFF`, which
+    // `migrate fresh` issues before dropping the tables, holds for the connection it runs on only,
+    // and the drops must run on that same one.
+    let max_connections = if for_serving {
+        settings.database.max_connections.unwrap_or(if settings.uses_sqlite() { 8 } else { 16 })
+    } else {
+        1
+    };
     let database = forge_infrastructure::connect(&url, max_connections)
         .await
         .with_context(|| format!("connecting to the database ({})", redact(&url)))?;
