@@ -6,26 +6,24 @@ use forge_application::{
     UnexpectedError,
     dashboard::{ProjectCounts, UserCounts, ports::StatsSource},
 };
-use forge_domain::users::Role;
+use forge_domain::{projects::ProjectStatus, users::Role};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Query},
 };
 
 use super::{
-    entities::users::{self, Column},
+    entities::{
+        projects,
+        users::{self, Column},
+    },
     errors::unexpected,
     stored,
 };
 
-/// The table projects live in, with `id`, `status` (`active` or `archived`) and `deleted_at`.
-const PROJECTS: &str = "projects";
-
 /// [`StatsSource`] over SeaORM.
 ///
-/// Projects are counted from the `projects` table when the schema has one; it is looked for
-/// once, when the source is built (start-up, after migrations), and a schema without it counts
-/// no projects.
+/// Each count is one aggregate query over its table, soft-deleted rows left out.
 #[derive(Debug, Clone)]
 pub struct SeaStatsSource {
     db: DatabaseConnection,
@@ -78,15 +76,14 @@ impl StatsSource for SeaStatsSource {
 
     #[tracing::instrument(skip_all)]
     async fn project_counts(&self) -> Result<ProjectCounts, UnexpectedError> {
-        let projects = Alias::new(PROJECTS);
         let query = Query::select()
-            .expr_as(Func::count(Expr::col((projects.clone(), Alias::new("id")))), Alias::new("total"))
+            .expr_as(Func::count(Expr::col((projects::Entity, projects::Column::Id))), Alias::new("total"))
             .expr_as(
-                count_where(Expr::col((projects.clone(), Alias::new("status"))).eq("active")),
+                count_where(Expr::col((projects::Entity, projects::Column::Status)).eq(ProjectStatus::Active.as_str())),
                 Alias::new("active"),
             )
-            .from(projects.clone())
-            .and_where(Expr::col((projects, Alias::new("deleted_at"))).is_null())
+            .from(projects::Entity)
+            .and_where(Expr::col((projects::Entity, projects::Column::DeletedAt)).is_null())
             .to_owned();
         let row = self.db.query_one(&query).await.map_err(unexpected)?;
         let (total, active): (i64, i64) = match row {

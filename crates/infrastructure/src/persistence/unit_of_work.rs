@@ -172,13 +172,6 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
                 .await
                 .map_err(commit_error)?;
         }
-        Change::InsertAccountToken(token) => {
-            tracing::debug!(user_id = %token.user_id, purpose = token.purpose.as_str(), "insert account token");
-            account_tokens::Entity::insert(account_token_to_active_model(&token))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
         Change::RevokeApiKey { id, at } => {
             tracing::debug!(api_key_id = %id, "revoke API key");
             let updated = api_keys::Entity::update_many()
@@ -239,6 +232,13 @@ async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitErr
             login_throttles::Entity::delete_many()
                 .filter(login_throttles::Column::UserId.eq(user_id.as_uuid()))
                 .exec(tx)
+                .await
+                .map_err(commit_error)?;
+        }
+        Change::InsertAccountToken(token) => {
+            tracing::debug!(user_id = %token.user_id, purpose = token.purpose.as_str(), "insert account token");
+            account_tokens::Entity::insert(account_token_to_active_model(&token))
+                .exec_without_returning(tx)
                 .await
                 .map_err(commit_error)?;
         }
