@@ -3,7 +3,10 @@
 //! Everything here is deterministic except identifiers, which are fresh per call so that two
 //! users or sessions built in one test never collide by accident.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    any::Any,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Duration, Utc};
 use forge_domain::{
@@ -13,10 +16,20 @@ use forge_domain::{
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::audit::{AuditAction, AuditRecord};
 use crate::{
-    auth::ports::{MockOpaqueTokens, MockRevocationStore},
-    common::{Actor, Change, ClientContext, CommitError, MockClock, MockUnitOfWork},
+    account::AccountTokenChange,
+    api_keys::ApiKeyChange,
+    audit::{AuditAction, AuditRecord, OutboxEvent},
+    auth::{
+        SessionChange,
+        ports::{MockOpaqueTokens, MockRevocationStore},
+    },
+    common::{
+        Actor, AnyConstraint, Change, Changes, ClientContext, CommitError, Constraint, MockClock, MockUnitOfWork,
+    },
+    limits::ThrottleChange,
+    projects::ProjectChange,
+    users::UserChange,
     mail::{MailMessage, MockMailQueue, MockMailTemplates, Notice},
 };
 
@@ -131,26 +144,75 @@ pub(crate) fn a_refresh_token(session: &Session) -> RefreshToken {
     }
 }
 
+/// A change as a test sees it: every capability's change type in one enum, so a test can match a
+/// whole commit, in order, with one slice pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Written {
+    User(UserChange),
+    Session(SessionChange),
+    ApiKey(ApiKeyChange),
+    Throttle(ThrottleChange),
+    Token(AccountTokenChange),
+    Project(ProjectChange),
+    Audit(AuditRecord),
+    Event(OutboxEvent),
+}
+
+impl Written {
+    fn of(change: &dyn Change) -> Self {
+        let any = change as &dyn Any;
+        if let Some(c) = any.downcast_ref::<UserChange>() {
+            Self::User(c.clone())
+        } else if let Some(c) = any.downcast_ref::<SessionChange>() {
+            Self::Session(c.clone())
+        } else if let Some(c) = any.downcast_ref::<ApiKeyChange>() {
+            Self::ApiKey(c.clone())
+        } else if let Some(c) = any.downcast_ref::<ThrottleChange>() {
+            Self::Throttle(c.clone())
+        } else if let Some(c) = any.downcast_ref::<AccountTokenChange>() {
+            Self::Token(c.clone())
+        } else if let Some(c) = any.downcast_ref::<ProjectChange>() {
+            Self::Project(c.clone())
+        } else if let Some(c) = any.downcast_ref::<AuditRecord>() {
+            Self::Audit(c.clone())
+        } else if let Some(c) = any.downcast_ref::<OutboxEvent>() {
+            Self::Event(c.clone())
+        } else {
+            panic!("a change of a kind the tests do not know: {change:?}")
+        }
+    }
+
+    /// Every change of `changes`, in order.
+    pub(crate) fn all(changes: &Changes) -> Vec<Self> {
+        changes.iter().map(Self::of).collect()
+    }
+}
+
+/// A commit refused by `constraint`.
+pub(crate) fn refused(constraint: impl Constraint) -> CommitError {
+    CommitError::Constraint(AnyConstraint::new(constraint))
+}
+
 /// Every list of changes handed to a unit of work, in order.
 #[derive(Clone, Default)]
-pub(crate) struct Commits(Arc<Mutex<Vec<Vec<Change>>>>);
+pub(crate) struct Commits(Arc<Mutex<Vec<Vec<Written>>>>);
 
 impl Commits {
     /// Every commit, its audit entries left out (see [`Commits::audits`]).
-    pub(crate) fn all(&self) -> Vec<Vec<Change>> {
+    pub(crate) fn all(&self) -> Vec<Vec<Written>> {
         self.everything()
             .into_iter()
-            .map(|changes| changes.into_iter().filter(|c| !matches!(c, Change::Audit(_))).collect())
+            .map(|changes| changes.into_iter().filter(|c| !matches!(c, Written::Audit(_))).collect())
             .collect()
     }
 
     /// Every commit as it was handed over, audit entries included.
-    pub(crate) fn everything(&self) -> Vec<Vec<Change>> {
+    pub(crate) fn everything(&self) -> Vec<Vec<Written>> {
         self.0.lock().expect("not poisoned").clone()
     }
 
     /// The changes of the one and only commit, its audit entries left out.
-    pub(crate) fn single(&self) -> Vec<Change> {
+    pub(crate) fn single(&self) -> Vec<Written> {
         let all = self.all();
         assert_eq!(all.len(), 1, "expected exactly one commit, got {all:#?}");
         all.into_iter().next().expect("one commit")
@@ -162,7 +224,7 @@ impl Commits {
             .into_iter()
             .flatten()
             .filter_map(|c| match c {
-                Change::Audit(record) => Some(record),
+                Written::Audit(record) => Some(record),
                 _ => None,
             })
             .collect()
@@ -183,7 +245,7 @@ pub(crate) fn record_commits(
     let log = commits.clone();
     unit_of_work.expect_commit().returning(move |changes| {
         let mut all = log.0.lock().expect("not poisoned");
-        all.push(changes);
+        all.push(Written::all(&changes));
         outcome(all.len() - 1)
     });
     commits

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use forge_application::users::{NewAdminCommand, UserError};
+use forge_application::users::{NewAdminCommand, UserConflict, UserError};
 use forge_migration::{Migrator, MigratorTrait};
 use secrecy::SecretString;
 
@@ -95,8 +95,8 @@ pub fn describe_user_error(error: &UserError) -> String {
         UserError::Validation(errors) => {
             errors.errors().iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
         }
-        UserError::EmailTaken => "a user with this e-mail address exists".into(),
-        UserError::UsernameTaken => "a user with this username exists".into(),
+        UserError::Conflict(UserConflict::EmailTaken) => "a user with this e-mail address exists".into(),
+        UserError::Conflict(UserConflict::UsernameTaken) => "a user with this username exists".into(),
         other => other.to_string(),
     }
 }

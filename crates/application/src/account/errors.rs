@@ -1,4 +1,4 @@
-use crate::common::{FieldError, UnexpectedError, ValidationErrors};
+use crate::common::{FieldError, Staleness, UnexpectedError, ValidationErrors};
 
 /// Why an account flow (verification, reset, password change) changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -8,9 +8,10 @@ pub enum AccountError {
     /// `INVALID_PASSWORD`), a new password the policy refuses (`new_password`).
     #[error("{0}")]
     Validation(ValidationErrors),
-    /// The account changed while the request was being handled; it can be retried.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// The account kept changing while the request was being handled
+    /// ([`Staleness::LostRace`]); it can be retried.
+    #[error("the account changed while the request was handled")]
+    Stale(Staleness),
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedError),

@@ -9,6 +9,7 @@
 //! another purpose, another address, an account that may not log in) answers the same
 //! `INVALID_TOKEN` on the field `token`, and changes nothing.
 
+mod changes;
 mod errors;
 pub mod ports;
 mod service;
@@ -16,5 +17,6 @@ mod service;
 mod tests;
 pub(crate) mod tokens;
 
+pub use changes::AccountTokenChange;
 pub use errors::AccountError;
 pub use service::{AccountPorts, AccountService, ChangePasswordCommand, ForgotPasswordCommand, ResetPasswordCommand};

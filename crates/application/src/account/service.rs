@@ -9,6 +9,7 @@ use forge_domain::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    AccountTokenChange,
     errors::{AccountError, invalid_token, wrong_password},
     ports::AccountTokenRepository,
     tokens,
@@ -20,9 +21,9 @@ use crate::{
         ports::{OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
         service::{SessionEnding, end_sessions},
     },
-    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Changes, ClientContext, Clock, CommitError, Staleness, UnexpectedError, UnitOfWork, Validator},
     mail::{self, MailQueue, MailTemplates, Notice},
-    users::{check_password, ports::UserRepository},
+    users::{UserChange, check_password, ports::UserRepository},
 };
 
 /// How often a token redemption is tried again when the account changed between reading it and
@@ -103,15 +104,15 @@ impl AccountService {
             let user = self.redeemable(&digest, TokenPurpose::VerifyEmail, now).await?;
             let mut verified = user.clone();
             verified.verify_email(now).map_err(|_| invalid_token())?;
-            let mut changes = vec![Change::ConsumeAccountToken { digest: digest.clone() }];
+            let mut changes = Changes::from(AccountTokenChange::Consume { digest: digest.clone() });
             // Already verified (by an earlier token of another address, say): the token is used
             // up all the same, and there is nothing to record.
             if verified.version() != user.version() {
-                changes.push(Change::UpdateUser { user: verified.clone(), expected_version: user.version() });
-                changes.push(Change::Audit(
+                changes.push(UserChange::Update { user: verified.clone(), expected_version: user.version() });
+                changes.push(
                     AuditRecord::new(AuditAction::UserEmailVerified, AuditEntity::User, user.id(), None, &context, now)
                         .changed(&Snapshot::of_user(&user), &Snapshot::of_user(&verified)),
-                ));
+                );
             }
             match self.ports.unit_of_work.commit(changes).await {
                 Ok(()) => {
@@ -119,10 +120,10 @@ impl AccountService {
                     return Ok(());
                 }
                 Err(CommitError::Stale) => {}
-                Err(e) => return Err(unexpected(e).into()),
+                Err(e) => return Err(e.into_unexpected().into()),
             }
         }
-        Err(AccountError::Conflict("the account kept changing; try again"))
+        Err(AccountError::Stale(Staleness::LostRace))
     }
 
     /// Mails a new verification link to the actor's address, invalidating earlier ones. An
@@ -139,7 +140,7 @@ impl AccountService {
         }
         let issued =
             tokens::issue(&*self.ports.opaque_tokens, &self.settings, user, TokenPurpose::VerifyEmail, self.now());
-        self.ports.unit_of_work.commit(issued.changes).await.map_err(unexpected)?;
+        self.ports.unit_of_work.commit(issued.changes.into_iter().collect()).await.map_err(CommitError::into_unexpected)?;
         self.send(user.email(), issued.notice).await;
         Ok(())
     }
@@ -171,7 +172,7 @@ impl AccountService {
             tracing::info!("password reset asked for an address with no account that may log in");
             return Ok(());
         };
-        self.ports.unit_of_work.commit(issued.changes).await.map_err(unexpected)?;
+        self.ports.unit_of_work.commit(issued.changes.into_iter().collect()).await.map_err(CommitError::into_unexpected)?;
         if let Some(message) = message {
             mail::enqueue(&*self.ports.mail_queue, message, issued.notice.name()).await;
         }
@@ -204,10 +205,10 @@ impl AccountService {
             let hash = self.ports.hasher.hash(cmd.new_password.clone()).await?;
             let mut changed = user.clone();
             changed.change_password(hash, now).map_err(|_| invalid_token())?;
-            let changes = vec![
-                Change::ConsumeAccountToken { digest: digest.clone() },
-                Change::UpdateUser { user: changed.clone(), expected_version: user.version() },
-                Change::Audit(
+            let changes = Changes::new()
+                .with(AccountTokenChange::Consume { digest: digest.clone() })
+                .with(UserChange::Update { user: changed.clone(), expected_version: user.version() })
+                .with(
                     AuditRecord::new(
                         AuditAction::UserPasswordReset,
                         AuditEntity::User,
@@ -217,8 +218,7 @@ impl AccountService {
                         now,
                     )
                     .changed(&Snapshot::of_user(&user), &Snapshot::of_user(&changed)),
-                ),
-            ];
+                );
             let sessions: Vec<_> =
                 self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
             let ending = SessionEnding { ids: &sessions, by: None, context: &cmd.context, now };
@@ -231,10 +231,10 @@ impl AccountService {
                     return Ok(());
                 }
                 Err(CommitError::Stale) => {}
-                Err(e) => return Err(unexpected(e).into()),
+                Err(e) => return Err(e.into_unexpected().into()),
             }
         }
-        Err(AccountError::Conflict("the account kept changing; try again"))
+        Err(AccountError::Stale(Staleness::LostRace))
     }
 
     /// Changes the actor's password, given the current one. The actor's other sessions end; the
@@ -263,10 +263,11 @@ impl AccountService {
         let hash = self.ports.hasher.hash(cmd.new_password).await?;
         let now = self.now();
         let mut changed = user.clone();
-        changed.change_password(hash, now).map_err(|_| AccountError::Conflict("the account is deleted"))?;
-        let changes = vec![
-            Change::UpdateUser { user: changed.clone(), expected_version: user.version() },
-            Change::Audit(
+        // Deleted while the request was handled.
+        changed.change_password(hash, now).map_err(|_| AccountError::Stale(Staleness::LostRace))?;
+        let changes = Changes::new()
+            .with(UserChange::Update { user: changed.clone(), expected_version: user.version() })
+            .with(
                 AuditRecord::new(
                     AuditAction::UserPasswordChanged,
                     AuditEntity::User,
@@ -276,9 +277,8 @@ impl AccountService {
                     now,
                 )
                 .changed(&Snapshot::of_user(user), &Snapshot::of_user(&changed)),
-            ),
-            Change::DiscardAccountTokens { user_id: user.id(), purpose: TokenPurpose::ResetPassword },
-        ];
+            )
+            .with(AccountTokenChange::Discard { user_id: user.id(), purpose: TokenPurpose::ResetPassword });
         let others: Vec<_> = self
             .ports
             .sessions
@@ -292,8 +292,8 @@ impl AccountService {
         end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
             .await
             .map_err(|e| match e {
-                CommitError::Stale => AccountError::Conflict("the account changed since the request began; try again"),
-                other => unexpected(other).into(),
+                CommitError::Stale => AccountError::Stale(Staleness::LostRace),
+                other => other.into_unexpected().into(),
             })?;
         tracing::info!(sessions_ended = others.len(), "password changed");
         self.send(user.email(), Notice::PasswordChanged { username: username(user), at: now }).await;
@@ -348,11 +348,4 @@ fn decoy(opaque_tokens: &dyn OpaqueTokens, settings: &AuthSettings, email: &Emai
 
 fn username(user: &User) -> String {
     user.username().as_ref().to_owned()
-}
-
-fn unexpected(e: CommitError) -> UnexpectedError {
-    match e {
-        CommitError::Unexpected(e) => e,
-        other => UnexpectedError::internal(other),
-    }
 }

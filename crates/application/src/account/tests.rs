@@ -1,5 +1,10 @@
 //! Unit tests of the account flows, every port mocked.
 
+use crate::common::Staleness;
+use crate::test_support::Written;
+use crate::users::UserChange;
+use crate::auth::SessionChange;
+use crate::account::AccountTokenChange;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -20,7 +25,7 @@ use crate::{
         AuthSettings,
         ports::{MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
     },
-    common::{Change, ClientContext, CommitError, MockUnitOfWork, UnexpectedError},
+    common::{ClientContext, CommitError, MockUnitOfWork, UnexpectedError},
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, Outbox, STORED_HASH, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
@@ -157,7 +162,7 @@ async fn verify_email_marks_the_address_verified_and_uses_the_token_up_in_one_co
     m.service().verify_email(presented(), ClientContext::default()).await.unwrap();
 
     let changes = commits.single();
-    let [Change::ConsumeAccountToken { digest }, Change::UpdateUser { user: stored, expected_version }] =
+    let [Written::Token(AccountTokenChange::Consume { digest }), Written::User(UserChange::Update { user: stored, expected_version })] =
         changes.as_slice()
     else {
         panic!("expected the token used up and the user updated, got {changes:#?}");
@@ -235,7 +240,7 @@ async fn verify_email_of_an_already_verified_address_only_uses_the_token_up() {
 
     m.service().verify_email(presented(), ClientContext::default()).await.unwrap();
 
-    assert!(matches!(commits.single().as_slice(), [Change::ConsumeAccountToken { .. }]));
+    assert!(matches!(commits.single().as_slice(), [Written::Token(AccountTokenChange::Consume { .. })]));
     assert!(commits.audits().is_empty());
 }
 
@@ -295,7 +300,7 @@ async fn resend_issues_a_new_verification_token_replacing_the_earlier_ones_and_m
     m.service().resend_verification(&acting_as(&user)).await.unwrap();
 
     let changes = commits.single();
-    let [Change::DiscardAccountTokens { user_id, purpose }, Change::InsertAccountToken(token)] = changes.as_slice()
+    let [Written::Token(AccountTokenChange::Discard { user_id, purpose }), Written::Token(AccountTokenChange::Insert(token))] = changes.as_slice()
     else {
         panic!("expected the earlier tokens discarded and a new one stored, got {changes:#?}");
     };
@@ -365,7 +370,7 @@ async fn forgot_password_stores_a_one_hour_reset_token_and_mails_the_link() {
     m.service().forgot_password(forgot(" ADA@example.com ")).await.unwrap();
 
     let changes = commits.single();
-    let [Change::DiscardAccountTokens { purpose, .. }, Change::InsertAccountToken(token)] = changes.as_slice() else {
+    let [Written::Token(AccountTokenChange::Discard { purpose, .. }), Written::Token(AccountTokenChange::Insert(token))] = changes.as_slice() else {
         panic!("expected the earlier tokens discarded and a new one stored, got {changes:#?}");
     };
     assert_eq!((*purpose, token.purpose), (TokenPurpose::ResetPassword, TokenPurpose::ResetPassword));
@@ -456,10 +461,10 @@ async fn reset_password_sets_the_new_password_uses_the_token_up_and_ends_every_s
 
     let changes = commits.single();
     let [
-        Change::ConsumeAccountToken { digest },
-        Change::UpdateUser { user: stored, .. },
-        Change::RevokeSession { id: first, .. },
-        Change::RevokeSession { id: second, .. },
+        Written::Token(AccountTokenChange::Consume { digest }),
+        Written::User(UserChange::Update { user: stored, .. }),
+        Written::Session(SessionChange::Revoke { id: first, .. }),
+        Written::Session(SessionChange::Revoke { id: second, .. }),
     ] = changes.as_slice()
     else {
         panic!("expected the token used, the password changed and both sessions ended, got {changes:#?}");
@@ -547,9 +552,9 @@ async fn change_password_stores_the_new_hash_and_ends_the_other_sessions_but_not
 
     let changes = commits.single();
     let [
-        Change::UpdateUser { user: stored, expected_version: 3 },
-        Change::DiscardAccountTokens { purpose: TokenPurpose::ResetPassword, .. },
-        Change::RevokeSession { id, .. },
+        Written::User(UserChange::Update { user: stored, expected_version: 3 }),
+        Written::Token(AccountTokenChange::Discard { purpose: TokenPurpose::ResetPassword, .. }),
+        Written::Session(SessionChange::Revoke { id, .. }),
     ] = changes.as_slice()
     else {
         panic!("expected the password changed, reset links discarded and one session ended, got {changes:#?}");
@@ -590,7 +595,7 @@ async fn change_password_lists_a_weak_new_password_and_a_wrong_current_one_toget
 }
 
 #[tokio::test]
-async fn change_password_reports_a_concurrent_change_of_the_account_as_a_conflict() {
+async fn change_password_reports_a_concurrent_change_of_the_account_as_a_lost_race() {
     let user = a_user(Role::Member).build();
     let mut m = Mocks::new();
     current_password_is(&mut m, CURRENT_PASSWORD, true);
@@ -601,5 +606,5 @@ async fn change_password_reports_a_concurrent_change_of_the_account_as_a_conflic
 
     let result = m.service().change_password(&acting_as(&user), change(CURRENT_PASSWORD, NEW_PASSWORD)).await;
 
-    assert!(matches!(result, Err(AccountError::Conflict(_))), "{result:?}");
+    assert!(matches!(result, Err(AccountError::Stale(Staleness::LostRace))), "{result:?}");
 }

@@ -10,14 +10,15 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     auth::{AuthSettings, ports::OpaqueTokens},
-    common::Change,
     mail::Notice,
 };
+
+use super::AccountTokenChange;
 
 /// A freshly issued token: the changes that store it (and discard the account's earlier tokens
 /// of the same purpose), and the notice that mails its link.
 pub(crate) struct Issued {
-    pub(crate) changes: Vec<Change>,
+    pub(crate) changes: Vec<AccountTokenChange>,
     pub(crate) notice: Notice,
 }
 
@@ -40,7 +41,7 @@ pub(crate) fn issue(
         TokenPurpose::ResetPassword => Notice::ResetPassword { username, link, valid_for },
     };
     Issued {
-        changes: vec![Change::DiscardAccountTokens { user_id: user.id(), purpose }, Change::InsertAccountToken(stored)],
+        changes: vec![AccountTokenChange::Discard { user_id: user.id(), purpose }, AccountTokenChange::Insert(stored)],
         notice,
     }
 }

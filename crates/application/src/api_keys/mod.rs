@@ -7,6 +7,7 @@
 //! expired and the owner may still act, checked on every request; its scopes decide whether the
 //! request's intent (read or write) is allowed.
 
+mod changes;
 mod errors;
 pub mod policy;
 pub mod ports;
@@ -14,5 +15,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use changes::ApiKeyChange;
 pub use errors::{ApiKeyAuthError, ApiKeyError};
 pub use service::{ApiKeyPorts, ApiKeyService, CreateApiKeyCommand, CreatedApiKey};

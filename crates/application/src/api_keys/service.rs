@@ -7,6 +7,7 @@ use forge_domain::api_keys::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    ApiKeyChange,
     errors::{ApiKeyAuthError, ApiKeyError},
     policy,
     ports::{ApiKeyQuery, ApiKeyRepository},
@@ -15,7 +16,7 @@ use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::ports::OpaqueTokens,
     common::{
-        Actor, Change, ClientContext, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork,
+        Actor, Changes, ClientContext, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork,
         ValidationErrors, Validator,
     },
     users::ports::UserRepository,
@@ -145,9 +146,9 @@ impl ApiKeyService {
         .after(snapshot(&api_key));
         self.ports
             .unit_of_work
-            .commit(vec![Change::InsertApiKey(api_key.clone()), Change::Audit(audit)])
+            .commit(Changes::new().with(ApiKeyChange::Insert(api_key.clone())).with(audit))
             .await
-            .map_err(|e| ApiKeyError::Unexpected(unexpected(e)))?;
+            .map_err(|e| ApiKeyError::Unexpected(e.into_unexpected()))?;
         tracing::info!(api_key_id = %api_key.id(), prefix = api_key.prefix(), "API key created");
         Ok(CreatedApiKey { api_key, secret })
     }
@@ -175,14 +176,14 @@ impl ApiKeyService {
         )
         .before(snapshot(&current))
         .after(snapshot(&revoked));
-        match self.ports.unit_of_work.commit(vec![Change::RevokeApiKey { id, at: now }, Change::Audit(audit)]).await {
+        match self.ports.unit_of_work.commit(Changes::new().with(ApiKeyChange::Revoke { id, at: now }).with(audit)).await {
             Ok(()) => {
                 tracing::info!(owner = %current.user_id(), "API key revoked");
                 Ok(())
             }
             // Revoked by a concurrent request meanwhile.
             Err(CommitError::Stale) => Err(ApiKeyError::NotFound),
-            Err(e) => Err(ApiKeyError::Unexpected(unexpected(e))),
+            Err(e) => Err(ApiKeyError::Unexpected(e.into_unexpected())),
         }
     }
 
@@ -223,7 +224,7 @@ impl ApiKeyService {
         }
         if api_key.is_due_for_touch(now)
             && let Err(e) =
-                self.ports.unit_of_work.commit(vec![Change::TouchApiKey { id: api_key.id(), at: now }]).await
+                self.ports.unit_of_work.commit(ApiKeyChange::Touch { id: api_key.id(), at: now }.into()).await
         {
             // Bookkeeping only: the key is valid, so the request goes on.
             tracing::warn!(api_key_id = %api_key.id(), error = %e, "recording the use of an API key failed");
@@ -249,11 +250,4 @@ fn snapshot(key: &ApiKey) -> Snapshot {
         .with("scopes", key.scopes().names())
         .with("expires_at", key.expires_at())
         .with("revoked_at", key.revoked_at())
-}
-
-fn unexpected(e: CommitError) -> UnexpectedError {
-    match e {
-        CommitError::Unexpected(e) => e,
-        other => UnexpectedError::internal(other),
-    }
 }

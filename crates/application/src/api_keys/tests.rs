@@ -1,5 +1,7 @@
 //! Unit tests of the API-key use cases, every port mocked.
 
+use crate::test_support::Written;
+use crate::api_keys::ApiKeyChange;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -18,7 +20,7 @@ use crate::{
     audit::{AuditAction, AuditEntity, AuditValue},
     auth::ports::MockOpaqueTokens,
     common::{
-        Actor, Change, ClientContext, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError,
+        Actor, ClientContext, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError,
     },
     test_support::{a_user, fields_and_codes, fixed_clock, now, record_commits},
     users::ports::MockUserRepository,
@@ -145,7 +147,7 @@ async fn create_stores_only_the_digest_and_prefix_and_returns_the_key_once() {
 
     assert_eq!(created.secret.expose_secret(), KEY);
     let changes = commits.single();
-    let [Change::InsertApiKey(stored)] = changes.as_slice() else { panic!("expected one InsertApiKey: {changes:#?}") };
+    let [Written::ApiKey(ApiKeyChange::Insert(stored))] = changes.as_slice() else { panic!("expected one InsertApiKey: {changes:#?}") };
     assert_eq!(stored, &created.api_key);
     assert_eq!(stored.user_id(), ada.id());
     assert_eq!(stored.name().as_ref(), "deploys");
@@ -339,7 +341,7 @@ async fn revoke_by_the_owner_revokes_with_an_audit_entry() {
 
     let changes = commits.single();
     assert!(
-        matches!(changes.as_slice(), [Change::RevokeApiKey { id, at }] if *id == key.id() && *at == now()),
+        matches!(changes.as_slice(), [Written::ApiKey(ApiKeyChange::Revoke { id, at })] if *id == key.id() && *at == now()),
         "{changes:#?}"
     );
     let [audit] = commits.audits().try_into().expect("one audit entry");
@@ -447,7 +449,7 @@ async fn a_valid_key_authenticates_its_owner_without_a_session_and_records_the_u
     assert_eq!(actor.context(), &context());
     let changes = commits.single();
     assert!(
-        matches!(changes.as_slice(), [Change::TouchApiKey { id, at }] if *id == key.id() && *at == now()),
+        matches!(changes.as_slice(), [Written::ApiKey(ApiKeyChange::Touch { id, at })] if *id == key.id() && *at == now()),
         "{changes:#?}"
     );
     assert!(commits.audits().is_empty(), "using a key is not audited");

@@ -3,6 +3,7 @@ use forge_domain::users::UserId;
 use uuid::Uuid;
 
 use super::Snapshot;
+use crate::common::Change;
 
 /// The kind of an event meant for a user, as stored in `outbox_events.event_type` and sent to
 /// clients as `type`.
@@ -33,7 +34,8 @@ impl EventType {
 }
 
 /// An event for one user, stored in the outbox by the unit of work in the transaction of the
-/// change that caused it, and delivered later (over WebSocket) by a relay reading the outbox.
+/// change that caused it (it is a [`Change`] of its own), and delivered later by a relay reading
+/// the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
     /// A new UUID v7 (clients use it to drop duplicates).
@@ -47,6 +49,8 @@ pub struct OutboxEvent {
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
 }
+
+impl Change for OutboxEvent {}
 
 impl OutboxEvent {
     /// A new event.

@@ -1,5 +1,5 @@
 //! What reading the audit trail needs from the outside world. Entries are written by the unit of
-//! work ([`Change::Audit`](crate::common::Change::Audit)); this side only reads them, and nothing
+//! work (an [`AuditRecord`](super::AuditRecord) is a [`Change`](crate::common::Change)); this side only reads them, and nothing
 //! anywhere changes or deletes one.
 
 use async_trait::async_trait;

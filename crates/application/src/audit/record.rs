@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use forge_domain::users::{User, UserId};
 use uuid::Uuid;
 
-use crate::common::ClientContext;
+use crate::common::{Change, ClientContext};
 
 /// What happened, as the stable dotted name stored in `audit_logs.action`.
 ///
@@ -248,7 +248,7 @@ impl Snapshot {
 }
 
 /// One entry of the audit trail, written by the unit of work in the transaction of the change it
-/// describes ([`Change::Audit`](crate::common::Change::Audit)).
+/// describes: it is a [`Change`] of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     /// A new UUID v7.
@@ -270,6 +270,8 @@ pub struct AuditRecord {
     /// When.
     pub created_at: DateTime<Utc>,
 }
+
+impl Change for AuditRecord {}
 
 impl AuditRecord {
     /// An entry with no before or after yet.

@@ -1,6 +1,7 @@
 //! Authentication: registration, login, token refresh, logout, one's own sessions (list, end one,
 //! end all), and turning a bearer access token into an [`Actor`](crate::Actor).
 
+mod changes;
 mod errors;
 pub mod ports;
 pub(crate) mod service;
@@ -10,6 +11,7 @@ mod sessions_tests;
 #[cfg(test)]
 mod tests;
 
+pub use changes::SessionChange;
 pub use errors::{
     AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionError,
 };

@@ -9,16 +9,17 @@ use forge_domain::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    SessionChange,
     errors::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
     ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
 };
 use crate::{
     account::tokens,
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
-    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Changes, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
     limits::{LockoutService, LockoutVerdict},
     mail::{self, MailQueue, MailTemplates},
-    users::{AccountDraft, ports::UserRepository},
+    users::{AccountDraft, UserChange, UserConstraint, ports::UserRepository},
 };
 
 /// The knobs of authentication, read from configuration by the server.
@@ -236,16 +237,13 @@ impl AuthService {
             TokenPurpose::VerifyEmail,
             user.created_at(),
         );
-        let mut changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        let mut changes = Changes::new().with(UserChange::Insert(user.clone())).with(audit);
         changes.extend(verification.changes);
-        self.ports.unit_of_work.commit(changes).await.map_err(|e| match e {
-            CommitError::EmailTaken => RegisterError::EmailTaken,
-            CommitError::UsernameTaken => RegisterError::UsernameTaken,
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| match e.narrow::<UserConstraint>() {
+            CommitError::Constraint(UserConstraint::EmailTaken) => RegisterError::EmailTaken,
+            CommitError::Constraint(UserConstraint::UsernameTaken) => RegisterError::UsernameTaken,
             CommitError::Stale => RegisterError::Unexpected(UnexpectedError::internal("insert reported stale")),
             CommitError::Unexpected(e) => RegisterError::Unexpected(e),
-            other @ (CommitError::ProjectNameTaken | CommitError::AlreadyMember) => {
-                RegisterError::Unexpected(UnexpectedError::internal(other))
-            }
         })?;
         tracing::info!(user_id = %user.id(), "user registered");
         mail::send(&*self.ports.mail_templates, &*self.ports.mail_queue, user.email(), verification.notice).await;
@@ -304,14 +302,13 @@ impl AuthService {
             now,
         )
         .after(session_snapshot(&session));
-        let mut changes = vec![
-            Change::InsertSession(session.clone()),
-            Change::InsertRefreshToken(refresh),
-            Change::RecordLogin { user_id: user.id(), at: now },
-            Change::Audit(audit),
-        ];
+        let mut changes = Changes::new()
+            .with(SessionChange::Open(session.clone()))
+            .with(SessionChange::IssueRefreshToken(refresh))
+            .with(UserChange::RecordLogin { user_id: user.id(), at: now })
+            .with(audit);
         changes.extend(attempt.as_ref().and_then(LockoutService::on_success));
-        self.ports.unit_of_work.commit(changes).await.map_err(unexpected)?;
+        self.ports.unit_of_work.commit(changes).await.map_err(CommitError::into_unexpected)?;
         let mut user = user;
         user.record_login(now);
         let access = self.ports.access_tokens.issue(user.id(), session.id, now)?;
@@ -376,12 +373,12 @@ impl AuthService {
         loop {
             let (refresh_token, next) = self.new_refresh_token(&session, now);
             let refresh_expires_in = (next.expires_at - now).num_seconds();
-            let mut changes = Vec::with_capacity(3);
+            let mut changes = Changes::new();
             if consume {
-                changes.push(Change::ConsumeRefreshToken { digest: digest.clone(), at: now });
+                changes.push(SessionChange::ConsumeRefreshToken { digest: digest.clone(), at: now });
             }
-            changes.push(Change::InsertRefreshToken(next));
-            changes.push(Change::TouchSession { id: session.id, at: now });
+            changes.push(SessionChange::IssueRefreshToken(next));
+            changes.push(SessionChange::Touch { id: session.id, at: now });
             match self.ports.unit_of_work.commit(changes).await {
                 Ok(()) => {
                     let access = self.ports.access_tokens.issue(user.id(), session.id, now)?;
@@ -405,7 +402,7 @@ impl AuthService {
                     self.end_sessions(&[session.id], None, &cmd.context, now).await?;
                     return Err(RefreshError::Revoked);
                 }
-                Err(e) => return Err(RefreshError::Unexpected(unexpected(e))),
+                Err(e) => return Err(RefreshError::Unexpected(e.into_unexpected())),
             }
         }
     }
@@ -486,10 +483,10 @@ impl AuthService {
             &*self.ports.revocations,
             &self.settings,
             SessionEnding { ids, by, context, now },
-            Vec::new(),
+            Changes::new(),
         )
         .await
-        .map_err(unexpected)
+        .map_err(CommitError::into_unexpected)
     }
 
     fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (SecretString, RefreshToken) {
@@ -529,19 +526,12 @@ pub(crate) async fn end_sessions(
     revocations: &dyn RevocationStore,
     settings: &AuthSettings,
     ending: SessionEnding<'_>,
-    mut before: Vec<Change>,
+    mut before: Changes,
 ) -> Result<(), CommitError> {
     let SessionEnding { ids, by, context, now } = ending;
     for &id in ids {
-        before.push(Change::RevokeSession { id, at: now });
-        before.push(Change::Audit(AuditRecord::new(
-            AuditAction::SessionRevoked,
-            AuditEntity::Session,
-            id,
-            by,
-            context,
-            now,
-        )));
+        before.push(SessionChange::Revoke { id, at: now });
+        before.push(AuditRecord::new(AuditAction::SessionRevoked, AuditEntity::Session, id, by, context, now));
     }
     if !before.is_empty() {
         unit_of_work.commit(before).await?;
@@ -559,11 +549,4 @@ pub(crate) fn session_snapshot(session: &Session) -> Snapshot {
         .with("expires_at", session.expires_at)
         .with("ip", session.ip.clone())
         .with("user_agent", session.user_agent.clone())
-}
-
-fn unexpected(e: CommitError) -> UnexpectedError {
-    match e {
-        CommitError::Unexpected(e) => e,
-        other => UnexpectedError::internal(other),
-    }
 }

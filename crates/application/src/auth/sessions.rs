@@ -8,12 +8,8 @@
 use chrono::{DateTime, Utc};
 use forge_domain::sessions::{Session, SessionId};
 
-use super::{
-    AuthService,
-    errors::SessionError,
-    service::{SessionEnding, end_sessions},
-};
-use crate::common::{Actor, CommitError, Page, PageRequest, SortOrder, UnexpectedError};
+use super::{AuthService, errors::SessionError};
+use crate::common::{Actor, Page, PageRequest, SortOrder};
 
 /// Fields a session list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +114,7 @@ impl AuthService {
                     && session.ensure_usable(now, self.settings.session_idle_timeout).is_ok() => {}
             _ => return Err(SessionError::NotFound),
         }
-        self.end(actor, &[id], now).await?;
+        self.end_sessions(&[id], Some(actor.id()), actor.context(), now).await?;
         tracing::info!("session ended by its owner");
         Ok(())
     }
@@ -134,19 +130,9 @@ impl AuthService {
         let now = self.ports.clock.now();
         let ids: Vec<SessionId> =
             self.ports.sessions.active_for_user(actor.id(), now).await?.into_iter().map(|s| s.id).collect();
-        self.end(actor, &ids, now).await?;
+        self.end_sessions(&ids, Some(actor.id()), actor.context(), now).await?;
         tracing::info!(sessions = ids.len(), "every session ended");
         Ok(())
-    }
-
-    async fn end(&self, actor: &Actor, ids: &[SessionId], now: DateTime<Utc>) -> Result<(), UnexpectedError> {
-        let ending = SessionEnding { ids, by: Some(actor.id()), context: actor.context(), now };
-        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, Vec::new())
-            .await
-            .map_err(|e| match e {
-                CommitError::Unexpected(e) => e,
-                other => UnexpectedError::internal(other),
-            })
     }
 }
 

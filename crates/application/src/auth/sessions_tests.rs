@@ -1,5 +1,7 @@
 //! Unit tests of the session-management use cases, every port mocked.
 
+use crate::test_support::Written;
+use crate::auth::SessionChange;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -15,7 +17,7 @@ use super::{
 };
 use crate::{
     audit::AuditAction,
-    common::{Actor, Change, ClientContext, CommitError, MockUnitOfWork, PageRequest, SortOrder, UnexpectedError},
+    common::{Actor, ClientContext, CommitError, MockUnitOfWork, PageRequest, SortOrder, UnexpectedError},
     test_support::{a_session, a_user, fixed_clock, now, record_commits, record_revocations},
     users::ports::MockUserRepository,
 };
@@ -108,11 +110,11 @@ fn session_of(user: &User, hours_ago: i64, used_hours_ago: i64) -> Session {
     session
 }
 
-fn revoked_ids(changes: &[Change]) -> Vec<SessionId> {
+fn revoked_ids(changes: &[Written]) -> Vec<SessionId> {
     changes
         .iter()
         .map(|c| match c {
-            Change::RevokeSession { id, at } if *at == now() => *id,
+            Written::Session(SessionChange::Revoke { id, at }) if *at == now() => *id,
             other => panic!("expected only RevokeSession at now, got {other:?}"),
         })
         .collect()

@@ -1,5 +1,11 @@
 //! Unit tests of the authentication use cases, every port mocked.
 
+use crate::test_support::Written;
+use crate::test_support::refused;
+use crate::users::UserChange;
+use crate::auth::SessionChange;
+use crate::account::AccountTokenChange;
+use crate::users::UserConstraint;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -20,7 +26,7 @@ use super::{
 };
 use crate::{
     audit::{AuditAction, AuditEntity, AuditValue},
-    common::{Actor, Change, ClientContext, CommitError, MockUnitOfWork, UnexpectedError, UnexpectedKind},
+    common::{Actor, ClientContext, CommitError, MockUnitOfWork, UnexpectedError, UnexpectedKind},
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, STORED_HASH, a_refresh_token, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
@@ -180,7 +186,7 @@ async fn register_stores_an_unverified_member_with_the_hashed_password_in_one_in
     let user = m.service().register(a_registration()).await.unwrap();
 
     let changes = commits.single();
-    let [Change::InsertUser(stored), Change::DiscardAccountTokens { .. }, Change::InsertAccountToken(token)] =
+    let [Written::User(UserChange::Insert(stored)), Written::Token(AccountTokenChange::Discard { .. }), Written::Token(AccountTokenChange::Insert(token))] =
         changes.as_slice()
     else {
         panic!("expected the user and its verification token, got {changes:#?}");
@@ -302,7 +308,7 @@ async fn register_reports_an_email_address_taken_by_a_concurrent_registration() 
     hash_the_password(&mut m);
     issue_account_tokens(&mut m.opaque_tokens);
     // Nothing was stored, so nothing is mailed: the mail mocks have no expectations.
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(UserConstraint::EmailTaken)));
 
     let err = m.service().register(a_registration()).await.unwrap_err();
 
@@ -316,7 +322,7 @@ async fn register_reports_a_username_taken_by_a_concurrent_registration() {
     hash_the_password(&mut m);
     issue_account_tokens(&mut m.opaque_tokens);
     // Nothing was stored, so nothing is mailed: the mail mocks have no expectations.
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::UsernameTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(UserConstraint::UsernameTaken)));
 
     let err = m.service().register(a_registration()).await.unwrap_err();
 
@@ -387,7 +393,7 @@ async fn login_by_email_opens_a_session_and_records_the_login_in_one_commit() {
     let outcome = m.service().login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let [Change::InsertSession(session), Change::InsertRefreshToken(refresh), Change::RecordLogin { user_id, at }] =
+    let [Written::Session(SessionChange::Open(session)), Written::Session(SessionChange::IssueRefreshToken(refresh)), Written::User(UserChange::RecordLogin { user_id, at })] =
         changes.as_slice()
     else {
         panic!("expected InsertSession, InsertRefreshToken, RecordLogin; got {changes:#?}");
@@ -448,7 +454,7 @@ async fn login_refresh_token_expires_after_the_idle_timeout_when_the_session_las
     m.service_with(settings).login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let Some(Change::InsertRefreshToken(refresh)) = changes.get(1) else { panic!("no refresh token in {changes:#?}") };
+    let Some(Written::Session(SessionChange::IssueRefreshToken(refresh))) = changes.get(1) else { panic!("no refresh token in {changes:#?}") };
     assert_eq!(refresh.expires_at, now() + Duration::days(2));
 }
 
@@ -470,7 +476,7 @@ async fn login_refresh_token_never_outlives_its_session() {
     m.service_with(settings).login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let [Change::InsertSession(session), Change::InsertRefreshToken(refresh), ..] = changes.as_slice() else {
+    let [Written::Session(SessionChange::Open(session)), Written::Session(SessionChange::IssueRefreshToken(refresh)), ..] = changes.as_slice() else {
         panic!("unexpected changes {changes:#?}");
     };
     assert_eq!(session.expires_at, now() + Duration::hours(12));
@@ -587,8 +593,8 @@ fn a_live_session() -> (User, Session, RefreshToken) {
     (user, session, token)
 }
 
-fn assert_only_revoked(commits: &[Change], session: SessionId) {
-    let [Change::RevokeSession { id, at }] = commits else {
+fn assert_only_revoked(commits: &[Written], session: SessionId) {
+    let [Written::Session(SessionChange::Revoke { id, at })] = commits else {
         panic!("expected a single RevokeSession, got {commits:#?}")
     };
     assert_eq!((*id, *at), (session, now()));
@@ -609,9 +615,9 @@ async fn refresh_consumes_the_token_issues_the_next_and_touches_the_session_in_o
 
     let changes = commits.single();
     let [
-        Change::ConsumeRefreshToken { digest, at: consumed_at },
-        Change::InsertRefreshToken(next),
-        Change::TouchSession { id, at: touched_at },
+        Written::Session(SessionChange::ConsumeRefreshToken { digest, at: consumed_at }),
+        Written::Session(SessionChange::IssueRefreshToken(next)),
+        Written::Session(SessionChange::Touch { id, at: touched_at }),
     ] = changes.as_slice()
     else {
         panic!("expected ConsumeRefreshToken, InsertRefreshToken, TouchSession; got {changes:#?}");
@@ -644,7 +650,7 @@ async fn refresh_token_never_outlives_its_session() {
     m.service().refresh(a_refresh()).await.unwrap();
 
     let changes = commits.single();
-    let Some(Change::InsertRefreshToken(next)) = changes.get(1) else { panic!("no new token in {changes:#?}") };
+    let Some(Written::Session(SessionChange::IssueRefreshToken(next))) = changes.get(1) else { panic!("no new token in {changes:#?}") };
     assert_eq!(next.expires_at, now() + Duration::hours(2));
 }
 
@@ -766,7 +772,7 @@ async fn refresh_with_a_used_token_within_the_grace_window_issues_a_pair_without
     let outcome = m.service_with(settings).refresh(a_refresh()).await.unwrap();
 
     let changes = commits.single();
-    let [Change::InsertRefreshToken(next), Change::TouchSession { id, .. }] = changes.as_slice() else {
+    let [Written::Session(SessionChange::IssueRefreshToken(next)), Written::Session(SessionChange::Touch { id, .. })] = changes.as_slice() else {
         panic!("expected InsertRefreshToken, TouchSession and no consumption; got {changes:#?}");
     };
     assert_eq!((next.session_id, *id), (session.id, session.id));
@@ -807,7 +813,7 @@ async fn refresh_that_loses_a_race_for_the_token_ends_the_session_without_a_grac
     assert!(matches!(err, RefreshError::Revoked), "{err:?}");
     let all = commits.all();
     assert_eq!(all.len(), 2, "{all:#?}");
-    assert!(matches!(all[0].first(), Some(Change::ConsumeRefreshToken { .. })), "{all:#?}");
+    assert!(matches!(all[0].first(), Some(Written::Session(SessionChange::ConsumeRefreshToken { .. }))), "{all:#?}");
     assert_only_revoked(&all[1], session.id);
     assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
 }
@@ -828,8 +834,8 @@ async fn refresh_that_loses_a_race_within_a_grace_window_retries_without_consumi
 
     let all = commits.all();
     assert_eq!(all.len(), 2, "{all:#?}");
-    assert!(matches!(all[0].first(), Some(Change::ConsumeRefreshToken { .. })), "{all:#?}");
-    assert!(matches!(all[1].as_slice(), [Change::InsertRefreshToken(_), Change::TouchSession { .. }]), "{all:#?}");
+    assert!(matches!(all[0].first(), Some(Written::Session(SessionChange::ConsumeRefreshToken { .. }))), "{all:#?}");
+    assert!(matches!(all[1].as_slice(), [Written::Session(SessionChange::IssueRefreshToken(_)), Written::Session(SessionChange::Touch { .. })]), "{all:#?}");
     assert_eq!(outcome.tokens.session_id, session.id);
 }
 

@@ -11,7 +11,7 @@ pub use error::{UnexpectedError, UnexpectedKind};
 pub use pagination::{Page, PageRequest, SortOrder};
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
-pub use unit_of_work::{Change, CommitError, UnitOfWork};
+pub use unit_of_work::{AnyConstraint, Change, Changes, CommitError, Constraint, Staleness, UnitOfWork};
 pub use validation::{FieldError, ValidationErrors, Validator};
 
 use chrono::{DateTime, Utc};

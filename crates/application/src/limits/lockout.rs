@@ -4,13 +4,13 @@ use chrono::{DateTime, Utc};
 use forge_domain::users::{User, UserId};
 
 use super::{
-    FailedLogins, LockoutPolicy, LockoutVerdict,
+    FailedLogins, LockoutPolicy, LockoutVerdict, ThrottleChange,
     policy::normalize_identifier,
     ports::{LoginThrottle, LoginThrottleRepository, RateKey, RateLimiter},
 };
 use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, AuditValue, Snapshot},
-    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork},
+    common::{Actor, Changes, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork},
     users::{
         UserError,
         policy::{self, Viewer},
@@ -103,9 +103,9 @@ impl LockoutService {
                 .after(throttle_snapshot(0, None));
         self.ports
             .unit_of_work
-            .commit(vec![Change::ClearLoginThrottle { user_id: id }, Change::Audit(audit)])
+            .commit(Changes::new().with(ThrottleChange::Clear { user_id: id }).with(audit))
             .await
-            .map_err(|e| UserError::Unexpected(unexpected(e)))?;
+            .map_err(|e| UserError::Unexpected(e.into_unexpected()))?;
         tracing::info!("account unlocked");
         Ok(())
     }
@@ -162,12 +162,12 @@ impl LockoutService {
                 last_failure_at: after.last_failure_at,
                 locked_until: after.locked_until,
             };
-            let mut changes = vec![Change::SaveLoginThrottle { throttle, expected: stored }];
+            let mut changes = Changes::from(ThrottleChange::Save { throttle, expected: stored });
             if locks {
-                changes.push(Change::Audit(
+                changes.push(
                     AuditRecord::new(AuditAction::UserLocked, AuditEntity::User, user_id, None, context, now)
                         .after(throttle_snapshot(after.failures, after.locked_until)),
-                ));
+                );
             }
             match self.ports.unit_of_work.commit(changes).await {
                 Ok(()) => {
@@ -178,7 +178,7 @@ impl LockoutService {
                 }
                 // Another failure (or a success, or an unlock) changed the row since it was read.
                 Err(CommitError::Stale) => stored = self.ports.throttles.for_user(user_id).await?,
-                Err(e) => return Err(unexpected(e)),
+                Err(e) => return Err(e.into_unexpected()),
             }
         }
         tracing::warn!(%user_id, "a failed login was not counted: the account's throttle kept changing");
@@ -186,9 +186,9 @@ impl LockoutService {
     }
 
     /// The change that forgets the failed logins of a successful `attempt`, if it has any.
-    pub(crate) fn on_success(attempt: &Attempt) -> Option<Change> {
+    pub(crate) fn on_success(attempt: &Attempt) -> Option<ThrottleChange> {
         match &attempt.subject {
-            Subject::Account { user_id, stored: Some(_) } => Some(Change::ClearLoginThrottle { user_id: *user_id }),
+            Subject::Account { user_id, stored: Some(_) } => Some(ThrottleChange::Clear { user_id: *user_id }),
             Subject::Account { stored: None, .. } | Subject::Identifier(_) => None,
         }
     }
@@ -205,11 +205,4 @@ fn failed_logins(throttle: &LoginThrottle) -> FailedLogins {
 /// What the audit trail records of a throttle.
 fn throttle_snapshot(failures: u32, locked_until: Option<DateTime<Utc>>) -> Snapshot {
     Snapshot::new().with("failed_logins", i64::from(failures)).with("locked_until", AuditValue::from(locked_until))
-}
-
-fn unexpected(e: CommitError) -> UnexpectedError {
-    match e {
-        CommitError::Unexpected(e) => e,
-        other => UnexpectedError::internal(other),
-    }
 }

@@ -14,6 +14,7 @@
 //! The rules themselves ([`Limit`], [`Decision`], [`LockoutPolicy`]) are plain values and pure
 //! functions, so adapters and tests share them.
 
+mod changes;
 mod lockout;
 mod policy;
 pub mod ports;
@@ -21,6 +22,7 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use changes::ThrottleChange;
 pub use lockout::{LockoutPorts, LockoutService};
 pub use policy::{
     Decision, FailedLogins, Limit, LimitError, LimitedAction, LockoutPolicy, LockoutVerdict, RateLimitSettings,

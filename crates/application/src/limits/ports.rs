@@ -103,8 +103,7 @@ pub struct LoginThrottle {
 }
 
 /// Reads the stored login throttles. Writes go through [`UnitOfWork`](crate::common::UnitOfWork)
-/// ([`Change::SaveLoginThrottle`](crate::common::Change::SaveLoginThrottle),
-/// [`Change::ClearLoginThrottle`](crate::common::Change::ClearLoginThrottle)).
+/// ([`ThrottleChange`](super::ThrottleChange)).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait LoginThrottleRepository: Send + Sync {

@@ -2,6 +2,9 @@
 //! fakes behind the mocks (a throttle row, a limiter streak) so that a test can run a whole
 //! sequence of logins and watch the delays grow.
 
+use crate::test_support::Written;
+use crate::auth::SessionChange;
+use crate::limits::ThrottleChange;
 use std::{
     collections::HashMap,
     sync::{
@@ -30,7 +33,7 @@ use crate::{
             MockSessionRepository,
         },
     },
-    common::{Change, ClientContext, CommitError, MockClock, MockUnitOfWork},
+    common::{Changes, ClientContext, CommitError, MockClock, MockUnitOfWork},
     test_support::{Commits, a_user, acting_as, now, record_commits},
     users::{UserError, ports::MockUserRepository},
 };
@@ -197,19 +200,19 @@ struct Applying {
 
 #[async_trait::async_trait]
 impl crate::common::UnitOfWork for Applying {
-    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
-        self.inner.commit(changes.clone()).await?;
+    async fn commit(&self, changes: Changes) -> Result<(), CommitError> {
+        let throttles: Vec<ThrottleChange> = changes.of::<ThrottleChange>().cloned().collect();
+        self.inner.commit(changes).await?;
         let mut row = self.row.lock().unwrap();
-        for change in changes {
+        for change in throttles {
             match change {
-                Change::SaveLoginThrottle { throttle, expected } => {
+                ThrottleChange::Save { throttle, expected } => {
                     if *row != expected {
                         return Err(CommitError::Stale);
                     }
                     *row = Some(throttle);
                 }
-                Change::ClearLoginThrottle { .. } => *row = None,
-                _ => {}
+                ThrottleChange::Clear { .. } => *row = None,
             }
         }
         Ok(())
@@ -319,8 +322,8 @@ async fn a_success_forgets_the_failures_in_the_commit_that_opens_the_session() {
     bench.login(&email, PASSWORD).await.unwrap();
 
     let last = bench.commits.all().pop().expect("the login's commit");
-    assert!(matches!(last.first(), Some(Change::InsertSession(_))), "{last:#?}");
-    assert!(matches!(last.last(), Some(Change::ClearLoginThrottle { user_id }) if *user_id == ada.id()), "{last:#?}");
+    assert!(matches!(last.first(), Some(Written::Session(SessionChange::Open(_)))), "{last:#?}");
+    assert!(matches!(last.last(), Some(Written::Throttle(ThrottleChange::Clear { user_id })) if *user_id == ada.id()), "{last:#?}");
     assert_eq!(bench.stored(), None);
     fail_in_a_row(&bench, &email, 3).await;
     assert_eq!(bench.stored().map(|t| t.failures), Some(3), "counting starts over");
@@ -334,7 +337,7 @@ async fn a_login_without_failures_on_record_writes_nothing_for_the_lockout() {
     bench.login(ada.email().as_ref(), PASSWORD).await.unwrap();
 
     let changes = bench.commits.single();
-    assert!(!changes.iter().any(|c| matches!(c, Change::ClearLoginThrottle { .. })), "{changes:#?}");
+    assert!(!changes.iter().any(|c| matches!(c, Written::Throttle(ThrottleChange::Clear { .. }))), "{changes:#?}");
 }
 
 #[tokio::test]
@@ -410,7 +413,7 @@ async fn a_failure_that_lost_a_race_is_counted_again_on_the_fresh_row() {
         .into_iter()
         .flatten()
         .filter_map(|c| match c {
-            Change::SaveLoginThrottle { expected, .. } => Some(expected.map(|t| t.failures)),
+            Written::Throttle(ThrottleChange::Save { expected, .. }) => Some(expected.map(|t| t.failures)),
             _ => None,
         })
         .collect();
@@ -467,7 +470,7 @@ async fn an_admin_unlocks_an_account_and_the_trail_says_who() {
     service.unlock(&acting_as(&admin), ada.id()).await.unwrap();
 
     let changes = commits.single();
-    assert!(matches!(changes.as_slice(), [Change::ClearLoginThrottle { user_id }] if *user_id == ada.id()));
+    assert!(matches!(changes.as_slice(), [Written::Throttle(ThrottleChange::Clear { user_id })] if *user_id == ada.id()));
     let [audit] = commits.audits().try_into().expect("one audit entry");
     assert_eq!(audit.action, AuditAction::UserUnlocked);
     assert_eq!((audit.entity_type, audit.entity_id.clone()), (AuditEntity::User, ada.id().to_string()));
@@ -536,7 +539,7 @@ async fn after_an_unlock_the_right_password_works_at_once() {
     let mut unit_of_work = MockUnitOfWork::new();
     let row = bench.row.clone();
     unit_of_work.expect_commit().returning(move |changes| {
-        if changes.iter().any(|c| matches!(c, Change::ClearLoginThrottle { .. })) {
+        if changes.of::<ThrottleChange>().any(|c| matches!(c, ThrottleChange::Clear { .. })) {
             *row.lock().unwrap() = None;
         }
         Ok(())

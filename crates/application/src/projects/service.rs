@@ -10,14 +10,16 @@ use forge_domain::{
 };
 
 use super::{
-    errors::ProjectError,
+    ProjectChange,
+    errors::{ProjectConflict, ProjectError},
     policy::{self, ProjectAction, ProjectViewer, Refusal},
     ports::{Member, MemberQuery, ProjectQuery, ProjectRepository, ProjectView},
 };
 use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, EventType, OutboxEvent, Snapshot},
     common::{
-        Actor, Change, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork, ValidationErrors, Validator,
+        Actor, Changes, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork, ValidationErrors,
+        Validator,
     },
     users::ports::UserRepository,
 };
@@ -150,7 +152,7 @@ impl ProjectService {
     /// Starts a project owned by the caller.
     ///
     /// # Errors
-    /// Every invalid field; [`ProjectError::NameTaken`] when the caller already owns a live project
+    /// Every invalid field; [`ProjectConflict::NameTaken`] when the caller already owns a live project
     /// with this name (ignoring case).
     #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
     pub async fn create(&self, actor: &Actor, cmd: CreateProjectCommand) -> Result<ProjectView, ProjectError> {
@@ -165,7 +167,7 @@ impl ProjectService {
             return Err(missing_field().into());
         };
         if self.ports.projects.owned_with_name(actor.id(), &name).await?.is_some() {
-            return Err(ProjectError::NameTaken);
+            return Err(ProjectConflict::NameTaken.into());
         }
         let now = self.ports.clock.now();
         let (project, owner) = Project::create(actor.id(), NewProject { name, description }, now);
@@ -180,9 +182,9 @@ impl ProjectService {
         .after(project_snapshot(&project));
         self.ports
             .unit_of_work
-            .commit(vec![Change::InsertProject(project.clone()), Change::InsertMembership(owner), Change::Audit(audit)])
+            .commit(Changes::new().with(ProjectChange::Insert(project.clone())).with(ProjectChange::AddMember(owner)).with(audit))
             .await
-            .map_err(commit_error)?;
+            .map_err(|e| ProjectError::of_commit(e, None))?;
         tracing::info!(project_id = %project.id(), "project created");
         Ok(ProjectView { project, member_count: 1, viewer_role: Some(ProjectRole::Owner) })
     }
@@ -264,9 +266,8 @@ impl ProjectService {
     ///
     /// # Errors
     /// [`ProjectError::NotFound`], [`ProjectError::Forbidden`], every invalid field,
-    /// [`ProjectError::NameTaken`], [`ProjectError::Stale`] when `expected_version` is not the
-    /// current one or the write lost a race, [`ProjectError::Conflict`] for a lost race without
-    /// `expected_version`.
+    /// [`ProjectConflict::NameTaken`], [`ProjectError::Stale`] when `expected_version` is not the
+    /// current one or the write lost a race ([`Staleness::for_request`]).
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), project_id = %id))]
     pub async fn update(
         &self,
@@ -276,9 +277,7 @@ impl ProjectService {
     ) -> Result<ProjectView, ProjectError> {
         let access = self.access(actor, id, ProjectAction::Update).await?;
         let current = &access.project;
-        if update.expected_version.is_some_and(|v| v != current.version()) {
-            return Err(ProjectError::Stale);
-        }
+        Staleness::check(update.expected_version, current.version()).map_err(ProjectError::Stale)?;
 
         let mut v = Validator::new();
         let name = update.name.as_deref().and_then(|raw| v.check("name", ProjectName::parse(raw)));
@@ -294,7 +293,7 @@ impl ProjectService {
             && name.normalized() != current.name().normalized()
             && self.ports.projects.owned_with_name(current.owner_id(), name).await?.is_some_and(|p| p.id() != id)
         {
-            return Err(ProjectError::NameTaken);
+            return Err(ProjectConflict::NameTaken.into());
         }
 
         let now = self.ports.clock.now();
@@ -319,12 +318,13 @@ impl ProjectService {
         let audit = project_audit(AuditAction::ProjectUpdated, actor, current, &project, now);
         self.ports
             .unit_of_work
-            .commit(vec![
-                Change::UpdateProject { project: project.clone(), expected_version: current.version() },
-                Change::Audit(audit),
-            ])
+            .commit(
+                Changes::new()
+                    .with(ProjectChange::Update { project: project.clone(), expected_version: current.version() })
+                    .with(audit),
+            )
             .await
-            .map_err(|e| stale_if(commit_error(e), update.expected_version))?;
+            .map_err(|e| ProjectError::of_commit(e, update.expected_version))?;
         self.view(project, role).await
     }
 
@@ -342,21 +342,20 @@ impl ProjectService {
     ) -> Result<(), ProjectError> {
         let access = self.access(actor, id, ProjectAction::Delete).await?;
         let current = &access.project;
-        if expected_version.is_some_and(|v| v != current.version()) {
-            return Err(ProjectError::Stale);
-        }
+        Staleness::check(expected_version, current.version()).map_err(ProjectError::Stale)?;
         let now = self.ports.clock.now();
         let mut project = current.clone();
         project.soft_delete(now).map_err(|_| ProjectError::NotFound)?;
         let audit = project_audit(AuditAction::ProjectDeleted, actor, current, &project, now);
         self.ports
             .unit_of_work
-            .commit(vec![
-                Change::UpdateProject { project: project.clone(), expected_version: current.version() },
-                Change::Audit(audit),
-            ])
+            .commit(
+                Changes::new()
+                    .with(ProjectChange::Update { project: project.clone(), expected_version: current.version() })
+                    .with(audit),
+            )
             .await
-            .map_err(|e| stale_if(commit_error(e), expected_version))?;
+            .map_err(|e| ProjectError::of_commit(e, expected_version))?;
         tracing::info!(project_id = %id, "project deleted");
         Ok(())
     }
@@ -415,7 +414,7 @@ impl ProjectService {
         let now = self.ports.clock.now();
         let membership = project
             .add_member(user.id(), role, existing.as_ref().map(|m| &m.membership), now)
-            .map_err(membership_error)?;
+            .map_err(|e| ProjectError::of_membership(e, None))?;
         let audit = membership_audit(AuditAction::ProjectMemberAdded, actor, &membership, now)
             .after(membership_snapshot(&membership));
         let event = OutboxEvent::new(
@@ -430,9 +429,9 @@ impl ProjectService {
         );
         self.ports
             .unit_of_work
-            .commit(vec![Change::InsertMembership(membership.clone()), Change::Audit(audit), Change::Publish(event)])
+            .commit(Changes::new().with(ProjectChange::AddMember(membership.clone())).with(audit).with(event))
             .await
-            .map_err(commit_error)?;
+            .map_err(|e| ProjectError::of_commit(e, None))?;
         tracing::info!(project_id = %id, user_id = %user.id(), role = %role, "member added");
         let viewer_role = access.own.map(|m| m.membership.role());
         Ok(MemberView { project, member: member_of(membership, &user), viewer_role })
@@ -457,9 +456,7 @@ impl ProjectService {
         let access = self.access(actor, id, ProjectAction::ChangeMemberRole).await?;
         let target = self.target(&access, id, user).await?;
         let current = &target.membership;
-        if cmd.expected_version.is_some_and(|v| v != current.version()) {
-            return Err(ProjectError::Stale);
-        }
+        Staleness::check(cmd.expected_version, current.version()).map_err(ProjectError::Stale)?;
         let mut v = Validator::new();
         let role = grantable_role(&mut v, &cmd.role);
         v.finish()?;
@@ -467,7 +464,10 @@ impl ProjectService {
 
         let now = self.ports.clock.now();
         let mut membership = current.clone();
-        access.project.change_member_role(&mut membership, role, now).map_err(membership_error)?;
+        access
+            .project
+            .change_member_role(&mut membership, role, now)
+            .map_err(|e| ProjectError::of_membership(e, cmd.expected_version))?;
         let viewer_role = if actor.is(user) { Some(membership.role()) } else { access.role() };
         if membership.version() == current.version() {
             return Ok(MemberView { project: access.project, member: target, viewer_role });
@@ -486,13 +486,17 @@ impl ProjectService {
         );
         self.ports
             .unit_of_work
-            .commit(vec![
-                Change::UpdateMembership { membership: membership.clone(), expected_version: current.version() },
-                Change::Audit(audit),
-                Change::Publish(event),
-            ])
+            .commit(
+                Changes::new()
+                    .with(ProjectChange::UpdateMember {
+                        membership: membership.clone(),
+                        expected_version: current.version(),
+                    })
+                    .with(audit)
+                    .with(event),
+            )
             .await
-            .map_err(|e| stale_if(commit_error(e), cmd.expected_version))?;
+            .map_err(|e| ProjectError::of_commit(e, cmd.expected_version))?;
         let member = Member { membership, username: target.username };
         Ok(MemberView { project: access.project, member, viewer_role })
     }
@@ -515,19 +519,16 @@ impl ProjectService {
         let access = self.access(actor, id, ProjectAction::RemoveMember { target: user }).await?;
         let target = self.target(&access, id, user).await?;
         let membership = &target.membership;
-        if expected_version.is_some_and(|v| v != membership.version()) {
-            return Err(ProjectError::Stale);
-        }
-        access.project.remove_member(membership).map_err(membership_error)?;
+        Staleness::check(expected_version, membership.version()).map_err(ProjectError::Stale)?;
+        access.project.remove_member(membership).map_err(|e| ProjectError::of_membership(e, expected_version))?;
         let now = self.ports.clock.now();
         let audit = membership_audit(AuditAction::ProjectMemberRemoved, actor, membership, now)
             .before(membership_snapshot(membership));
-        let mut changes = vec![
-            Change::DeleteMembership { project_id: id, user_id: user, expected_version: membership.version() },
-            Change::Audit(audit),
-        ];
+        let mut changes = Changes::new()
+            .with(ProjectChange::RemoveMember { project_id: id, user_id: user, expected_version: membership.version() })
+            .with(audit);
         if !actor.is(user) {
-            changes.push(Change::Publish(OutboxEvent::new(
+            changes.push(OutboxEvent::new(
                 EventType::ProjectMemberRemoved,
                 user,
                 Snapshot::new()
@@ -535,9 +536,9 @@ impl ProjectService {
                     .with("project_name", access.project.name().as_ref())
                     .with("removed_by", actor.id().to_string()),
                 now,
-            )));
+            ));
         }
-        self.ports.unit_of_work.commit(changes).await.map_err(|e| stale_if(commit_error(e), expected_version))?;
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| ProjectError::of_commit(e, expected_version))?;
         tracing::info!(project_id = %id, user_id = %user, "member removed");
         Ok(())
     }
@@ -548,7 +549,7 @@ impl ProjectService {
     /// # Errors
     /// [`ProjectError::NotFound`], [`ProjectError::Forbidden`]; [`ProjectError::Validation`]
     /// naming `user_id` when the user is not a member; [`ProjectError::Conflict`] when it already
-    /// owns the project; [`ProjectError::NameTaken`] when it already owns a live project of the
+    /// owns the project; [`ProjectConflict::NameTaken`] when it already owns a live project of the
     /// same name; [`ProjectError::Stale`] as for [`ProjectService::update`].
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), project_id = %id, to = %cmd.user_id))]
     pub async fn transfer(
@@ -559,9 +560,7 @@ impl ProjectService {
     ) -> Result<ProjectView, ProjectError> {
         let access = self.access(actor, id, ProjectAction::Transfer).await?;
         let current = &access.project;
-        if cmd.expected_version.is_some_and(|v| v != current.version()) {
-            return Err(ProjectError::Stale);
-        }
+        Staleness::check(cmd.expected_version, current.version()).map_err(ProjectError::Stale)?;
         let target = match self.target(&access, id, cmd.user_id).await {
             Ok(target) => target,
             Err(ProjectError::MemberNotFound) => {
@@ -572,7 +571,7 @@ impl ProjectService {
             Err(e) => return Err(e),
         };
         if target.membership.user_id() == current.owner_id() {
-            return Err(membership_error(MembershipError::AlreadyOwner));
+            return Err(ProjectConflict::AlreadyOwner.into());
         }
         let owner = match self.target(&access, id, current.owner_id()).await {
             Ok(owner) => owner,
@@ -582,13 +581,13 @@ impl ProjectService {
             Err(e) => return Err(e),
         };
         if self.ports.projects.owned_with_name(cmd.user_id, current.name()).await?.is_some() {
-            return Err(ProjectError::NameTaken);
+            return Err(ProjectConflict::NameTaken.into());
         }
 
         let now = self.ports.clock.now();
         let mut project = current.clone();
         let (mut from, mut to) = (owner.membership.clone(), target.membership.clone());
-        project.transfer(&mut from, &mut to, now).map_err(membership_error)?;
+        project.transfer(&mut from, &mut to, now).map_err(|e| ProjectError::of_membership(e, cmd.expected_version))?;
         let audit = project_audit(AuditAction::ProjectTransferred, actor, current, &project, now);
         let event = OutboxEvent::new(
             EventType::ProjectOwnershipTransferred,
@@ -602,14 +601,13 @@ impl ProjectService {
         );
         // The old owner steps down before the new one steps up: storage never holds two owners,
         // not even in the middle of the transaction.
-        let changes = vec![
-            Change::UpdateMembership { membership: from.clone(), expected_version: owner.membership.version() },
-            Change::UpdateMembership { membership: to.clone(), expected_version: target.membership.version() },
-            Change::UpdateProject { project: project.clone(), expected_version: current.version() },
-            Change::Audit(audit),
-            Change::Publish(event),
-        ];
-        self.ports.unit_of_work.commit(changes).await.map_err(|e| stale_if(commit_error(e), cmd.expected_version))?;
+        let changes = Changes::new()
+            .with(ProjectChange::UpdateMember { membership: from.clone(), expected_version: owner.membership.version() })
+            .with(ProjectChange::UpdateMember { membership: to.clone(), expected_version: target.membership.version() })
+            .with(ProjectChange::Update { project: project.clone(), expected_version: current.version() })
+            .with(audit)
+            .with(event);
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| ProjectError::of_commit(e, cmd.expected_version))?;
         tracing::info!(project_id = %id, to = %cmd.user_id, "project transferred");
         let viewer_role = [&from, &to].into_iter().find(|m| actor.is(m.user_id())).map(|m| m.role()).or(access.role());
         self.view(project, viewer_role).await
@@ -711,47 +709,6 @@ fn project_audit(
 fn membership_audit(action: AuditAction, actor: &Actor, membership: &Membership, at: DateTime<Utc>) -> AuditRecord {
     let id = format!("{}:{}", membership.project_id(), membership.user_id());
     AuditRecord::new(action, AuditEntity::Membership, id, Some(actor.id()), actor.context(), at)
-}
-
-fn membership_error(e: MembershipError) -> ProjectError {
-    match e {
-        MembershipError::ProjectDeleted => ProjectError::NotFound,
-        MembershipError::AlreadyMember => ProjectError::Conflict("the user is already a member of the project"),
-        MembershipError::OwnerByTransferOnly => {
-            ValidationErrors::new(vec![FieldError::from_violation("role", &e)]).into()
-        }
-        MembershipError::OwnerCannotBeRemoved => {
-            ProjectError::Conflict("the owner cannot be removed from the project or leave it; transfer it first")
-        }
-        MembershipError::OwnerCannotBeDemoted => {
-            ProjectError::Conflict("the owner's role cannot be changed; transfer the project instead")
-        }
-        MembershipError::AlreadyOwner => ProjectError::Conflict("the user already owns the project"),
-        MembershipError::NotInProject | MembershipError::OwnerMismatch => {
-            ProjectError::Conflict("the project's members changed since they were read")
-        }
-    }
-}
-
-fn commit_error(e: CommitError) -> ProjectError {
-    match e {
-        CommitError::ProjectNameTaken => ProjectError::NameTaken,
-        CommitError::AlreadyMember => ProjectError::Conflict("the user is already a member of the project"),
-        CommitError::Stale => ProjectError::Conflict("the project or membership changed since it was read"),
-        CommitError::Unexpected(e) => ProjectError::Unexpected(e),
-        other @ (CommitError::EmailTaken | CommitError::UsernameTaken) => {
-            ProjectError::Unexpected(UnexpectedError::internal(other))
-        }
-    }
-}
-
-/// A write that lost a race is a failed precondition when the request named the version it
-/// expected, and a plain conflict otherwise.
-fn stale_if(e: ProjectError, expected_version: Option<i64>) -> ProjectError {
-    match e {
-        ProjectError::Conflict(_) if expected_version.is_some() => ProjectError::Stale,
-        other => other,
-    }
 }
 
 fn missing_field() -> UnexpectedError {

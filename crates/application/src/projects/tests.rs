@@ -1,5 +1,9 @@
 //! Unit tests of the projects use cases, every port mocked.
 
+use crate::test_support::Written;
+use crate::test_support::refused;
+use crate::projects::ProjectChange;
+use crate::projects::ProjectConstraint;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -18,7 +22,7 @@ use super::{
 };
 use crate::{
     audit::{AuditAction, AuditEntity, AuditValue, EventType, OutboxEvent},
-    common::{Change, CommitError, MockUnitOfWork, Page, UnexpectedError},
+    common::{CommitError, MockUnitOfWork, Page, UnexpectedError},
     test_support::{Commits, a_user, acting_as, fields_and_codes, fixed_clock, now, record_commits},
     users::ports::MockUserRepository,
 };
@@ -157,7 +161,7 @@ fn assert_err(result: Result<impl std::fmt::Debug, ProjectError>, expected: &str
 
 fn single_update_project(commits: &Commits) -> (Project, i64) {
     let changes = commits.single();
-    let [Change::UpdateProject { project, expected_version }] = changes.as_slice() else {
+    let [Written::Project(ProjectChange::Update { project, expected_version })] = changes.as_slice() else {
         panic!("expected a single UpdateProject, got {changes:#?}");
     };
     (project.clone(), *expected_version)
@@ -169,7 +173,7 @@ fn events(commits: &Commits) -> Vec<OutboxEvent> {
         .into_iter()
         .flatten()
         .filter_map(|c| match c {
-            Change::Publish(event) => Some(event),
+            Written::Event(event) => Some(event),
             _ => None,
         })
         .collect()
@@ -206,7 +210,7 @@ async fn create_stores_the_project_its_owner_membership_and_an_audit_entry_in_on
     assert_eq!(project.description().map(AsRef::as_ref), Some("To the moon"));
     assert_eq!((project.status(), project.created_at()), (ProjectStatus::Active, now()));
     let changes = commits.single();
-    let [Change::InsertProject(stored), Change::InsertMembership(owner)] = changes.as_slice() else {
+    let [Written::Project(ProjectChange::Insert(stored)), Written::Project(ProjectChange::AddMember(owner))] = changes.as_slice() else {
         panic!("{changes:#?}");
     };
     assert_eq!(stored, project);
@@ -258,7 +262,7 @@ async fn create_refuses_a_name_the_caller_already_owns_in_any_case() {
 
     let result = m.service().create(&acting_as(&ada), a_creation("APOLLO", None)).await;
 
-    assert_err(result, "NameTaken");
+    assert_err(result, "Conflict(NameTaken");
 }
 
 #[tokio::test]
@@ -266,11 +270,11 @@ async fn create_reports_a_name_taken_by_a_concurrent_write() {
     let ada = a_user(Role::Member).build();
     let mut m = Mocks::new();
     m.names_free();
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::ProjectNameTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(ProjectConstraint::NameTaken)));
 
     let result = m.service().create(&acting_as(&ada), a_creation("Apollo", None)).await;
 
-    assert_err(result, "NameTaken");
+    assert_err(result, "Conflict(NameTaken");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,12 +520,12 @@ async fn update_refuses_a_change_based_on_an_older_version() {
 
     let result = m.service().update(&acting_as(&c.owner), project.id(), update).await;
 
-    assert_err(result, "Stale");
+    assert_err(result, "Stale(Precondition");
 }
 
 #[tokio::test]
 async fn update_that_loses_a_race_is_stale_with_if_match_and_a_conflict_without() {
-    for (expected_version, outcome) in [(Some(4), "Stale"), (None, "Conflict")] {
+    for (expected_version, outcome) in [(Some(4), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
         m.names_free();
         record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
@@ -547,7 +551,7 @@ async fn update_refuses_a_name_of_another_live_project_of_the_owner() {
 
     let result = m.service().update(&acting_as(&c.maintainer), project.id(), renaming("Gemini")).await;
 
-    assert_err(result, "NameTaken");
+    assert_err(result, "Conflict(NameTaken");
 }
 
 #[tokio::test]
@@ -567,11 +571,11 @@ async fn update_to_another_spelling_of_the_same_name_needs_no_uniqueness_check()
 async fn update_reports_a_name_taken_by_a_concurrent_write() {
     let (c, project, mut m, _) = scene();
     m.names_free();
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::ProjectNameTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(ProjectConstraint::NameTaken)));
 
     let result = m.service().update(&acting_as(&c.owner), project.id(), renaming("Gemini")).await;
 
-    assert_err(result, "NameTaken");
+    assert_err(result, "Conflict(NameTaken");
 }
 
 #[tokio::test]
@@ -665,9 +669,9 @@ async fn delete_is_forbidden_to_maintainers_and_viewers_and_hidden_from_outsider
 async fn delete_refuses_an_older_version_and_reports_a_lost_race() {
     let (c, project, mut m, _) = scene();
     m.nothing_stored();
-    assert_err(m.service().delete(&acting_as(&c.owner), project.id(), Some(1)).await, "Stale");
+    assert_err(m.service().delete(&acting_as(&c.owner), project.id(), Some(1)).await, "Stale(Precondition");
 
-    for (expected_version, outcome) in [(Some(4), "Stale"), (None, "Conflict")] {
+    for (expected_version, outcome) in [(Some(4), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
         record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
         assert_err(m.service().delete(&acting_as(&c.owner), project.id(), expected_version).await, outcome);
@@ -740,7 +744,7 @@ async fn add_member_stores_the_membership_its_audit_entry_and_the_notification_i
         );
         assert_eq!((membership.added_at(), &view.member.username), (now(), newcomer.username()));
         let changes = commits.all().concat();
-        let [Change::InsertMembership(stored), Change::Publish(event)] = changes.as_slice() else {
+        let [Written::Project(ProjectChange::AddMember(stored)), Written::Event(event)] = changes.as_slice() else {
             panic!("{changes:#?}");
         };
         assert_eq!(stored, membership);
@@ -851,7 +855,7 @@ async fn adding_someone_who_already_is_a_member_is_a_conflict() {
             .add_member(&acting_as(&c.maintainer), project.id(), adding(MemberRef::Id(target), "viewer"))
             .await;
 
-        assert_err(result, "Conflict");
+        assert_err(result, "Conflict(AlreadyMember");
     }
 }
 
@@ -860,14 +864,14 @@ async fn add_member_reports_the_same_user_added_concurrently_as_a_conflict() {
     let (c, project, mut m, _) = scene();
     let newcomer = c.outsider.clone();
     m.users.expect_by_id().returning(move |_| Ok(Some(newcomer.clone())));
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::AlreadyMember));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(ProjectConstraint::AlreadyMember)));
 
     let result = m
         .service()
         .add_member(&acting_as(&c.owner), project.id(), adding(MemberRef::Id(c.outsider.id()), "viewer"))
         .await;
 
-    assert_err(result, "Conflict");
+    assert_err(result, "Conflict(AlreadyMember");
 }
 
 #[tokio::test]
@@ -911,7 +915,7 @@ async fn change_member_role_by_the_owner_or_an_admin_stores_it_audits_it_and_tel
 
         assert_eq!((view.member.membership.role(), view.member.membership.version()), (ProjectRole::Maintainer, 3));
         let changes = commits.all().concat();
-        let [Change::UpdateMembership { membership, expected_version }, Change::Publish(event)] = changes.as_slice()
+        let [Written::Project(ProjectChange::UpdateMember { membership, expected_version }), Written::Event(event)] = changes.as_slice()
         else {
             panic!("{changes:#?}");
         };
@@ -956,7 +960,7 @@ async fn the_owners_role_cannot_be_changed_by_itself_or_an_admin() {
             .service()
             .change_member_role(&acting_as(actor), project.id(), c.owner.id(), to_role("maintainer", None))
             .await;
-        assert_err(result, "Conflict");
+        assert_err(result, "Conflict(OwnerCannotBeDemoted");
     }
 }
 
@@ -989,9 +993,9 @@ async fn change_member_role_checks_the_memberships_version() {
         .service()
         .change_member_role(&acting_as(&c.owner), project.id(), c.viewer.id(), to_role("maintainer", Some(1)))
         .await;
-    assert_err(result, "Stale");
+    assert_err(result, "Stale(Precondition");
 
-    for (expected_version, outcome) in [(Some(2), "Stale"), (None, "Conflict")] {
+    for (expected_version, outcome) in [(Some(2), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
         record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
         let result = m
@@ -1036,7 +1040,7 @@ async fn remove_member_by_the_owner_a_maintainer_or_an_admin_deletes_it_audits_i
         m.service().remove_member(&acting_as(actor), project.id(), c.viewer.id(), Some(2)).await.unwrap();
 
         let changes = commits.all().concat();
-        let [Change::DeleteMembership { project_id, user_id, expected_version }, Change::Publish(event)] =
+        let [Written::Project(ProjectChange::RemoveMember { project_id, user_id, expected_version }), Written::Event(event)] =
             changes.as_slice()
         else {
             panic!("{changes:#?}");
@@ -1066,7 +1070,7 @@ async fn a_maintainer_may_remove_another_maintainer() {
 
     m.service().remove_member(&acting_as(&c.maintainer), project.id(), second.id(), None).await.unwrap();
 
-    assert!(matches!(commits.single()[0], Change::DeleteMembership { .. }));
+    assert!(matches!(commits.single()[0], Written::Project(ProjectChange::RemoveMember { .. })));
 }
 
 #[tokio::test]
@@ -1109,7 +1113,7 @@ async fn the_owner_can_neither_leave_nor_be_removed_by_anyone() {
             _ => &c.admin,
         };
         let result = m.service().remove_member(&acting_as(actor), project.id(), c.owner.id(), None).await;
-        assert_err(result, "Conflict");
+        assert_err(result, "Conflict(OwnerCannotLeave");
     }
 }
 
@@ -1135,9 +1139,9 @@ async fn removing_a_non_member_is_member_not_found() {
 async fn remove_member_checks_the_memberships_version() {
     let (c, project, mut m, _) = scene();
     m.nothing_stored();
-    assert_err(m.service().remove_member(&acting_as(&c.owner), project.id(), c.viewer.id(), Some(9)).await, "Stale");
+    assert_err(m.service().remove_member(&acting_as(&c.owner), project.id(), c.viewer.id(), Some(9)).await, "Stale(Precondition");
 
-    for (expected_version, outcome) in [(Some(2), "Stale"), (None, "Conflict")] {
+    for (expected_version, outcome) in [(Some(2), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
         record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
         let result =
@@ -1170,10 +1174,10 @@ async fn transfer_makes_the_member_owner_and_the_old_owner_a_maintainer_in_one_c
         assert_eq!(view.viewer_role, expected_role);
         let changes = commits.all().concat();
         let [
-            Change::UpdateMembership { membership: from, expected_version: from_version },
-            Change::UpdateMembership { membership: to, expected_version: to_version },
-            Change::UpdateProject { project: stored, expected_version: project_version },
-            Change::Publish(event),
+            Written::Project(ProjectChange::UpdateMember { membership: from, expected_version: from_version }),
+            Written::Project(ProjectChange::UpdateMember { membership: to, expected_version: to_version }),
+            Written::Project(ProjectChange::Update { project: stored, expected_version: project_version }),
+            Written::Event(event),
         ] = changes.as_slice()
         else {
             panic!("{changes:#?}");
@@ -1223,7 +1227,7 @@ async fn transfer_to_a_non_member_names_user_id() {
 async fn transfer_to_the_owner_is_a_conflict() {
     let (c, project, mut m, _) = scene();
     m.nothing_stored();
-    assert_err(m.service().transfer(&acting_as(&c.admin), project.id(), transfer_to(&c.owner, None)).await, "Conflict");
+    assert_err(m.service().transfer(&acting_as(&c.admin), project.id(), transfer_to(&c.owner, None)).await, "Conflict(AlreadyOwner");
 }
 
 #[tokio::test]
@@ -1239,7 +1243,7 @@ async fn transfer_to_a_member_who_owns_a_project_of_that_name_is_refused() {
 
     let result = m.service().transfer(&acting_as(&c.owner), project.id(), transfer_to(&c.maintainer, None)).await;
 
-    assert_err(result, "NameTaken");
+    assert_err(result, "Conflict(NameTaken");
 }
 
 #[tokio::test]
@@ -1248,10 +1252,10 @@ async fn transfer_checks_the_projects_version() {
     m.nothing_stored();
     assert_err(
         m.service().transfer(&acting_as(&c.owner), project.id(), transfer_to(&c.viewer, Some(3))).await,
-        "Stale",
+        "Stale(Precondition",
     );
 
-    for (expected_version, outcome) in [(Some(4), "Stale"), (None, "Conflict")] {
+    for (expected_version, outcome) in [(Some(4), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
         m.names_free();
         record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));

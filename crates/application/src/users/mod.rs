@@ -1,5 +1,6 @@
 //! Users management: one's own profile, and administration of every account.
 
+mod changes;
 mod draft;
 mod errors;
 pub mod policy;
@@ -9,7 +10,8 @@ mod service;
 mod tests;
 
 pub(crate) use draft::{AccountDraft, check_password};
-pub use errors::UserError;
+pub use changes::{UserChange, UserConstraint};
+pub use errors::{UserConflict, UserError};
 pub use service::{
     CreateUserCommand, MAX_BULK_USERS, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate,
 };

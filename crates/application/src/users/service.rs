@@ -7,13 +7,14 @@ use forge_domain::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
+    UserChange,
     draft::AccountDraft,
-    errors::UserError,
+    errors::{UserConflict, UserError},
     policy::{self, Viewer},
     ports::{UserQuery, UserRepository},
 };
 use crate::{
-    account::tokens,
+    account::{AccountTokenChange, tokens},
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::{
         AuthSettings,
@@ -21,7 +22,7 @@ use crate::{
         service::{SessionEnding, end_sessions},
     },
     common::{
-        Actor, Change, ClientContext, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork,
+        Actor, Changes, ClientContext, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork,
         ValidationErrors, Validator,
     },
     mail::{self, MailQueue, MailTemplates, Notice},
@@ -196,7 +197,7 @@ impl UserService {
     /// # Errors
     /// [`UserError::Forbidden`]; [`UserError::Validation`] listing every bad item; a taken address
     /// or username found only when storing (a concurrent creation) as
-    /// [`UserError::EmailTaken`] / [`UserError::UsernameTaken`].
+    /// [`UserConflict::EmailTaken`] / [`UserConflict::UsernameTaken`].
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), count = commands.len()))]
     pub async fn create_many(&self, actor: &Actor, commands: Vec<CreateUserCommand>) -> Result<Vec<User>, UserError> {
         if !policy::can_create(viewer(actor)) {
@@ -300,20 +301,12 @@ impl UserService {
         // Every insert, then every audit entry: runs of one kind, which the unit of work may store
         // a batch at a time.
         let audits = users.iter().map(|user| {
-            Change::Audit(
-                AuditRecord::new(
-                    AuditAction::UserCreated,
-                    AuditEntity::User,
-                    user.id(),
-                    Some(actor.id()),
-                    actor.context(),
-                    now,
-                )
-                .after(Snapshot::of_user(user)),
-            )
+            AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, user.id(), Some(actor.id()), actor.context(), now)
+                .after(Snapshot::of_user(user))
         });
-        let changes = users.iter().cloned().map(Change::InsertUser).chain(audits).collect();
-        self.ports.unit_of_work.commit(changes).await.map_err(commit_error)?;
+        let mut changes: Changes = users.iter().cloned().map(UserChange::Insert).collect();
+        changes.extend(audits);
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| UserError::of_commit(e, None))?;
         tracing::info!(count = users.len(), "users created in bulk");
         Ok(users)
     }
@@ -376,7 +369,8 @@ impl UserService {
     /// # Errors
     /// [`UserError::Forbidden`], [`UserError::NotFound`], every invalid field (`current_password`:
     /// `REQUIRED` or `INVALID_PASSWORD` for one's own address change), a taken address or
-    /// username, [`UserError::Conflict`] when the account changed meanwhile.
+    /// username ([`UserError::Conflict`]), [`UserError::Stale`] when the account changed
+    /// meanwhile.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn update(&self, actor: &Actor, id: UserId, update: UserUpdate) -> Result<User, UserError> {
         let manages = policy::can_manage(viewer(actor));
@@ -384,9 +378,7 @@ impl UserService {
             return Err(UserError::Forbidden);
         }
         let current = self.load_live(id).await?;
-        if update.expected_version.is_some_and(|v| v != current.version()) {
-            return Err(UserError::Stale);
-        }
+        Staleness::check(update.expected_version, current.version()).map_err(UserError::Stale)?;
 
         let mut v = Validator::new();
         let email = update.profile.email.as_deref().and_then(|raw| v.check("email", Email::parse(raw)));
@@ -410,7 +402,7 @@ impl UserService {
             return Err(UserError::Forbidden);
         }
         if actor.is(id) && (role_changes || update.is_active == Some(false)) {
-            return Err(UserError::Conflict("admins cannot demote or deactivate themselves"));
+            return Err(UserConflict::SelfDemotion.into());
         }
         // Before the uniqueness checks: without the password, a caller learns nothing about
         // which addresses are taken.
@@ -428,13 +420,13 @@ impl UserService {
             && email != current.email()
             && self.ports.users.by_email(email).await?.is_some_and(|other| other.id() != id)
         {
-            return Err(UserError::EmailTaken);
+            return Err(UserConflict::EmailTaken.into());
         }
         if let Some(username) = &username
             && username.normalized() != current.username().normalized()
             && self.ports.users.by_username(username).await?.is_some_and(|other| other.id() != id)
         {
-            return Err(UserError::UsernameTaken);
+            return Err(UserConflict::UsernameTaken.into());
         }
 
         let now = self.ports.clock.now();
@@ -464,27 +456,25 @@ impl UserService {
             return Ok(current);
         }
 
-        let mut changes = vec![
-            Change::UpdateUser { user: user.clone(), expected_version: current.version() },
-            Change::Audit(user_audit(AuditAction::UserUpdated, actor, &current, &user, now)),
-        ];
+        let mut changes = Changes::new()
+            .with(UserChange::Update { user: user.clone(), expected_version: current.version() })
+            .with(user_audit(AuditAction::UserUpdated, actor, &current, &user, now));
         // A new address: a link to verify it, and the links mailed to the old one stop working.
         let verification = (user.email() != current.email()).then(|| {
-            changes.push(Change::DiscardAccountTokens { user_id: id, purpose: TokenPurpose::ResetPassword });
+            changes.push(AccountTokenChange::Discard { user_id: id, purpose: TokenPurpose::ResetPassword });
             tokens::issue(&*self.ports.opaque_tokens, &self.settings, &user, TokenPurpose::VerifyEmail, now)
         });
         if let Some(verification) = &verification {
-            changes.extend(verification.changes.iter().cloned());
+            changes.extend(verification.changes.clone());
         }
         if current.is_active() && !user.is_active() {
-            self.end_all_sessions(actor, &user, changes).await.map_err(|e| stale_if(e, update.expected_version))?;
+            self.end_all_sessions(actor, &user, changes, update.expected_version).await?;
         } else {
             self.ports
                 .unit_of_work
                 .commit(changes)
                 .await
-                .map_err(commit_error)
-                .map_err(|e| stale_if(e, update.expected_version))?;
+                .map_err(|e| UserError::of_commit(e, update.expected_version))?;
         }
         if let Some(verification) = verification {
             self.send(user.email(), verification.notice).await;
@@ -502,35 +492,32 @@ impl UserService {
     /// reads as absent until restored.
     ///
     /// # Errors
-    /// [`UserError::Forbidden`], [`UserError::NotFound`], [`UserError::Conflict`] for one's own
-    /// account or a concurrent change.
+    /// [`UserError::Forbidden`], [`UserError::NotFound`], [`UserConflict::SelfDeletion`] for
+    /// one's own account, [`UserError::Stale`] for a concurrent change.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn delete(&self, actor: &Actor, id: UserId, expected_version: Option<i64>) -> Result<(), UserError> {
         if !policy::can_manage_lifecycle(viewer(actor)) {
             return Err(UserError::Forbidden);
         }
         if !policy::can_delete(viewer(actor), id) {
-            return Err(UserError::Conflict("admins cannot delete themselves"));
+            return Err(UserConflict::SelfDeletion.into());
         }
         let current = self.load_live(id).await?;
-        if expected_version.is_some_and(|v| v != current.version()) {
-            return Err(UserError::Stale);
-        }
+        Staleness::check(expected_version, current.version()).map_err(UserError::Stale)?;
         let now = self.ports.clock.now();
         let mut user = current.clone();
         user.soft_delete(now).map_err(|_| UserError::NotFound)?;
-        let changes = vec![
-            Change::UpdateUser { user: user.clone(), expected_version: current.version() },
-            Change::Audit(user_audit(AuditAction::UserDeleted, actor, &current, &user, now)),
-        ];
-        self.end_all_sessions(actor, &user, changes).await.map_err(|e| stale_if(e, expected_version))
+        let changes = Changes::new()
+            .with(UserChange::Update { user: user.clone(), expected_version: current.version() })
+            .with(user_audit(AuditAction::UserDeleted, actor, &current, &user, now));
+        self.end_all_sessions(actor, &user, changes, expected_version).await
     }
 
     /// Brings back a soft-deleted account (admins only).
     ///
     /// # Errors
     /// [`UserError::Forbidden`], [`UserError::NotFound`] for unknown ids,
-    /// [`UserError::Conflict`] when the account is not deleted.
+    /// [`UserConflict::NotDeleted`] when the account is not deleted.
     #[tracing::instrument(skip_all, fields(actor = %actor.id(), user_id = %id))]
     pub async fn restore(&self, actor: &Actor, id: UserId) -> Result<User, UserError> {
         if !policy::can_restore(viewer(actor)) {
@@ -539,15 +526,16 @@ impl UserService {
         let current = self.ports.users.by_id(id).await?.ok_or(UserError::NotFound)?;
         let now = self.ports.clock.now();
         let mut user = current.clone();
-        user.restore(now).map_err(|_| UserError::Conflict("the user is not deleted"))?;
+        user.restore(now).map_err(|_| UserConflict::NotDeleted)?;
         self.ports
             .unit_of_work
-            .commit(vec![
-                Change::UpdateUser { user: user.clone(), expected_version: current.version() },
-                Change::Audit(user_audit(AuditAction::UserRestored, actor, &current, &user, now)),
-            ])
+            .commit(
+                Changes::new()
+                    .with(UserChange::Update { user: user.clone(), expected_version: current.version() })
+                    .with(user_audit(AuditAction::UserRestored, actor, &current, &user, now)),
+            )
             .await
-            .map_err(commit_error)?;
+            .map_err(|e| UserError::of_commit(e, None))?;
         Ok(user)
     }
 
@@ -568,10 +556,10 @@ impl UserService {
     ) -> Result<User, UserError> {
         let Account { role, is_active, is_verified } = account;
         if self.ports.users.by_email(&draft.email).await?.is_some() {
-            return Err(UserError::EmailTaken);
+            return Err(UserConflict::EmailTaken.into());
         }
         if self.ports.users.by_username(&draft.username).await?.is_some() {
-            return Err(UserError::UsernameTaken);
+            return Err(UserConflict::UsernameTaken.into());
         }
         let password_hash = self.ports.hasher.hash(password).await?;
         let user = User::register(
@@ -589,7 +577,7 @@ impl UserService {
         let audit =
             AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, user.id(), by, context, user.created_at())
                 .after(Snapshot::of_user(&user));
-        let mut changes = vec![Change::InsertUser(user.clone()), Change::Audit(audit)];
+        let mut changes = Changes::new().with(UserChange::Insert(user.clone())).with(audit);
         let verification = (!user.is_verified()).then(|| {
             tokens::issue(
                 &*self.ports.opaque_tokens,
@@ -600,9 +588,9 @@ impl UserService {
             )
         });
         if let Some(verification) = &verification {
-            changes.extend(verification.changes.iter().cloned());
+            changes.extend(verification.changes.clone());
         }
-        self.ports.unit_of_work.commit(changes).await.map_err(commit_error)?;
+        self.ports.unit_of_work.commit(changes).await.map_err(|e| UserError::of_commit(e, None))?;
         tracing::info!(user_id = %user.id(), role = %user.role(), "user created");
         if let Some(verification) = verification {
             self.send(user.email(), verification.notice).await;
@@ -614,15 +602,22 @@ impl UserService {
         mail::send(&*self.ports.mail_templates, &*self.ports.mail_queue, to, notice).await;
     }
 
-    /// Commits `changes` together with the end of every active session of `user`.
-    async fn end_all_sessions(&self, actor: &Actor, user: &User, changes: Vec<Change>) -> Result<(), UserError> {
+    /// Commits `changes` together with the end of every active session of `user`, for a request
+    /// that named `expected_version` (or none).
+    async fn end_all_sessions(
+        &self,
+        actor: &Actor,
+        user: &User,
+        changes: Changes,
+        expected_version: Option<i64>,
+    ) -> Result<(), UserError> {
         let now = self.ports.clock.now();
         let ids: Vec<_> =
             self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
         let ending = SessionEnding { ids: &ids, by: Some(actor.id()), context: actor.context(), now };
         end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
             .await
-            .map_err(commit_error)
+            .map_err(|e| UserError::of_commit(e, expected_version))
     }
 }
 
@@ -652,27 +647,6 @@ fn repeat(field: &str, what: &str, first: usize) -> FieldError {
 
 fn viewer(actor: &Actor) -> Viewer {
     Viewer::user(actor.id(), actor.role())
-}
-
-fn commit_error(e: CommitError) -> UserError {
-    match e {
-        CommitError::EmailTaken => UserError::EmailTaken,
-        CommitError::UsernameTaken => UserError::UsernameTaken,
-        CommitError::Stale => UserError::Conflict("the user changed since it was read"),
-        CommitError::Unexpected(e) => UserError::Unexpected(e),
-        other @ (CommitError::ProjectNameTaken | CommitError::AlreadyMember) => {
-            UserError::Unexpected(UnexpectedError::internal(other))
-        }
-    }
-}
-
-/// A write that lost a race is a failed precondition when the request named the version it
-/// expected, and a plain conflict otherwise.
-fn stale_if(e: UserError, expected_version: Option<i64>) -> UserError {
-    match e {
-        UserError::Conflict(_) if expected_version.is_some() => UserError::Stale,
-        other => other,
-    }
 }
 
 fn missing_field() -> UnexpectedError {

@@ -1,5 +1,13 @@
 //! Unit tests of the users-management use cases, every port mocked.
 
+use crate::common::Staleness;
+use crate::users::UserConflict;
+use crate::test_support::Written;
+use crate::test_support::refused;
+use crate::users::UserChange;
+use crate::auth::SessionChange;
+use crate::account::AccountTokenChange;
+use crate::users::UserConstraint;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -20,7 +28,7 @@ use crate::{
         AuthSettings,
         ports::{MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
     },
-    common::{Change, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError},
+    common::{CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError},
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, Commits, STORED_HASH, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
@@ -120,7 +128,7 @@ impl Mocks {
 /// [`stored_tokens`]).
 fn single_update(commits: &Commits) -> (User, i64) {
     let changes = without_tokens(commits.single());
-    let [Change::UpdateUser { user, expected_version }] = changes.as_slice() else {
+    let [Written::User(UserChange::Update { user, expected_version })] = changes.as_slice() else {
         panic!("expected a single UpdateUser, got {changes:#?}");
     };
     (user.clone(), *expected_version)
@@ -129,16 +137,16 @@ fn single_update(commits: &Commits) -> (User, i64) {
 /// The single `InsertUser` of the single commit (account-token changes aside).
 fn single_insert(commits: &Commits) -> User {
     let changes = without_tokens(commits.single());
-    let [Change::InsertUser(user)] = changes.as_slice() else {
+    let [Written::User(UserChange::Insert(user))] = changes.as_slice() else {
         panic!("expected a single InsertUser, got {changes:#?}");
     };
     user.clone()
 }
 
-fn without_tokens(changes: Vec<Change>) -> Vec<Change> {
+fn without_tokens(changes: Vec<Written>) -> Vec<Written> {
     changes
         .into_iter()
-        .filter(|c| !matches!(c, Change::InsertAccountToken(_) | Change::DiscardAccountTokens { .. }))
+        .filter(|c| !matches!(c, Written::Token(AccountTokenChange::Insert(_)) | Written::Token(AccountTokenChange::Discard { .. })))
         .collect()
 }
 
@@ -147,8 +155,8 @@ fn stored_tokens(commits: &Commits) -> (Vec<AccountToken>, Vec<TokenPurpose>) {
     let (mut stored, mut discarded) = (Vec::new(), Vec::new());
     for change in commits.all().into_iter().flatten() {
         match change {
-            Change::InsertAccountToken(token) => stored.push(token),
-            Change::DiscardAccountTokens { purpose, .. } => discarded.push(purpose),
+            Written::Token(AccountTokenChange::Insert(token)) => stored.push(token),
+            Written::Token(AccountTokenChange::Discard { purpose, .. }) => discarded.push(purpose),
             _ => {}
         }
     }
@@ -166,8 +174,13 @@ fn verify_current_password(m: &mut Mocks, password: &'static str, matches: bool)
         .returning(move |_, _| Ok(matches));
 }
 
-fn assert_conflict(result: Result<impl std::fmt::Debug, UserError>) {
-    assert!(matches!(result, Err(UserError::Conflict(_))), "{result:?}");
+fn assert_conflict(result: Result<impl std::fmt::Debug, UserError>, expected: UserConflict) {
+    assert!(matches!(result, Err(UserError::Conflict(c)) if c == expected), "expected {expected:?}, got {result:?}");
+}
+
+/// A write without `If-Match` that lost a race: retryable, never a failed precondition.
+fn assert_lost_race(result: Result<impl std::fmt::Debug, UserError>) {
+    assert!(matches!(result, Err(UserError::Stale(Staleness::LostRace))), "{result:?}");
 }
 
 fn assert_forbidden(result: Result<impl std::fmt::Debug, UserError>) {
@@ -417,7 +430,7 @@ async fn create_refuses_an_email_address_that_is_taken() {
 
     let result = m.service().create(&acting_as(&a_user(Role::Admin).build()), a_creation()).await;
 
-    assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::EmailTaken))), "{result:?}");
 }
 
 #[tokio::test]
@@ -431,7 +444,7 @@ async fn create_refuses_a_username_that_is_taken() {
 
     let result = m.service().create(&acting_as(&a_user(Role::Admin).build()), a_creation()).await;
 
-    assert!(matches!(result, Err(UserError::UsernameTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::UsernameTaken))), "{result:?}");
 }
 
 #[tokio::test]
@@ -440,11 +453,11 @@ async fn create_reports_a_username_taken_by_a_concurrent_write() {
     m.free_to_insert();
     issue_account_tokens(&mut m.opaque_tokens);
     // Nothing stored, nothing mailed: the mail mocks have no expectations.
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::UsernameTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(UserConstraint::UsernameTaken)));
 
     let result = m.service().create(&acting_as(&a_user(Role::Admin).build()), a_creation()).await;
 
-    assert!(matches!(result, Err(UserError::UsernameTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::UsernameTaken))), "{result:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,7 +505,7 @@ async fn create_many_stores_every_account_and_its_audit_entry_in_one_commit() {
     let stored: Vec<User> = changes
         .iter()
         .map(|c| match c {
-            Change::InsertUser(user) => user.clone(),
+            Written::User(UserChange::Insert(user)) => user.clone(),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -581,11 +594,11 @@ async fn create_many_names_each_bad_item_by_index_and_stores_nothing() {
 async fn create_many_reports_an_address_taken_by_a_concurrent_write() {
     let mut m = Mocks::new();
     m.free_batch(2);
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(UserConstraint::EmailTaken)));
 
     let result = m.service().create_many(&acting_as(&a_user(Role::Admin).build()), vec![item(0), item(1)]).await;
 
-    assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::EmailTaken))), "{result:?}");
 }
 
 fn an_operator_admin() -> NewAdminCommand {
@@ -785,7 +798,7 @@ async fn update_refuses_an_admin_demoting_itself() {
 
     let result = m.service().update(&acting_as(&admin), admin.id(), update).await;
 
-    assert_conflict(result);
+    assert_conflict(result, UserConflict::SelfDemotion);
 }
 
 #[tokio::test]
@@ -799,7 +812,7 @@ async fn update_refuses_an_admin_deactivating_itself() {
 
     let result = m.service().update(&acting_as(&admin), admin.id(), update).await;
 
-    assert_conflict(result);
+    assert_conflict(result, UserConflict::SelfDemotion);
 }
 
 #[tokio::test]
@@ -958,7 +971,7 @@ async fn an_address_change_that_is_not_stored_mails_nothing() {
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
-    assert_conflict(result);
+    assert_lost_race(result);
 }
 
 #[tokio::test]
@@ -978,7 +991,7 @@ async fn update_refuses_an_email_address_of_another_user() {
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
-    assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::EmailTaken))), "{result:?}");
 }
 
 #[tokio::test]
@@ -993,7 +1006,7 @@ async fn update_refuses_a_username_of_another_user() {
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
-    assert!(matches!(result, Err(UserError::UsernameTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::UsernameTaken))), "{result:?}");
 }
 
 #[tokio::test]
@@ -1051,7 +1064,7 @@ async fn update_refuses_a_change_based_on_an_older_version() {
 
     let result = m.service().update(&acting_as(&member), member.id(), update).await;
 
-    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Stale(Staleness::Precondition))), "{result:?}");
 }
 
 #[tokio::test]
@@ -1064,11 +1077,11 @@ async fn update_reports_a_conditional_write_that_lost_a_race_as_stale() {
 
     let result = m.service().update_me(&acting_as(&member), update, Some(member.version())).await;
 
-    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Stale(Staleness::Precondition))), "{result:?}");
 }
 
 #[tokio::test]
-async fn update_reports_a_concurrent_change_as_a_conflict() {
+async fn update_reports_a_concurrent_change_as_a_lost_race() {
     let member = a_user(Role::Member).build();
     let mut m = Mocks::new();
     m.stored(&member);
@@ -1077,7 +1090,7 @@ async fn update_reports_a_concurrent_change_as_a_conflict() {
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
-    assert_conflict(result);
+    assert_lost_race(result);
 }
 
 #[tokio::test]
@@ -1088,7 +1101,7 @@ async fn update_reports_an_email_address_taken_by_a_concurrent_write() {
     m.users.expect_by_email().returning(|_| Ok(None));
     verify_current_password(&mut m, PASSWORD, true);
     issue_account_tokens(&mut m.opaque_tokens);
-    record_commits(&mut m.unit_of_work, |_| Err(CommitError::EmailTaken));
+    record_commits(&mut m.unit_of_work, |_| Err(refused(UserConstraint::EmailTaken)));
     let update = ProfileUpdate {
         email: Some("fresh@example.com".into()),
         current_password: Some(SecretString::from(PASSWORD)),
@@ -1097,7 +1110,7 @@ async fn update_reports_an_email_address_taken_by_a_concurrent_write() {
 
     let result = m.service().update_me(&acting_as(&member), update, None).await;
 
-    assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Conflict(UserConflict::EmailTaken))), "{result:?}");
 }
 
 #[tokio::test]
@@ -1168,9 +1181,9 @@ async fn update_that_deactivates_a_user_ends_every_active_session_in_the_same_co
     assert!(!updated.is_active());
     let changes = commits.single();
     let [
-        Change::UpdateUser { user, expected_version },
-        Change::RevokeSession { id: first, at: first_at },
-        Change::RevokeSession { id: second, at: second_at },
+        Written::User(UserChange::Update { user, expected_version }),
+        Written::Session(SessionChange::Revoke { id: first, at: first_at }),
+        Written::Session(SessionChange::Revoke { id: second, at: second_at }),
     ] = changes.as_slice()
     else {
         panic!("expected UpdateUser then a RevokeSession per session, got {changes:#?}");
@@ -1221,7 +1234,7 @@ async fn delete_refuses_an_admin_deleting_itself() {
 
     let result = m.service().delete(&acting_as(&admin), admin.id(), None).await;
 
-    assert_conflict(result);
+    assert_conflict(result, UserConflict::SelfDeletion);
 }
 
 #[tokio::test]
@@ -1238,7 +1251,7 @@ async fn delete_soft_deletes_the_user_and_ends_its_sessions_in_one_commit() {
     m.service().delete(&acting_as(&admin), member.id(), Some(member.version())).await.unwrap();
 
     let changes = commits.single();
-    let [Change::UpdateUser { user, expected_version }, Change::RevokeSession { id, at }] = changes.as_slice() else {
+    let [Written::User(UserChange::Update { user, expected_version }), Written::Session(SessionChange::Revoke { id, at })] = changes.as_slice() else {
         panic!("expected UpdateUser then RevokeSession, got {changes:#?}");
     };
     assert_eq!(user.id(), member.id());
@@ -1284,7 +1297,7 @@ async fn delete_refuses_a_deletion_based_on_an_older_version() {
 
     let result = m.service().delete(&acting_as(&a_user(Role::Admin).build()), member.id(), Some(3)).await;
 
-    assert!(matches!(result, Err(UserError::Stale)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Stale(Staleness::Precondition))), "{result:?}");
 }
 
 #[tokio::test]
@@ -1298,7 +1311,7 @@ async fn delete_reports_a_concurrent_change_as_a_conflict_and_revokes_nothing() 
 
     let result = m.service().delete(&acting_as(&a_user(Role::Admin).build()), member.id(), None).await;
 
-    assert_conflict(result);
+    assert_lost_race(result);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1342,7 +1355,7 @@ async fn restore_refuses_a_user_that_is_not_deleted() {
 
     let result = m.service().restore(&acting_as(&a_user(Role::Admin).build()), member.id()).await;
 
-    assert_conflict(result);
+    assert_conflict(result, UserConflict::NotDeleted);
 }
 
 #[tokio::test]

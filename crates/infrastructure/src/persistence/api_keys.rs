@@ -1,9 +1,13 @@
-//! Reading API keys, and the mapping between an `api_keys` row and an [`ApiKey`].
+//! Reading and writing API keys, and the mapping between an `api_keys` row and an [`ApiKey`].
 
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
-    api_keys::ports::{ApiKeyQuery, ApiKeyRepository, ApiKeySort},
+    api_keys::{
+        ApiKeyChange,
+        ports::{ApiKeyQuery, ApiKeyRepository, ApiKeySort},
+    },
+    common::CommitError,
 };
 use forge_domain::{
     api_keys::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyParts, ApiKeyScopes},
@@ -11,14 +15,16 @@ use forge_domain::{
     users::UserId,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::NullOrdering,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, NullOrdering},
 };
 
 use super::{
     entities::api_keys::{self, Column},
-    errors::{CorruptRow, unexpected},
+    errors::{CorruptRow, guard, unexpected, write_error},
     stored,
+    unit_of_work::Store,
 };
 
 /// [`ApiKeyRepository`] over SeaORM.
@@ -100,7 +106,7 @@ fn to_domain(row: api_keys::Model) -> Result<ApiKey, UnexpectedError> {
     }))
 }
 
-pub(super) fn to_active_model(key: &ApiKey) -> api_keys::ActiveModel {
+fn to_active_model(key: &ApiKey) -> api_keys::ActiveModel {
     api_keys::ActiveModel {
         id: Set(key.id().as_uuid()),
         user_id: Set(key.user_id().as_uuid()),
@@ -112,5 +118,42 @@ pub(super) fn to_active_model(key: &ApiKey) -> api_keys::ActiveModel {
         last_used_at: Set(key.last_used_at().map(stored)),
         expires_at: Set(key.expires_at().map(stored)),
         revoked_at: Set(key.revoked_at().map(stored)),
+    }
+}
+
+#[async_trait]
+impl Store for ApiKeyChange {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        for change in run {
+            match change {
+                Self::Insert(key) => {
+                    tracing::debug!(api_key_id = %key.id(), user_id = %key.user_id(), "insert API key");
+                    api_keys::Entity::insert(to_active_model(&key)).exec_without_returning(tx).await.map_err(write_error)?;
+                }
+                Self::Revoke { id, at } => {
+                    tracing::debug!(api_key_id = %id, "revoke API key");
+                    let updated = api_keys::Entity::update_many()
+                        .col_expr(Column::RevokedAt, Expr::value(stored(at)))
+                        .filter(Column::Id.eq(id.as_uuid()))
+                        .filter(Column::RevokedAt.is_null())
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                    guard(updated.rows_affected)?;
+                }
+                Self::Touch { id, at } => {
+                    tracing::debug!(api_key_id = %id, "touch API key");
+                    // Only forward, as for sessions.
+                    api_keys::Entity::update_many()
+                        .col_expr(Column::LastUsedAt, Expr::value(stored(at)))
+                        .filter(Column::Id.eq(id.as_uuid()))
+                        .filter(Condition::any().add(Column::LastUsedAt.is_null()).add(Column::LastUsedAt.lt(stored(at))))
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

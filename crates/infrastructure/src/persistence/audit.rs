@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use forge_application::{
     ClientContext, Page, SortOrder, UnexpectedError,
+    common::CommitError,
     audit::{
         AuditAction, AuditEntity, AuditEntry, AuditRecord, AuditValue, OutboxEvent, Snapshot, StoredSnapshot,
         ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository, AuditLogSort},
@@ -12,8 +13,8 @@ use forge_application::{
 };
 use forge_domain::users::UserId;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value};
 
@@ -22,8 +23,10 @@ use super::{
         audit_logs::{self, Column},
         outbox_events,
     },
-    errors::{CorruptRow, unexpected},
+    BATCH_ROWS,
+    errors::{CorruptRow, unexpected, write_error},
     stored,
+    unit_of_work::Store,
 };
 
 /// The JSON form of a snapshot: an object of its fields.
@@ -42,7 +45,7 @@ fn value_json(value: &AuditValue) -> Value {
     }
 }
 
-pub(crate) fn audit_to_active_model(record: &AuditRecord) -> audit_logs::ActiveModel {
+fn audit_to_active_model(record: &AuditRecord) -> audit_logs::ActiveModel {
     let side = |s: Option<&Snapshot>| s.map_or(Value::Null, snapshot_json);
     let mut changes = Map::new();
     changes.insert("before".to_owned(), side(record.before.as_ref()));
@@ -61,7 +64,7 @@ pub(crate) fn audit_to_active_model(record: &AuditRecord) -> audit_logs::ActiveM
     }
 }
 
-pub(crate) fn event_to_active_model(event: &OutboxEvent) -> outbox_events::ActiveModel {
+fn event_to_active_model(event: &OutboxEvent) -> outbox_events::ActiveModel {
     outbox_events::ActiveModel {
         id: Set(event.id),
         event_type: Set(event.event_type.as_str().to_owned()),
@@ -182,4 +185,33 @@ fn value_from_json(value: &Value) -> Option<AuditValue> {
         }
         Value::Object(_) => return None,
     })
+}
+
+/// Entries of one commit in a row (a bulk creation's) go in as multi-row `INSERT`s.
+#[async_trait]
+impl Store for AuditRecord {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        tracing::debug!(count = run.len(), "audit");
+        for chunk in run.chunks(BATCH_ROWS) {
+            audit_logs::Entity::insert_many(chunk.iter().map(audit_to_active_model))
+                .exec_without_returning(tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for OutboxEvent {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        for event in run {
+            tracing::debug!(event_type = event.event_type.as_str(), recipient = %event.recipient, "publish");
+            outbox_events::Entity::insert(event_to_active_model(&event))
+                .exec_without_returning(tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(())
+    }
 }

@@ -19,34 +19,39 @@ pub(crate) fn unexpected(error: DbErr) -> UnexpectedError {
     if is_unavailable(&error) { UnexpectedError::unavailable(error) } else { UnexpectedError::internal(error) }
 }
 
-/// A failed write: a taken e-mail or username is an outcome the use case handles; anything
-/// else is unexpected. Decided from the constraint's name, which both databases put in their
-/// message (`uq_users_email` on PostgreSQL, `users.email` on SQLite).
-///
-/// For projects: a name the owner already uses is [`CommitError::ProjectNameTaken`]
-/// (`uq_projects_owner_name`, or `projects.name_lower` on SQLite); a second membership of one user
-/// is [`CommitError::AlreadyMember`] (`pk_project_members`, or `project_members.user_id`); a second
-/// owner of a project is [`CommitError::Stale`] (`uq_project_members_owner`, or
-/// `project_members.role`): the write was based on an owner who no longer is one.
-pub(crate) fn commit_error(error: DbErr) -> CommitError {
-    if let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() {
-        if message.contains("uq_users_email") || message.contains("users.email") {
-            return CommitError::EmailTaken;
-        }
-        if message.contains("uq_users_username_lower") || message.contains("users.username_lower") {
-            return CommitError::UsernameTaken;
-        }
-        if message.contains("uq_projects_owner_name") || message.contains("projects.name_lower") {
-            return CommitError::ProjectNameTaken;
-        }
-        if message.contains("uq_project_members_owner") || message.contains("project_members.role") {
-            return CommitError::Stale;
-        }
-        if message.contains("pk_project_members") || message.contains("project_members.user_id") {
-            return CommitError::AlreadyMember;
-        }
-    }
+/// A failed write that breaks no uniqueness rule of its capability: always unexpected.
+pub(crate) fn write_error(error: DbErr) -> CommitError {
     CommitError::Unexpected(unexpected(error))
+}
+
+/// A commit that cannot go on for a reason of the adapter's own (not the database's).
+pub(crate) fn unexpected_commit(reason: &'static str) -> CommitError {
+    CommitError::Unexpected(UnexpectedError::internal(reason))
+}
+
+/// A uniqueness rule of a table and what breaking it means for a commit. Both databases name the
+/// rule in their message: PostgreSQL the index (`uq_users_email`), SQLite the columns
+/// (`users.email`), so a rule lists both.
+pub(crate) struct Unique {
+    pub(crate) names: &'static [&'static str],
+    pub(crate) outcome: fn() -> CommitError,
+}
+
+/// A failed write that may have broken one of `rules`: a unique-constraint violation naming a
+/// rule is that rule's outcome, decided from the database error itself, identically on SQLite
+/// and PostgreSQL; anything else is unexpected.
+pub(crate) fn constrained_write_error(error: DbErr, rules: &[Unique]) -> CommitError {
+    if let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err()
+        && let Some(rule) = rules.iter().find(|rule| rule.names.iter().any(|name| message.contains(name)))
+    {
+        return (rule.outcome)();
+    }
+    write_error(error)
+}
+
+/// A guarded write that matched no row lost a race (or its row is gone).
+pub(crate) const fn guard(rows_affected: u64) -> Result<(), CommitError> {
+    if rows_affected == 0 { Err(CommitError::Stale) } else { Ok(()) }
 }
 
 fn is_unavailable(error: &DbErr) -> bool {

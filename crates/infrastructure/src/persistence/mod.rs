@@ -45,6 +45,10 @@ pub use throttles::SeaLoginThrottleRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 
+/// How many rows one batched `INSERT` holds: 500 users are 7,500 parameters, well within both
+/// databases' limits (32,766 on SQLite, 65,535 on PostgreSQL).
+const BATCH_ROWS: usize = 500;
+
 /// How long a SQLite connection waits for another writer before giving up with "database is
 /// locked". Writers queue on the write lock one transaction at a time, so this bounds the
 /// queue, not one transaction.

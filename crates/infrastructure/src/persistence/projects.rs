@@ -1,13 +1,17 @@
-//! Reading projects and memberships, and the mapping between their rows and the domain's
-//! [`Project`] and [`Membership`].
+//! Reading and writing projects and memberships, and the mapping between their rows and the
+//! domain's [`Project`] and [`Membership`].
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
-    projects::ports::{
-        Member, MemberQuery, MemberSort, ProjectFilter, ProjectQuery, ProjectRepository, ProjectSort, ProjectView,
+    common::{AnyConstraint, CommitError},
+    projects::{
+        ProjectChange, ProjectConstraint,
+        ports::{
+            Member, MemberQuery, MemberSort, ProjectFilter, ProjectQuery, ProjectRepository, ProjectSort, ProjectView,
+        },
     },
 };
 use forge_domain::{
@@ -19,8 +23,8 @@ use forge_domain::{
 };
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, JoinType,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
     prelude::{DateTimeUtc, Uuid},
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
@@ -31,8 +35,9 @@ use super::{
         projects::{self, Column},
         users,
     },
-    errors::{CorruptRow, unexpected},
+    errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected},
     stored,
+    unit_of_work::Store,
     users::{LIKE_ESCAPE, escape_like},
 };
 
@@ -307,7 +312,7 @@ fn member_to_domain(row: MemberRow) -> Result<Member, UnexpectedError> {
 }
 
 /// Every column of `project`, as written by an insert or a full update.
-pub(super) fn project_to_active_model(project: &Project) -> projects::ActiveModel {
+fn project_to_active_model(project: &Project) -> projects::ActiveModel {
     projects::ActiveModel {
         id: Set(project.id().as_uuid()),
         owner_id: Set(project.owner_id().as_uuid()),
@@ -323,12 +328,12 @@ pub(super) fn project_to_active_model(project: &Project) -> projects::ActiveMode
 }
 
 /// Every column of `project` but its id, for `UPDATE ... WHERE id = ?`.
-pub(super) fn project_to_update_model(project: &Project) -> projects::ActiveModel {
+fn project_to_update_model(project: &Project) -> projects::ActiveModel {
     projects::ActiveModel { id: NotSet, ..project_to_active_model(project) }
 }
 
 /// Every column of `membership`, as written by an insert.
-pub(super) fn membership_to_active_model(membership: &Membership) -> project_members::ActiveModel {
+fn membership_to_active_model(membership: &Membership) -> project_members::ActiveModel {
     project_members::ActiveModel {
         project_id: Set(membership.project_id().as_uuid()),
         user_id: Set(membership.user_id().as_uuid()),
@@ -340,11 +345,102 @@ pub(super) fn membership_to_active_model(membership: &Membership) -> project_mem
 }
 
 /// What a change of a membership writes: its role, version and `updated_at`.
-pub(super) fn membership_to_update_model(membership: &Membership) -> project_members::ActiveModel {
+fn membership_to_update_model(membership: &Membership) -> project_members::ActiveModel {
     project_members::ActiveModel {
         project_id: NotSet,
         user_id: NotSet,
         added_at: NotSet,
         ..membership_to_active_model(membership)
+    }
+}
+
+/// The uniqueness rules of `projects` and `project_members`. A name the owner already uses among
+/// its live projects is [`ProjectConstraint::NameTaken`]; a second membership of one user is
+/// [`ProjectConstraint::AlreadyMember`]; a second owner of a project is `Stale`: the write was
+/// based on an owner who no longer is one.
+const PROJECT_RULES: &[Unique] = &[
+    Unique {
+        names: &["uq_projects_owner_name", "projects.name_lower"],
+        outcome: || CommitError::Constraint(AnyConstraint::new(ProjectConstraint::NameTaken)),
+    },
+    Unique { names: &["uq_project_members_owner", "project_members.role"], outcome: || CommitError::Stale },
+    Unique {
+        names: &["pk_project_members", "project_members.user_id"],
+        outcome: || CommitError::Constraint(AnyConstraint::new(ProjectConstraint::AlreadyMember)),
+    },
+];
+
+fn project_write_error(error: DbErr) -> CommitError {
+    constrained_write_error(error, PROJECT_RULES)
+}
+
+#[async_trait]
+impl Store for ProjectChange {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        for change in run {
+            match change {
+                Self::Insert(project) => {
+                    tracing::debug!(project_id = %project.id(), "insert project");
+                    projects::Entity::insert(project_to_active_model(&project))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(project_write_error)?;
+                }
+                Self::Update { project, expected_version } => {
+                    tracing::debug!(
+                        project_id = %project.id(), expected_version, version = project.version(), "update project"
+                    );
+                    let updated = projects::Entity::update_many()
+                        .set(project_to_update_model(&project))
+                        .filter(Column::Id.eq(project.id().as_uuid()))
+                        .filter(Column::Version.eq(expected_version))
+                        .exec(tx)
+                        .await
+                        .map_err(project_write_error)?;
+                    guard(updated.rows_affected)?;
+                }
+                Self::AddMember(membership) => {
+                    tracing::debug!(
+                        project_id = %membership.project_id(), user_id = %membership.user_id(), "insert membership"
+                    );
+                    project_members::Entity::insert(membership_to_active_model(&membership))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(project_write_error)?;
+                }
+                Self::UpdateMember { membership, expected_version } => {
+                    tracing::debug!(
+                        project_id = %membership.project_id(),
+                        user_id = %membership.user_id(),
+                        expected_version,
+                        role = membership.role().as_str(),
+                        "update membership"
+                    );
+                    let updated = project_members::Entity::update_many()
+                        .set(membership_to_update_model(&membership))
+                        .filter(MemberColumn::ProjectId.eq(membership.project_id().as_uuid()))
+                        .filter(MemberColumn::UserId.eq(membership.user_id().as_uuid()))
+                        .filter(MemberColumn::Version.eq(expected_version))
+                        .exec(tx)
+                        .await
+                        .map_err(project_write_error)?;
+                    guard(updated.rows_affected)?;
+                }
+                Self::RemoveMember { project_id, user_id, expected_version } => {
+                    tracing::debug!(%project_id, %user_id, expected_version, "delete membership");
+                    // Never the owner's: whatever a use case asks, a project keeps its owner.
+                    let deleted = project_members::Entity::delete_many()
+                        .filter(MemberColumn::ProjectId.eq(project_id.as_uuid()))
+                        .filter(MemberColumn::UserId.eq(user_id.as_uuid()))
+                        .filter(MemberColumn::Version.eq(expected_version))
+                        .filter(MemberColumn::Role.ne(ProjectRole::Owner.as_str()))
+                        .exec(tx)
+                        .await
+                        .map_err(project_write_error)?;
+                    guard(deleted.rows_affected)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -1,19 +1,28 @@
-//! Reading sessions and refresh tokens, and the mapping between their rows and the domain.
+//! Reading and writing sessions and refresh tokens, and the mapping between their rows and the
+//! domain.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use forge_application::{UnexpectedError, auth::ports::SessionRepository};
+use forge_application::{
+    UnexpectedError,
+    auth::{SessionChange, ports::SessionRepository},
+    common::CommitError,
+};
 use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::UserId,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
 use uuid::Uuid;
 
 use super::{
     entities::{refresh_tokens, sessions},
-    errors::unexpected,
+    errors::{guard, unexpected, write_error},
     stored,
+    unit_of_work::Store,
 };
 
 /// [`SessionRepository`] over SeaORM.
@@ -100,7 +109,7 @@ fn refresh_token_to_domain(row: refresh_tokens::Model) -> RefreshToken {
     }
 }
 
-pub(super) fn session_to_active_model(session: &Session) -> sessions::ActiveModel {
+fn session_to_active_model(session: &Session) -> sessions::ActiveModel {
     sessions::ActiveModel {
         id: Set(session.id.as_uuid()),
         user_id: Set(session.user_id.as_uuid()),
@@ -123,12 +132,70 @@ fn bounded(raw: &str, max: usize) -> String {
     raw.chars().take(max).collect()
 }
 
-pub(super) fn refresh_token_to_active_model(token: &RefreshToken) -> refresh_tokens::ActiveModel {
+fn refresh_token_to_active_model(token: &RefreshToken) -> refresh_tokens::ActiveModel {
     refresh_tokens::ActiveModel {
         digest: Set(token.digest.as_str().to_owned()),
         session_id: Set(token.session_id.as_uuid()),
         issued_at: Set(stored(token.issued_at)),
         expires_at: Set(stored(token.expires_at)),
         used_at: Set(token.used_at.map(stored)),
+    }
+}
+
+#[async_trait]
+impl Store for SessionChange {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        for change in run {
+            match change {
+                Self::Open(session) => {
+                    tracing::debug!(session_id = %session.id, user_id = %session.user_id, "insert session");
+                    sessions::Entity::insert(session_to_active_model(&session))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+                Self::Touch { id, at } => {
+                    tracing::debug!(session_id = %id, "touch session");
+                    // Only forward: a slow request finishing late must not move it back.
+                    sessions::Entity::update_many()
+                        .col_expr(sessions::Column::LastUsedAt, Expr::value(stored(at)))
+                        .filter(sessions::Column::Id.eq(id.as_uuid()))
+                        .filter(sessions::Column::LastUsedAt.lt(stored(at)))
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+                Self::Revoke { id, at } => {
+                    tracing::debug!(session_id = %id, "revoke session");
+                    // The first revocation time is kept; revoking again is a no-op.
+                    sessions::Entity::update_many()
+                        .col_expr(sessions::Column::RevokedAt, Expr::value(stored(at)))
+                        .filter(sessions::Column::Id.eq(id.as_uuid()))
+                        .filter(sessions::Column::RevokedAt.is_null())
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+                Self::IssueRefreshToken(token) => {
+                    tracing::debug!(session_id = %token.session_id, "insert refresh token");
+                    refresh_tokens::Entity::insert(refresh_token_to_active_model(&token))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+                Self::ConsumeRefreshToken { digest, at } => {
+                    tracing::debug!("consume refresh token");
+                    let updated = refresh_tokens::Entity::update_many()
+                        .col_expr(refresh_tokens::Column::UsedAt, Expr::value(stored(at)))
+                        .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
+                        .filter(refresh_tokens::Column::UsedAt.is_null())
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                    guard(updated.rows_affected)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

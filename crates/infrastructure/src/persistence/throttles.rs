@@ -1,17 +1,25 @@
-//! Reading login throttles, and the mapping between their rows and the application's type.
+//! Reading and writing login throttles, and the mapping between their rows and the application's
+//! type.
 
 use async_trait::async_trait;
 use forge_application::{
     UnexpectedError,
-    limits::ports::{LoginThrottle, LoginThrottleRepository},
+    common::CommitError,
+    limits::{
+        ThrottleChange,
+        ports::{LoginThrottle, LoginThrottleRepository},
+    },
 };
 use forge_domain::users::UserId;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, TryInsertResult,
+};
 
 use super::{
     entities::login_throttles,
-    errors::{CorruptRow, unexpected},
+    errors::{CorruptRow, guard, unexpected, write_error},
     stored,
+    unit_of_work::Store,
 };
 
 /// [`LoginThrottleRepository`] over SeaORM.
@@ -51,15 +59,64 @@ fn to_domain(row: login_throttles::Model) -> Result<LoginThrottle, UnexpectedErr
 }
 
 /// The count as stored: the column is a 32-bit integer, and a count past it means the same.
-pub(super) fn stored_failures(failures: u32) -> i32 {
+fn stored_failures(failures: u32) -> i32 {
     i32::try_from(failures).unwrap_or(i32::MAX)
 }
 
-pub(super) fn to_active_model(throttle: &LoginThrottle) -> login_throttles::ActiveModel {
+fn to_active_model(throttle: &LoginThrottle) -> login_throttles::ActiveModel {
     login_throttles::ActiveModel {
         user_id: Set(throttle.user_id.as_uuid()),
         failures: Set(stored_failures(throttle.failures)),
         last_failure_at: Set(stored(throttle.last_failure_at)),
         locked_until: Set(throttle.locked_until.map(stored)),
+    }
+}
+
+#[async_trait]
+impl Store for ThrottleChange {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        for change in run {
+            match change {
+                Self::Save { throttle, expected } => {
+                    tracing::debug!(user_id = %throttle.user_id, failures = throttle.failures, "save login throttle");
+                    let written = match expected {
+                        // No row was read: insert, unless another failure inserted one meanwhile.
+                        None => match login_throttles::Entity::insert(to_active_model(&throttle))
+                            .on_conflict_do_nothing()
+                            .exec_without_returning(tx)
+                            .await
+                            .map_err(write_error)?
+                        {
+                            TryInsertResult::Inserted(rows) => rows,
+                            TryInsertResult::Conflicted | TryInsertResult::Empty => 0,
+                        },
+                        // The row as read, down to the instant of its latest failure: a row that
+                        // was cleared and counted up again to the same number is still a
+                        // different row.
+                        Some(previous) => {
+                            login_throttles::Entity::update_many()
+                                .set(to_active_model(&throttle))
+                                .filter(login_throttles::Column::UserId.eq(previous.user_id.as_uuid()))
+                                .filter(login_throttles::Column::Failures.eq(stored_failures(previous.failures)))
+                                .filter(login_throttles::Column::LastFailureAt.eq(stored(previous.last_failure_at)))
+                                .exec(tx)
+                                .await
+                                .map_err(write_error)?
+                                .rows_affected
+                        }
+                    };
+                    guard(written)?;
+                }
+                Self::Clear { user_id } => {
+                    tracing::debug!(%user_id, "clear login throttle");
+                    login_throttles::Entity::delete_many()
+                        .filter(login_throttles::Column::UserId.eq(user_id.as_uuid()))
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

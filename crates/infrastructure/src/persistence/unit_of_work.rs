@@ -1,33 +1,77 @@
 //! Writes: every list of changes in one transaction.
+//!
+//! The unit of work knows no capability. Each capability's adapter module implements [`Store`]
+//! for the capability's change type, next to the repository that reads the same tables; the one
+//! list here ([`stores`]) says which change types this adapter can store. A change of a type not
+//! listed is refused as a fault, and the transaction rolled back.
+
+use std::{
+    any::{Any, TypeId},
+    future::Future,
+    pin::Pin,
+};
 
 use async_trait::async_trait;
 use forge_application::{
-    audit::AuditRecord,
-    common::{Change, CommitError, UnitOfWork},
+    UnexpectedError,
+    account::AccountTokenChange,
+    api_keys::ApiKeyChange,
+    audit::{AuditRecord, OutboxEvent},
+    auth::SessionChange,
+    common::{Change, Changes, CommitError, UnitOfWork},
+    limits::ThrottleChange,
+    projects::ProjectChange,
+    users::UserChange,
 };
-use forge_domain::{projects::ProjectRole, users::User};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, TryInsertResult, sea_query::Expr,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 
-use super::{
-    account_tokens::to_active_model as account_token_to_active_model,
-    api_keys::to_active_model as api_key_to_active_model,
-    audit::{audit_to_active_model, event_to_active_model},
-    entities::{
-        account_tokens, api_keys, audit_logs, login_throttles, outbox_events, project_members, projects,
-        refresh_tokens, sessions, users,
-    },
-    errors::commit_error,
-    projects::{
-        membership_to_active_model, membership_to_update_model, project_to_active_model, project_to_update_model,
-    },
-    sessions::{refresh_token_to_active_model, session_to_active_model},
-    stored,
-    throttles::{stored_failures, to_active_model as throttle_to_active_model},
-    users::{to_active_model, to_update_model},
-};
+use super::errors::unexpected_commit;
+
+/// How the SeaORM unit of work stores one capability's changes.
+#[async_trait]
+pub(crate) trait Store: Change + Sized {
+    /// Stores `run`, consecutive changes of this type from one commit, in order, inside `tx`.
+    /// A run lets an adapter store several rows in one statement (a bulk creation's users, its
+    /// audit entries).
+    ///
+    /// # Errors
+    /// The [`CommitError`] of the first change that could not be stored.
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError>;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Stores a run of boxed changes that are all of type `C`.
+type StoreFn = for<'a> fn(Vec<Box<dyn Change>>, &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), CommitError>>;
+
+fn store_boxed<C: Store>(run: Vec<Box<dyn Change>>, tx: &DatabaseTransaction) -> BoxFuture<'_, Result<(), CommitError>> {
+    Box::pin(async move {
+        let mut typed = Vec::with_capacity(run.len());
+        for change in run {
+            let any: Box<dyn Any + Send + Sync> = change;
+            let change = any.downcast::<C>().map_err(|_| unexpected_commit("a change of the wrong type in a run"))?;
+            typed.push(*change);
+        }
+        C::store(typed, tx).await
+    })
+}
+
+/// Every change type this adapter stores: one line per capability.
+fn stores() -> [(TypeId, StoreFn); 8] {
+    fn entry<C: Store>() -> (TypeId, StoreFn) {
+        (TypeId::of::<C>(), store_boxed::<C>)
+    }
+    [
+        entry::<UserChange>(),
+        entry::<SessionChange>(),
+        entry::<ApiKeyChange>(),
+        entry::<ThrottleChange>(),
+        entry::<AccountTokenChange>(),
+        entry::<ProjectChange>(),
+        entry::<AuditRecord>(),
+        entry::<OutboxEvent>(),
+    ]
+}
 
 /// [`UnitOfWork`] over one SeaORM [`DatabaseTransaction`] per commit.
 ///
@@ -51,19 +95,15 @@ impl SeaUnitOfWork {
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
     #[tracing::instrument(skip_all, fields(changes = changes.len()))]
-    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
+    async fn commit(&self, changes: Changes) -> Result<(), CommitError> {
+        let runs = runs(changes)?;
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        let tx = self.db.begin_with_options(options).await.map_err(commit_error)?;
-        for step in batched(changes) {
-            let outcome = match step {
-                Step::One(change) => apply(&tx, change).await,
-                Step::Users(users) => insert_users(&tx, &users).await,
-                Step::Audits(records) => insert_audits(&tx, &records).await,
-            };
-            if let Err(error) = outcome {
+        let tx = self.db.begin_with_options(options).await.map_err(|e| CommitError::Unexpected(super::errors::unexpected(e)))?;
+        for (store, run) in runs {
+            if let Err(error) = store(run, &tx).await {
                 if let Err(rollback) = tx.rollback().await {
                     // The original error is the one worth reporting; the connection is discarded
                     // or reset by the pool either way.
@@ -72,319 +112,31 @@ impl UnitOfWork for SeaUnitOfWork {
                 return Err(error);
             }
         }
-        tx.commit().await.map_err(commit_error)
+        tx.commit().await.map_err(|e| CommitError::Unexpected(super::errors::unexpected(e)))
     }
 }
 
-async fn apply(tx: &DatabaseTransaction, change: Change) -> Result<(), CommitError> {
-    match change {
-        Change::InsertUser(user) => {
-            tracing::debug!(user_id = %user.id(), "insert user");
-            users::Entity::insert(to_active_model(&user)).exec_without_returning(tx).await.map_err(commit_error)?;
-        }
-        Change::UpdateUser { user, expected_version } => {
-            tracing::debug!(user_id = %user.id(), expected_version, version = user.version(), "update user");
-            let updated = users::Entity::update_many()
-                .set(to_update_model(&user))
-                .filter(users::Column::Id.eq(user.id().as_uuid()))
-                .filter(users::Column::Version.eq(expected_version))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(updated.rows_affected)?;
-        }
-        Change::RecordLogin { user_id, at } => {
-            tracing::debug!(%user_id, "record login");
-            // Not a change of the account: no version check, no bump. A user gone meanwhile
-            // leaves nothing to record.
-            users::Entity::update_many()
-                .col_expr(users::Column::LastLoginAt, Expr::value(stored(at)))
-                .filter(users::Column::Id.eq(user_id.as_uuid()))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::InsertSession(session) => {
-            tracing::debug!(session_id = %session.id, user_id = %session.user_id, "insert session");
-            sessions::Entity::insert(session_to_active_model(&session))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::TouchSession { id, at } => {
-            tracing::debug!(session_id = %id, "touch session");
-            // Only forward: a slow request finishing late must not move it back.
-            sessions::Entity::update_many()
-                .col_expr(sessions::Column::LastUsedAt, Expr::value(stored(at)))
-                .filter(sessions::Column::Id.eq(id.as_uuid()))
-                .filter(sessions::Column::LastUsedAt.lt(stored(at)))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::RevokeSession { id, at } => {
-            tracing::debug!(session_id = %id, "revoke session");
-            // The first revocation time is kept; revoking again is a no-op.
-            sessions::Entity::update_many()
-                .col_expr(sessions::Column::RevokedAt, Expr::value(stored(at)))
-                .filter(sessions::Column::Id.eq(id.as_uuid()))
-                .filter(sessions::Column::RevokedAt.is_null())
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::InsertRefreshToken(token) => {
-            tracing::debug!(session_id = %token.session_id, "insert refresh token");
-            refresh_tokens::Entity::insert(refresh_token_to_active_model(&token))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::ConsumeRefreshToken { digest, at } => {
-            tracing::debug!("consume refresh token");
-            let updated = refresh_tokens::Entity::update_many()
-                .col_expr(refresh_tokens::Column::UsedAt, Expr::value(stored(at)))
-                .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
-                .filter(refresh_tokens::Column::UsedAt.is_null())
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(updated.rows_affected)?;
-        }
-        Change::Audit(record) => {
-            tracing::debug!(action = record.action.as_str(), entity_id = %record.entity_id, "audit");
-            audit_logs::Entity::insert(audit_to_active_model(&record))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::Publish(event) => {
-            tracing::debug!(event_type = event.event_type.as_str(), recipient = %event.recipient, "publish");
-            outbox_events::Entity::insert(event_to_active_model(&event))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::InsertApiKey(key) => {
-            tracing::debug!(api_key_id = %key.id(), user_id = %key.user_id(), "insert API key");
-            api_keys::Entity::insert(api_key_to_active_model(&key))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::RevokeApiKey { id, at } => {
-            tracing::debug!(api_key_id = %id, "revoke API key");
-            let updated = api_keys::Entity::update_many()
-                .col_expr(api_keys::Column::RevokedAt, Expr::value(stored(at)))
-                .filter(api_keys::Column::Id.eq(id.as_uuid()))
-                .filter(api_keys::Column::RevokedAt.is_null())
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(updated.rows_affected)?;
-        }
-        Change::TouchApiKey { id, at } => {
-            tracing::debug!(api_key_id = %id, "touch API key");
-            // Only forward, as for sessions.
-            api_keys::Entity::update_many()
-                .col_expr(api_keys::Column::LastUsedAt, Expr::value(stored(at)))
-                .filter(api_keys::Column::Id.eq(id.as_uuid()))
-                .filter(
-                    Condition::any()
-                        .add(api_keys::Column::LastUsedAt.is_null())
-                        .add(api_keys::Column::LastUsedAt.lt(stored(at))),
-                )
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::SaveLoginThrottle { throttle, expected } => {
-            tracing::debug!(user_id = %throttle.user_id, failures = throttle.failures, "save login throttle");
-            let written = match expected {
-                // No row was read: insert, unless another failure inserted one meanwhile.
-                None => match login_throttles::Entity::insert(throttle_to_active_model(&throttle))
-                    .on_conflict_do_nothing()
-                    .exec_without_returning(tx)
-                    .await
-                    .map_err(commit_error)?
-                {
-                    TryInsertResult::Inserted(rows) => rows,
-                    TryInsertResult::Conflicted | TryInsertResult::Empty => 0,
-                },
-                // The row as read, down to the instant of its latest failure: a row that was
-                // cleared and counted up again to the same number is still a different row.
-                Some(previous) => {
-                    login_throttles::Entity::update_many()
-                        .set(throttle_to_active_model(&throttle))
-                        .filter(login_throttles::Column::UserId.eq(previous.user_id.as_uuid()))
-                        .filter(login_throttles::Column::Failures.eq(stored_failures(previous.failures)))
-                        .filter(login_throttles::Column::LastFailureAt.eq(stored(previous.last_failure_at)))
-                        .exec(tx)
-                        .await
-                        .map_err(commit_error)?
-                        .rows_affected
-                }
-            };
-            guard(written)?;
-        }
-        Change::ClearLoginThrottle { user_id } => {
-            tracing::debug!(%user_id, "clear login throttle");
-            login_throttles::Entity::delete_many()
-                .filter(login_throttles::Column::UserId.eq(user_id.as_uuid()))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::InsertAccountToken(token) => {
-            tracing::debug!(user_id = %token.user_id, purpose = token.purpose.as_str(), "insert account token");
-            account_tokens::Entity::insert(account_token_to_active_model(&token))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::ConsumeAccountToken { digest } => {
-            tracing::debug!("consume account token");
-            // Deleting is using up: of two requests racing with one token, only one deletes it.
-            let deleted = account_tokens::Entity::delete_many()
-                .filter(account_tokens::Column::Digest.eq(digest.as_str()))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(deleted.rows_affected)?;
-        }
-        Change::DiscardAccountTokens { user_id, purpose } => {
-            tracing::debug!(%user_id, purpose = purpose.as_str(), "discard account tokens");
-            account_tokens::Entity::delete_many()
-                .filter(account_tokens::Column::UserId.eq(user_id.as_uuid()))
-                .filter(account_tokens::Column::Purpose.eq(purpose.as_str()))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::InsertProject(project) => {
-            tracing::debug!(project_id = %project.id(), "insert project");
-            projects::Entity::insert(project_to_active_model(&project))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::UpdateProject { project, expected_version } => {
-            tracing::debug!(project_id = %project.id(), expected_version, version = project.version(), "update project");
-            let updated = projects::Entity::update_many()
-                .set(project_to_update_model(&project))
-                .filter(projects::Column::Id.eq(project.id().as_uuid()))
-                .filter(projects::Column::Version.eq(expected_version))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(updated.rows_affected)?;
-        }
-        Change::InsertMembership(membership) => {
-            tracing::debug!(project_id = %membership.project_id(), user_id = %membership.user_id(), "insert membership");
-            project_members::Entity::insert(membership_to_active_model(&membership))
-                .exec_without_returning(tx)
-                .await
-                .map_err(commit_error)?;
-        }
-        Change::UpdateMembership { membership, expected_version } => {
-            tracing::debug!(
-                project_id = %membership.project_id(),
-                user_id = %membership.user_id(),
-                expected_version,
-                role = membership.role().as_str(),
-                "update membership"
-            );
-            let updated = project_members::Entity::update_many()
-                .set(membership_to_update_model(&membership))
-                .filter(project_members::Column::ProjectId.eq(membership.project_id().as_uuid()))
-                .filter(project_members::Column::UserId.eq(membership.user_id().as_uuid()))
-                .filter(project_members::Column::Version.eq(expected_version))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(updated.rows_affected)?;
-        }
-        Change::DeleteMembership { project_id, user_id, expected_version } => {
-            tracing::debug!(%project_id, %user_id, expected_version, "delete membership");
-            // Never the owner's: whatever a use case asks, a project keeps its owner.
-            let deleted = project_members::Entity::delete_many()
-                .filter(project_members::Column::ProjectId.eq(project_id.as_uuid()))
-                .filter(project_members::Column::UserId.eq(user_id.as_uuid()))
-                .filter(project_members::Column::Version.eq(expected_version))
-                .filter(project_members::Column::Role.ne(ProjectRole::Owner.as_str()))
-                .exec(tx)
-                .await
-                .map_err(commit_error)?;
-            guard(deleted.rows_affected)?;
-        }
-    }
-    Ok(())
-}
-
-/// How many rows one batched `INSERT` holds: 500 users are 7,500 parameters, well within both
-/// databases' limits (32,766 on SQLite, 65,535 on PostgreSQL).
-const BATCH_ROWS: usize = 500;
-
-/// What one statement (or a few) stores: a single change, or a run of inserts into one table.
-enum Step {
-    One(Change),
-    Users(Vec<User>),
-    Audits(Vec<AuditRecord>),
-}
-
-/// `changes` in order, with each run of consecutive `InsertUser`s or `Audit`s gathered into one
-/// step: a bulk creation is then a few multi-row inserts instead of thousands of round trips,
-/// and nothing about the outcome changes (one transaction either way, errors decided by the
-/// same constraints).
-fn batched(changes: Vec<Change>) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::new();
-    for change in changes {
-        match (change, steps.last_mut()) {
-            (Change::InsertUser(user), Some(Step::Users(run))) => run.push(user),
-            (Change::Audit(record), Some(Step::Audits(run))) => run.push(record),
-            (Change::InsertUser(user), _) => steps.push(Step::Users(vec![user])),
-            (Change::Audit(record), _) => steps.push(Step::Audits(vec![record])),
-            (other, _) => steps.push(Step::One(other)),
-        }
-    }
-    // A run of one is just a change.
-    steps
-        .into_iter()
-        .map(|step| match step {
-            Step::Users(mut run) if run.len() == 1 => {
-                run.pop().map_or(Step::Users(run), |u| Step::One(Change::InsertUser(u)))
+/// `changes` in order, as runs of consecutive changes of one type, each with the function that
+/// stores it.
+///
+/// # Errors
+/// A change of a type no capability of this adapter stores (a fault of the caller).
+fn runs(changes: Changes) -> Result<Vec<(StoreFn, Vec<Box<dyn Change>>)>, CommitError> {
+    let stores = stores();
+    let mut runs: Vec<(TypeId, StoreFn, Vec<Box<dyn Change>>)> = Vec::new();
+    for change in changes.into_vec() {
+        let type_id = (change.as_ref() as &dyn Any).type_id();
+        match runs.last_mut() {
+            Some((last, _, run)) if *last == type_id => run.push(change),
+            _ => {
+                let Some((_, store)) = stores.iter().find(|(id, _)| *id == type_id) else {
+                    return Err(CommitError::Unexpected(UnexpectedError::internal(format!(
+                        "the unit of work cannot store {change:?}"
+                    ))));
+                };
+                runs.push((type_id, *store, vec![change]));
             }
-            Step::Audits(mut run) if run.len() == 1 => {
-                run.pop().map_or(Step::Audits(run), |a| Step::One(Change::Audit(a)))
-            }
-            step => step,
-        })
-        .collect()
-}
-
-async fn insert_users(tx: &DatabaseTransaction, users: &[User]) -> Result<(), CommitError> {
-    tracing::debug!(count = users.len(), "insert users");
-    for chunk in users.chunks(BATCH_ROWS) {
-        users::Entity::insert_many(chunk.iter().map(to_active_model))
-            .exec_without_returning(tx)
-            .await
-            .map_err(commit_error)?;
+        }
     }
-    Ok(())
-}
-
-async fn insert_audits(tx: &DatabaseTransaction, records: &[AuditRecord]) -> Result<(), CommitError> {
-    tracing::debug!(count = records.len(), "audit");
-    for chunk in records.chunks(BATCH_ROWS) {
-        audit_logs::Entity::insert_many(chunk.iter().map(audit_to_active_model))
-            .exec_without_returning(tx)
-            .await
-            .map_err(commit_error)?;
-    }
-    Ok(())
-}
-
-/// A guarded write that matched no row lost a race (or its row is gone).
-const fn guard(rows_affected: u64) -> Result<(), CommitError> {
-    if rows_affected == 0 { Err(CommitError::Stale) } else { Ok(()) }
+    Ok(runs.into_iter().map(|(_, store, run)| (store, run)).collect())
 }

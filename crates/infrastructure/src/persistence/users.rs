@@ -1,22 +1,28 @@
-//! Reading users, and the mapping between a `users` row and a [`User`].
+//! Reading and writing users, and the mapping between a `users` row and a [`User`].
 
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
-    users::ports::{TakenIdentities, UserFilter, UserQuery, UserRepository, UserSort},
+    common::{AnyConstraint, CommitError},
+    users::{
+        UserChange, UserConstraint,
+        ports::{TakenIdentities, UserFilter, UserQuery, UserRepository, UserSort},
+    },
 };
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
     entities::users::{self, Column},
-    errors::{CorruptRow, unexpected},
+    BATCH_ROWS,
+    errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
+    unit_of_work::Store,
 };
 
 /// The character that makes the next `%`, `_` or itself literal in a LIKE pattern.
@@ -202,7 +208,7 @@ fn to_domain(row: users::Model) -> Result<User, UnexpectedError> {
 }
 
 /// Every column of `user`, as written by an insert or a full update.
-pub(super) fn to_active_model(user: &User) -> users::ActiveModel {
+fn to_active_model(user: &User) -> users::ActiveModel {
     users::ActiveModel {
         id: Set(user.id().as_uuid()),
         email: Set(user.email().as_ref().to_owned()),
@@ -223,7 +229,7 @@ pub(super) fn to_active_model(user: &User) -> users::ActiveModel {
 }
 
 /// Every column of `user` but its id, for `UPDATE ... WHERE id = ?`.
-pub(super) fn to_update_model(user: &User) -> users::ActiveModel {
+fn to_update_model(user: &User) -> users::ActiveModel {
     users::ActiveModel { id: NotSet, ..to_active_model(user) }
 }
 
@@ -236,4 +242,76 @@ mod tests {
         assert_eq!(escape_like("50%_off\\now"), "50\\%\\_off\\\\now");
         assert_eq!(escape_like("plain"), "plain");
     }
+}
+
+/// The uniqueness rules of `users`: one account per e-mail address, one per username (ignoring
+/// case).
+const USER_RULES: &[Unique] = &[
+    Unique {
+        names: &["uq_users_email", "users.email"],
+        outcome: || CommitError::Constraint(AnyConstraint::new(UserConstraint::EmailTaken)),
+    },
+    Unique {
+        names: &["uq_users_username_lower", "users.username_lower"],
+        outcome: || CommitError::Constraint(AnyConstraint::new(UserConstraint::UsernameTaken)),
+    },
+];
+
+fn user_write_error(error: DbErr) -> CommitError {
+    constrained_write_error(error, USER_RULES)
+}
+
+#[async_trait]
+impl Store for UserChange {
+    async fn store(run: Vec<Self>, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+        let mut inserts = Vec::new();
+        for change in run {
+            if let Self::Insert(user) = change {
+                inserts.push(user);
+                continue;
+            }
+            insert_users(&std::mem::take(&mut inserts), tx).await?;
+            match change {
+                Self::Insert(_) => {}
+                Self::Update { user, expected_version } => {
+                    tracing::debug!(user_id = %user.id(), expected_version, version = user.version(), "update user");
+                    let updated = users::Entity::update_many()
+                        .set(to_update_model(&user))
+                        .filter(Column::Id.eq(user.id().as_uuid()))
+                        .filter(Column::Version.eq(expected_version))
+                        .exec(tx)
+                        .await
+                        .map_err(user_write_error)?;
+                    guard(updated.rows_affected)?;
+                }
+                Self::RecordLogin { user_id, at } => {
+                    tracing::debug!(%user_id, "record login");
+                    // Not a change of the account: no version check, no bump. A user gone
+                    // meanwhile leaves nothing to record.
+                    users::Entity::update_many()
+                        .col_expr(Column::LastLoginAt, Expr::value(stored(at)))
+                        .filter(Column::Id.eq(user_id.as_uuid()))
+                        .exec(tx)
+                        .await
+                        .map_err(write_error)?;
+                }
+            }
+        }
+        insert_users(&inserts, tx).await
+    }
+}
+
+/// Consecutive new users as multi-row `INSERT`s: a bulk creation is a few statements instead of
+/// thousands of round trips, with the same outcome.
+async fn insert_users(users: &[User], tx: &DatabaseTransaction) -> Result<(), CommitError> {
+    if !users.is_empty() {
+        tracing::debug!(count = users.len(), "insert users");
+    }
+    for chunk in users.chunks(BATCH_ROWS) {
+        users::Entity::insert_many(chunk.iter().map(to_active_model))
+            .exec_without_returning(tx)
+            .await
+            .map_err(user_write_error)?;
+    }
+    Ok(())
 }

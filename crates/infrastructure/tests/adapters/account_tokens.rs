@@ -1,7 +1,9 @@
 use chrono::Duration;
+use forge_application::users::UserChange;
+use forge_application::account::AccountTokenChange;
 use forge_application::{
     account::ports::AccountTokenRepository,
-    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+    common::{CommitError, UnexpectedKind, UnitOfWork},
 };
 use forge_domain::{
     account_tokens::{AccountToken, TokenPurpose},
@@ -26,7 +28,7 @@ fn token(user: &User, digest: &str, purpose: TokenPurpose) -> AccountToken {
 async fn with_user() -> (Harness, SeaAccountTokenRepository, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
-    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
     let tokens = SeaAccountTokenRepository::new(h.conn.clone());
     (h, tokens, ada)
 }
@@ -37,7 +39,7 @@ async fn an_account_token_round_trips_with_its_purpose_address_and_expiry() {
     let verify = token(&ada, "a1", TokenPurpose::VerifyEmail);
     let reset = token(&ada, "b2", TokenPurpose::ResetPassword);
     h.uow
-        .commit(vec![Change::InsertAccountToken(verify.clone()), Change::InsertAccountToken(reset.clone())])
+        .commit(changes![AccountTokenChange::Insert(verify.clone()), AccountTokenChange::Insert(reset.clone())])
         .await
         .unwrap();
 
@@ -50,12 +52,12 @@ async fn an_account_token_round_trips_with_its_purpose_address_and_expiry() {
 async fn consuming_a_token_deletes_it_and_a_second_consumption_is_stale() {
     let (h, tokens, ada) = with_user().await;
     let verify = token(&ada, "a1", TokenPurpose::VerifyEmail);
-    h.uow.commit(vec![Change::InsertAccountToken(verify.clone())]).await.unwrap();
+    h.uow.commit(changes![AccountTokenChange::Insert(verify.clone())]).await.unwrap();
 
-    h.uow.commit(vec![Change::ConsumeAccountToken { digest: verify.digest.clone() }]).await.unwrap();
+    h.uow.commit(changes![AccountTokenChange::Consume { digest: verify.digest.clone() }]).await.unwrap();
     assert_eq!(tokens.by_digest(&verify.digest).await.unwrap(), None);
 
-    let err = h.uow.commit(vec![Change::ConsumeAccountToken { digest: verify.digest.clone() }]).await.unwrap_err();
+    let err = h.uow.commit(changes![AccountTokenChange::Consume { digest: verify.digest.clone() }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 }
 
@@ -66,9 +68,9 @@ async fn a_stale_consumption_rolls_back_everything_committed_with_it() {
 
     let err = h
         .uow
-        .commit(vec![
-            Change::InsertAccountToken(fresh.clone()),
-            Change::ConsumeAccountToken { digest: TokenDigest::new("f".repeat(64)) },
+        .commit(changes![
+            AccountTokenChange::Insert(fresh.clone()),
+            AccountTokenChange::Consume { digest: TokenDigest::new("f".repeat(64)) },
         ])
         .await
         .unwrap_err();
@@ -81,17 +83,17 @@ async fn a_stale_consumption_rolls_back_everything_committed_with_it() {
 async fn discarding_removes_every_token_of_that_purpose_and_account_only() {
     let (h, tokens, ada) = with_user().await;
     let grace = user("grace@example.com", "grace");
-    h.uow.commit(vec![Change::InsertUser(grace.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(grace.clone())]).await.unwrap();
     let (first, second) = (token(&ada, "a1", TokenPurpose::VerifyEmail), token(&ada, "a2", TokenPurpose::VerifyEmail));
     let reset = token(&ada, "b1", TokenPurpose::ResetPassword);
     let other = token(&grace, "c1", TokenPurpose::VerifyEmail);
     h.uow
-        .commit([&first, &second, &reset, &other].into_iter().map(|t| Change::InsertAccountToken(t.clone())).collect())
+        .commit([&first, &second, &reset, &other].into_iter().map(|t| AccountTokenChange::Insert(t.clone())).collect())
         .await
         .unwrap();
 
     h.uow
-        .commit(vec![Change::DiscardAccountTokens { user_id: ada.id(), purpose: TokenPurpose::VerifyEmail }])
+        .commit(changes![AccountTokenChange::Discard { user_id: ada.id(), purpose: TokenPurpose::VerifyEmail }])
         .await
         .unwrap();
 
@@ -101,7 +103,7 @@ async fn discarding_removes_every_token_of_that_purpose_and_account_only() {
     assert_eq!(tokens.by_digest(&other.digest).await.unwrap(), Some(other));
     // Nothing to discard is fine.
     h.uow
-        .commit(vec![Change::DiscardAccountTokens { user_id: ada.id(), purpose: TokenPurpose::VerifyEmail }])
+        .commit(changes![AccountTokenChange::Discard { user_id: ada.id(), purpose: TokenPurpose::VerifyEmail }])
         .await
         .unwrap();
 }
@@ -112,7 +114,7 @@ async fn a_token_of_an_unknown_account_is_refused_by_the_foreign_key() {
     let stranger = user("stranger@example.com", "stranger");
     let err = h
         .uow
-        .commit(vec![Change::InsertAccountToken(token(&stranger, "d1", TokenPurpose::VerifyEmail))])
+        .commit(changes![AccountTokenChange::Insert(token(&stranger, "d1", TokenPurpose::VerifyEmail))])
         .await
         .unwrap_err();
     assert!(matches!(&err, CommitError::Unexpected(e) if e.kind() == UnexpectedKind::Internal), "{err:?}");

@@ -1,11 +1,13 @@
 //! API keys: stored by digest only, listed per user, revoked once, touched forward only.
 
+use forge_application::users::UserChange;
+use forge_application::api_keys::ApiKeyChange;
 use chrono::Duration;
 use forge_application::{
     ClientContext, PageRequest, SortOrder,
     api_keys::ports::{ApiKeyQuery, ApiKeyRepository, ApiKeySort},
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
-    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+    common::{CommitError, UnexpectedKind, UnitOfWork},
 };
 use forge_domain::{
     api_keys::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyParts, ApiKeyScopes},
@@ -22,7 +24,7 @@ use crate::common::{Harness, t0, user};
 async fn with_user() -> (Harness, SeaApiKeyRepository, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
-    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
     let keys = SeaApiKeyRepository::new(h.conn.clone());
     (h, keys, ada)
 }
@@ -56,7 +58,7 @@ async fn execute(h: &Harness, sql: &str) {
 async fn a_key_round_trips_by_id_and_by_digest() {
     let (h, keys, ada) = with_user().await;
     let stored = key(&ada, "deploys", Duration::zero());
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone())]).await.unwrap();
 
     assert_eq!(keys.by_id(stored.id()).await.unwrap(), Some(stored.clone()));
     assert_eq!(keys.by_digest(stored.digest()).await.unwrap(), Some(stored));
@@ -72,7 +74,7 @@ async fn both_scopes_are_stored_and_read_back() {
         expires_at: None,
         ..parts_of(&key(&ada, "all", Duration::zero()))
     });
-    h.uow.commit(vec![Change::InsertApiKey(parts.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(parts.clone())]).await.unwrap();
 
     let read = keys.by_id(parts.id()).await.unwrap().unwrap();
     assert_eq!(read.scopes().names(), ["read", "write"]);
@@ -83,7 +85,7 @@ async fn both_scopes_are_stored_and_read_back() {
 async fn a_key_of_an_unknown_user_is_refused_by_the_foreign_key() {
     let h = Harness::new().await;
     let stranger = user("stranger@example.com", "stranger");
-    let err = h.uow.commit(vec![Change::InsertApiKey(key(&stranger, "x", Duration::zero()))]).await.unwrap_err();
+    let err = h.uow.commit(changes![ApiKeyChange::Insert(key(&stranger, "x", Duration::zero()))]).await.unwrap_err();
     assert!(matches!(&err, CommitError::Unexpected(e) if e.kind() == UnexpectedKind::Internal), "{err:?}");
 }
 
@@ -96,9 +98,9 @@ async fn two_keys_cannot_share_a_digest() {
         name: ApiKeyName::parse("twin").unwrap(),
         ..parts_of(&first)
     });
-    h.uow.commit(vec![Change::InsertApiKey(first.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(first.clone())]).await.unwrap();
 
-    let err = h.uow.commit(vec![Change::InsertApiKey(twin.clone())]).await.unwrap_err();
+    let err = h.uow.commit(changes![ApiKeyChange::Insert(twin.clone())]).await.unwrap_err();
 
     assert!(matches!(err, CommitError::Unexpected(_)), "{err:?}");
     assert_eq!(keys.by_id(twin.id()).await.unwrap(), None);
@@ -121,17 +123,17 @@ async fn list_for_user_pages_the_users_unrevoked_keys_in_the_order_asked() {
     });
     let others = key(&grace, "others", Duration::zero());
     h.uow
-        .commit(vec![
-            Change::InsertUser(grace),
-            Change::InsertApiKey(alpha.clone()),
-            Change::InsertApiKey(bravo.clone()),
-            Change::InsertApiKey(charlie.clone()),
-            Change::InsertApiKey(revoked.clone()),
-            Change::InsertApiKey(expired.clone()),
-            Change::InsertApiKey(others),
-            Change::RevokeApiKey { id: revoked.id(), at: t0() },
-            Change::TouchApiKey { id: charlie.id(), at: t0() + Duration::hours(1) },
-            Change::TouchApiKey { id: alpha.id(), at: t0() + Duration::hours(2) },
+        .commit(changes![
+            UserChange::Insert(grace),
+            ApiKeyChange::Insert(alpha.clone()),
+            ApiKeyChange::Insert(bravo.clone()),
+            ApiKeyChange::Insert(charlie.clone()),
+            ApiKeyChange::Insert(revoked.clone()),
+            ApiKeyChange::Insert(expired.clone()),
+            ApiKeyChange::Insert(others),
+            ApiKeyChange::Revoke { id: revoked.id(), at: t0() },
+            ApiKeyChange::Touch { id: charlie.id(), at: t0() + Duration::hours(1) },
+            ApiKeyChange::Touch { id: alpha.id(), at: t0() + Duration::hours(2) },
         ])
         .await
         .unwrap();
@@ -173,16 +175,16 @@ fn parts_of(key: &ApiKey) -> ApiKeyParts {
 async fn a_key_is_revoked_once_and_a_second_revocation_is_stale() {
     let (h, keys, ada) = with_user().await;
     let stored = key(&ada, "deploys", Duration::zero());
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone())]).await.unwrap();
     let first = t0() + Duration::minutes(1);
 
-    h.uow.commit(vec![Change::RevokeApiKey { id: stored.id(), at: first }]).await.unwrap();
-    let err = h.uow.commit(vec![Change::RevokeApiKey { id: stored.id(), at: first + Duration::minutes(1) }]).await;
+    h.uow.commit(changes![ApiKeyChange::Revoke { id: stored.id(), at: first }]).await.unwrap();
+    let err = h.uow.commit(changes![ApiKeyChange::Revoke { id: stored.id(), at: first + Duration::minutes(1) }]).await;
 
     assert!(matches!(err, Err(CommitError::Stale)), "{err:?}");
     let read = keys.by_digest(stored.digest()).await.unwrap().unwrap();
     assert_eq!(read.revoked_at(), Some(first), "still found by digest, and known to be revoked");
-    let unknown = h.uow.commit(vec![Change::RevokeApiKey { id: ApiKeyId::generate(), at: first }]).await;
+    let unknown = h.uow.commit(changes![ApiKeyChange::Revoke { id: ApiKeyId::generate(), at: first }]).await;
     assert!(matches!(unknown, Err(CommitError::Stale)), "{unknown:?}");
 }
 
@@ -190,11 +192,11 @@ async fn a_key_is_revoked_once_and_a_second_revocation_is_stale() {
 async fn touching_a_key_moves_last_used_at_forward_only() {
     let (h, keys, ada) = with_user().await;
     let stored = key(&ada, "deploys", Duration::zero());
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone())]).await.unwrap();
     let later = t0() + Duration::hours(2);
 
-    h.uow.commit(vec![Change::TouchApiKey { id: stored.id(), at: later }]).await.unwrap();
-    h.uow.commit(vec![Change::TouchApiKey { id: stored.id(), at: t0() + Duration::hours(1) }]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Touch { id: stored.id(), at: later }]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Touch { id: stored.id(), at: t0() + Duration::hours(1) }]).await.unwrap();
 
     assert_eq!(keys.by_id(stored.id()).await.unwrap().unwrap().last_used_at(), Some(later));
 }
@@ -203,7 +205,7 @@ async fn touching_a_key_moves_last_used_at_forward_only() {
 async fn a_users_keys_go_with_it_when_it_is_purged() {
     let (h, keys, ada) = with_user().await;
     let stored = key(&ada, "deploys", Duration::zero());
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone())]).await.unwrap();
 
     // An administrative purge; ada is the only user.
     execute(&h, "DELETE FROM users").await;
@@ -215,7 +217,7 @@ async fn a_users_keys_go_with_it_when_it_is_purged() {
 async fn a_stored_key_with_an_unknown_scope_is_a_corrupt_row() {
     let (h, keys, ada) = with_user().await;
     let stored = key(&ada, "deploys", Duration::zero());
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone())]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone())]).await.unwrap();
 
     execute(&h, "UPDATE api_keys SET scopes = 'read,admin'").await;
 
@@ -243,7 +245,7 @@ async fn the_creation_audit_entry_holds_the_keys_description_and_no_secret() {
     )
     .after(after);
 
-    h.uow.commit(vec![Change::InsertApiKey(stored.clone()), Change::Audit(audit)]).await.unwrap();
+    h.uow.commit(changes![ApiKeyChange::Insert(stored.clone()), audit]).await.unwrap();
 
     let backend = h.conn.get_database_backend();
     let row = h

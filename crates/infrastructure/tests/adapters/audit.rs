@@ -1,9 +1,11 @@
 //! Audit entries and outbox events: stored with the change they describe, or not at all.
 
+use forge_application::users::UserChange;
+use forge_application::users::UserConstraint;
 use forge_application::{
     ClientContext,
     audit::{AuditAction, AuditEntity, AuditRecord, EventType, OutboxEvent, Snapshot},
-    common::{Change, CommitError, UnitOfWork},
+    common::UnitOfWork,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -69,7 +71,7 @@ async fn an_audit_entry_is_stored_with_its_change_and_its_snapshots_as_json() {
     let record = AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, ada.id(), None, &context(), t0())
         .after(Snapshot::of_user(&ada));
 
-    h.uow.commit(vec![Change::InsertUser(ada.clone()), Change::Audit(record)]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone()), record]).await.unwrap();
 
     let [(action, entity_type, entity_id, actor, changes, ip, request_id)] =
         <[_; 1]>::try_from(stored_audits(&h).await).unwrap();
@@ -89,21 +91,21 @@ async fn an_audit_entry_is_stored_with_its_change_and_its_snapshots_as_json() {
 async fn a_refused_change_leaves_neither_its_audit_entry_nor_its_event() {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
-    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
     let audit = AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, "x", Some(ada.id()), &context(), t0());
     let event = OutboxEvent::new(EventType::ProjectMemberAdded, ada.id(), Snapshot::new().with("n", 1), t0());
 
     let err = h
         .uow
-        .commit(vec![
-            Change::Audit(audit),
-            Change::Publish(event),
-            Change::InsertUser(user("ada@example.com", "ada_again")),
+        .commit(changes![
+            audit,
+            event,
+            UserChange::Insert(user("ada@example.com", "ada_again")),
         ])
         .await
         .unwrap_err();
 
-    assert!(matches!(err, CommitError::EmailTaken), "{err:?}");
+    assert!(err.constraint() == Some(&UserConstraint::EmailTaken), "{err:?}");
     assert_eq!(count(&h, "audit_logs").await, 0);
     assert_eq!(count(&h, "outbox_events").await, 0);
 }
@@ -112,11 +114,11 @@ async fn a_refused_change_leaves_neither_its_audit_entry_nor_its_event() {
 async fn an_event_is_stored_in_the_outbox_unpublished() {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
-    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
     let event =
         OutboxEvent::new(EventType::ProjectMemberAdded, ada.id(), Snapshot::new().with("project_name", "Apollo"), t0());
 
-    h.uow.commit(vec![Change::Publish(event)]).await.unwrap();
+    h.uow.commit(changes![event]).await.unwrap();
 
     let backend = h.conn.get_database_backend();
     let row = h
@@ -145,7 +147,7 @@ mod reading {
             AuditAction, AuditEntity, AuditRecord, AuditValue, Snapshot,
             ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository},
         },
-        common::{Change, UnitOfWork},
+        common::{UnitOfWork},
     };
     use forge_domain::users::UserId;
     use forge_infrastructure::SeaAuditLogRepository;
@@ -182,7 +184,7 @@ mod reading {
             )
             .after(Snapshot::new().with("scopes", vec!["a".to_owned(), "b".to_owned()])),
         ];
-        h.uow.commit(records.iter().cloned().map(Change::Audit).collect()).await.unwrap();
+        h.uow.commit(records.iter().cloned().collect()).await.unwrap();
         records
     }
 

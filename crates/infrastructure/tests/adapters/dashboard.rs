@@ -1,7 +1,9 @@
 //! The dashboard's counts: one aggregate query per table, soft-deleted rows left out.
 
+use forge_application::users::UserChange;
+use forge_application::projects::ProjectChange;
 use chrono::Duration;
-use forge_application::{common::Change, common::UnitOfWork, dashboard::ports::StatsSource};
+use forge_application::{common::UnitOfWork, dashboard::ports::StatsSource};
 use forge_domain::{
     projects::{NewProject, Project, ProjectName, ProjectStatus},
     users::Role,
@@ -27,7 +29,7 @@ async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
         &user_at("gone@example.com", "gone", Duration::zero()),
         Tweak { role: Role::Admin, deleted_at: Some(t0()), ..Tweak::default() },
     );
-    h.uow.commit([old, admin, inactive, fresh, deleted].into_iter().map(Change::InsertUser).collect()).await.unwrap();
+    h.uow.commit([old, admin, inactive, fresh, deleted].into_iter().map(UserChange::Insert).collect()).await.unwrap();
     let source = SeaStatsSource::new(h.conn.clone());
 
     let counts = source.user_counts(t0() - Duration::hours(1), t0() - Duration::days(7)).await.unwrap();
@@ -56,7 +58,7 @@ async fn an_empty_installation_counts_zero_everywhere() {
 async fn projects_are_counted_by_status_without_the_deleted() {
     let h = Harness::new().await;
     let owner = user_at("owner@example.com", "owner", Duration::zero());
-    h.uow.commit(vec![Change::InsertUser(owner.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(owner.clone())]).await.unwrap();
     for (name, archived, deleted) in [("a", false, false), ("b", false, false), ("c", true, false), ("d", false, true)]
     {
         let new = NewProject { name: ProjectName::parse(name).unwrap(), description: None };
@@ -67,7 +69,7 @@ async fn projects_are_counted_by_status_without_the_deleted() {
         if deleted {
             project.soft_delete(t0()).unwrap();
         }
-        h.uow.commit(vec![Change::InsertProject(project), Change::InsertMembership(membership)]).await.unwrap();
+        h.uow.commit(changes![ProjectChange::Insert(project), ProjectChange::AddMember(membership)]).await.unwrap();
     }
     let source = SeaStatsSource::new(h.conn.clone());
 

@@ -3,6 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside `#[test]` functions panic on purpose too
 
+/// The changes of one commit, in order, whatever their capabilities.
+macro_rules! changes {
+    ($($change:expr),* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut all = forge_application::common::Changes::new();
+        $(all.push($change);)*
+        all
+    }};
+}
+
 mod account_tokens;
 mod api_keys;
 mod audit;

@@ -1,10 +1,13 @@
 //! Projects and memberships: the repository, the guarded writes of the unit of work, and the rules
 //! the database keeps by itself (one owner per project, one live name per owner).
 
+use forge_application::users::UserChange;
+use forge_application::projects::ProjectChange;
+use forge_application::projects::ProjectConstraint;
 use chrono::Duration;
 use forge_application::{
     Actor, ClientContext, PageRequest, SortOrder,
-    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+    common::{CommitError, UnexpectedKind, UnitOfWork},
     projects::{
         AddMemberCommand, MemberRef, ProjectPorts, ProjectService,
         ports::{MemberQuery, MemberSort, ProjectFilter, ProjectQuery, ProjectRepository, ProjectSort},
@@ -29,7 +32,7 @@ async fn users(h: &Harness, n: usize) -> Vec<User> {
     let all: Vec<User> = (0..n)
         .map(|i| user_at(&format!("u{i}@example.com"), &format!("user{i}"), Duration::seconds(i as i64)))
         .collect();
-    h.uow.commit(all.iter().cloned().map(Change::InsertUser).collect()).await.unwrap();
+    h.uow.commit(all.iter().cloned().map(UserChange::Insert).collect()).await.unwrap();
     all
 }
 
@@ -41,7 +44,7 @@ fn new_project(name: &str) -> NewProject {
 async fn start(h: &Harness, owner: &User, name: &str, offset: Duration) -> (Project, Membership) {
     let (project, membership) = Project::create(owner.id(), new_project(name), t0() + offset);
     h.uow
-        .commit(vec![Change::InsertProject(project.clone()), Change::InsertMembership(membership.clone())])
+        .commit(changes![ProjectChange::Insert(project.clone()), ProjectChange::AddMember(membership.clone())])
         .await
         .unwrap();
     (project, membership)
@@ -49,7 +52,7 @@ async fn start(h: &Harness, owner: &User, name: &str, offset: Duration) -> (Proj
 
 async fn add(h: &Harness, project: &Project, user: &User, role: ProjectRole) -> Membership {
     let membership = project.add_member(user.id(), role, None, t0() + Duration::minutes(1)).unwrap();
-    h.uow.commit(vec![Change::InsertMembership(membership.clone())]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::AddMember(membership.clone())]).await.unwrap();
     membership
 }
 
@@ -94,7 +97,7 @@ async fn a_project_and_its_memberships_round_trip_with_every_field() {
         version: 3,
     });
     h.uow
-        .commit(vec![Change::InsertProject(project.clone()), Change::InsertMembership(owner_membership.clone())])
+        .commit(changes![ProjectChange::Insert(project.clone()), ProjectChange::AddMember(owner_membership.clone())])
         .await
         .unwrap();
     let viewer = add(&h, &project, &grace, ProjectRole::Viewer).await;
@@ -116,7 +119,7 @@ async fn owned_with_name_ignores_case_and_deleted_projects() {
     let (gemini, _) = start(&h, &ada, "Gemini", Duration::zero()).await;
     let mut gone = gemini.clone();
     gone.soft_delete(t0() + Duration::hours(1)).unwrap();
-    h.uow.commit(vec![Change::UpdateProject { project: gone, expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::Update { project: gone, expected_version: 1 }]).await.unwrap();
 
     let lookup = |owner: UserId, name: &str| {
         let name = ProjectName::parse(name).unwrap();
@@ -139,14 +142,14 @@ async fn a_name_is_unique_per_owner_among_live_projects_ignoring_case() {
 
     for spelling in ["Apollo", "APOLLO", "apollo"] {
         let (again, owner) = Project::create(ada.id(), new_project(spelling), t0());
-        let err = h.uow.commit(vec![Change::InsertProject(again), Change::InsertMembership(owner)]).await.unwrap_err();
-        assert!(matches!(err, CommitError::ProjectNameTaken), "{spelling}: {err:?}");
+        let err = h.uow.commit(changes![ProjectChange::Insert(again), ProjectChange::AddMember(owner)]).await.unwrap_err();
+        assert!(err.constraint() == Some(&ProjectConstraint::NameTaken), "{spelling}: {err:?}");
     }
     start(&h, &bob, "apollo", Duration::zero()).await;
 
     let mut deleted = first.clone();
     deleted.soft_delete(t0() + Duration::hours(1)).unwrap();
-    h.uow.commit(vec![Change::UpdateProject { project: deleted, expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::Update { project: deleted, expected_version: 1 }]).await.unwrap();
     start(&h, &ada, "APOLLO", Duration::zero()).await;
     assert_eq!(count(&h, "SELECT COUNT(*) AS n FROM projects").await, 3);
 }
@@ -161,8 +164,8 @@ async fn renaming_or_transferring_onto_a_taken_name_is_refused_and_changes_nothi
 
     let mut renamed = gemini.clone();
     renamed.rename(ProjectName::parse("apollo").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(vec![Change::UpdateProject { project: renamed, expected_version: 1 }]).await.unwrap_err();
-    assert!(matches!(err, CommitError::ProjectNameTaken), "{err:?}");
+    let err = h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 1 }]).await.unwrap_err();
+    assert!(err.constraint() == Some(&ProjectConstraint::NameTaken), "{err:?}");
 
     let (mercury, mut ada_owner) = start(&h, &ada, "MERCURY", Duration::zero()).await;
     let mut bob_member = add(&h, &mercury, &bob, ProjectRole::Viewer).await;
@@ -171,14 +174,14 @@ async fn renaming_or_transferring_onto_a_taken_name_is_refused_and_changes_nothi
     transferred.transfer(&mut ada_owner, &mut bob_member, t0() + Duration::hours(1)).unwrap();
     let err = h
         .uow
-        .commit(vec![
-            Change::UpdateMembership { membership: ada_owner, expected_version: from_version },
-            Change::UpdateMembership { membership: bob_member, expected_version: to_version },
-            Change::UpdateProject { project: transferred, expected_version: 1 },
+        .commit(changes![
+            ProjectChange::UpdateMember { membership: ada_owner, expected_version: from_version },
+            ProjectChange::UpdateMember { membership: bob_member, expected_version: to_version },
+            ProjectChange::Update { project: transferred, expected_version: 1 },
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, CommitError::ProjectNameTaken), "{err:?}");
+    assert!(err.constraint() == Some(&ProjectConstraint::NameTaken), "{err:?}");
 
     assert_eq!(h.projects.by_id(gemini.id()).await.unwrap(), Some(gemini));
     assert_eq!(h.projects.by_id(mercury.id()).await.unwrap().unwrap().owner_id(), ada.id());
@@ -206,12 +209,12 @@ async fn the_database_refuses_a_second_owner_however_it_is_written() {
     add(&h, &project, &bob, ProjectRole::Maintainer).await;
 
     let err =
-        h.uow.commit(vec![Change::InsertMembership(forged(&project, &cy, ProjectRole::Owner, 1))]).await.unwrap_err();
+        h.uow.commit(changes![ProjectChange::AddMember(forged(&project, &cy, ProjectRole::Owner, 1))]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "a second owner inserted: {err:?}");
 
     let promoted = forged(&project, &bob, ProjectRole::Owner, 2);
     let err =
-        h.uow.commit(vec![Change::UpdateMembership { membership: promoted, expected_version: 1 }]).await.unwrap_err();
+        h.uow.commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 1 }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "a member promoted without the owner stepping down: {err:?}");
 
     assert_eq!(count(&h, "SELECT COUNT(*) AS n FROM project_members WHERE role = 'owner'").await, 1);
@@ -232,10 +235,10 @@ async fn a_transfer_demoting_before_promoting_keeps_one_owner_in_step_with_owner
     transferred.transfer(&mut ada_owner, &mut bob_member, t0() + Duration::hours(1)).unwrap();
 
     h.uow
-        .commit(vec![
-            Change::UpdateMembership { membership: ada_owner.clone(), expected_version: 1 },
-            Change::UpdateMembership { membership: bob_member.clone(), expected_version: 1 },
-            Change::UpdateProject { project: transferred.clone(), expected_version: 1 },
+        .commit(changes![
+            ProjectChange::UpdateMember { membership: ada_owner.clone(), expected_version: 1 },
+            ProjectChange::UpdateMember { membership: bob_member.clone(), expected_version: 1 },
+            ProjectChange::Update { project: transferred.clone(), expected_version: 1 },
         ])
         .await
         .unwrap();
@@ -254,9 +257,9 @@ async fn adding_a_member_twice_is_already_member() {
     add(&h, &project, &bob, ProjectRole::Viewer).await;
 
     let again = project.add_member(bob.id(), ProjectRole::Maintainer, None, t0()).unwrap();
-    let err = h.uow.commit(vec![Change::InsertMembership(again)]).await.unwrap_err();
+    let err = h.uow.commit(changes![ProjectChange::AddMember(again)]).await.unwrap_err();
 
-    assert!(matches!(err, CommitError::AlreadyMember), "{err:?}");
+    assert!(err.constraint() == Some(&ProjectConstraint::AlreadyMember), "{err:?}");
     assert_eq!(
         h.projects.member(project.id(), bob.id()).await.unwrap().unwrap().membership.role(),
         ProjectRole::Viewer
@@ -289,18 +292,18 @@ async fn writes_based_on_a_stale_version_are_refused_and_change_nothing() {
 
     let mut renamed = project.clone();
     renamed.rename(ProjectName::parse("Artemis").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(vec![Change::UpdateProject { project: renamed, expected_version: 7 }]).await.unwrap_err();
+    let err = h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 7 }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 
     let mut promoted = member.clone();
     project.change_member_role(&mut promoted, ProjectRole::Maintainer, t0()).unwrap();
     let err =
-        h.uow.commit(vec![Change::UpdateMembership { membership: promoted, expected_version: 5 }]).await.unwrap_err();
+        h.uow.commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 5 }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 
     let err = h
         .uow
-        .commit(vec![Change::DeleteMembership { project_id: project.id(), user_id: bob.id(), expected_version: 5 }])
+        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: bob.id(), expected_version: 5 }])
         .await
         .unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
@@ -322,9 +325,9 @@ async fn writes_based_on_the_current_version_are_stored() {
     let mut promoted = member.clone();
     project.change_member_role(&mut promoted, ProjectRole::Maintainer, t0() + Duration::hours(2)).unwrap();
     h.uow
-        .commit(vec![
-            Change::UpdateProject { project: changed.clone(), expected_version: 1 },
-            Change::UpdateMembership { membership: promoted.clone(), expected_version: 1 },
+        .commit(changes![
+            ProjectChange::Update { project: changed.clone(), expected_version: 1 },
+            ProjectChange::UpdateMember { membership: promoted.clone(), expected_version: 1 },
         ])
         .await
         .unwrap();
@@ -332,7 +335,7 @@ async fn writes_based_on_the_current_version_are_stored() {
     assert_eq!(h.projects.member(project.id(), bob.id()).await.unwrap().unwrap().membership, promoted);
 
     h.uow
-        .commit(vec![Change::DeleteMembership { project_id: project.id(), user_id: bob.id(), expected_version: 2 }])
+        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: bob.id(), expected_version: 2 }])
         .await
         .unwrap();
     assert_eq!(h.projects.member(project.id(), bob.id()).await.unwrap(), None);
@@ -347,7 +350,7 @@ async fn the_owners_membership_is_never_deleted() {
 
     let err = h
         .uow
-        .commit(vec![Change::DeleteMembership { project_id: project.id(), user_id: ada.id(), expected_version: 1 }])
+        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: ada.id(), expected_version: 1 }])
         .await
         .unwrap_err();
 
@@ -366,7 +369,7 @@ async fn of_twenty_concurrent_updates_based_on_one_version_exactly_one_is_stored
         let mut changed = project.clone();
         changed.set_description(Some(ProjectDescription::parse(&format!("writer {i}")).unwrap()), t0()).unwrap();
         tasks.spawn(async move {
-            (i, uow.commit(vec![Change::UpdateProject { project: changed, expected_version: 1 }]).await)
+            (i, uow.commit(changes![ProjectChange::Update { project: changed, expected_version: 1 }]).await)
         });
     }
     let (mut winners, mut stale) = (Vec::new(), 0);
@@ -397,7 +400,7 @@ async fn list_shows_a_members_live_projects_with_counts_and_the_viewers_role() {
     add(&h, &apollo, &cy, ProjectRole::Viewer).await;
     let mut deleted = mercury.clone();
     deleted.soft_delete(t0() + Duration::hours(1)).unwrap();
-    h.uow.commit(vec![Change::UpdateProject { project: deleted, expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::Update { project: deleted, expected_version: 1 }]).await.unwrap();
 
     let mine = ProjectFilter { member: Some(bob.id()), ..ProjectFilter::default() };
     let page = h.projects.list(&query(mine, ProjectSort::CreatedAt, SortOrder::Desc), bob.id()).await.unwrap();
@@ -421,7 +424,7 @@ async fn list_filters_by_search_status_and_owner() {
     start(&h, &bob, "apollo_soyuz", Duration::zero()).await;
     let mut archived = apollo.clone();
     archived.set_status(ProjectStatus::Archived, t0()).unwrap();
-    h.uow.commit(vec![Change::UpdateProject { project: archived, expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::Update { project: archived, expected_version: 1 }]).await.unwrap();
     let viewer = ada.id();
     let by = |filter: ProjectFilter| query(filter, ProjectSort::Name, SortOrder::Asc);
 
@@ -447,7 +450,7 @@ async fn list_sorts_by_each_field_in_both_orders_and_pages_through() {
     start(&h, &ada, "alpha", Duration::minutes(3)).await;
     let mut touched = b.clone();
     touched.rename(ProjectName::parse("Bravo").unwrap(), t0() + Duration::hours(5)).unwrap();
-    h.uow.commit(vec![Change::UpdateProject { project: touched, expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![ProjectChange::Update { project: touched, expected_version: 1 }]).await.unwrap();
     let all = ProjectFilter::default;
     let viewer = ada.id();
 
@@ -489,7 +492,7 @@ async fn members_are_listed_with_usernames_filtered_sorted_and_paged() {
         [(&all[1], ProjectRole::Viewer, 1), (&all[0], ProjectRole::Maintainer, 2), (&all[2], ProjectRole::Viewer, 3)]
     {
         let m = project.add_member(user.id(), role, None, t0() + Duration::minutes(minutes)).unwrap();
-        h.uow.commit(vec![Change::InsertMembership(m)]).await.unwrap();
+        h.uow.commit(changes![ProjectChange::AddMember(m)]).await.unwrap();
     }
     let listed = |query: MemberQuery| {
         let projects: SeaProjectRepository = h.projects.clone();

@@ -1,7 +1,9 @@
 use chrono::Duration;
+use forge_application::users::UserChange;
+use forge_application::auth::SessionChange;
 use forge_application::{
     auth::ports::SessionRepository,
-    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+    common::{Changes, CommitError, UnexpectedKind, UnitOfWork},
 };
 use forge_domain::{
     sessions::{Session, SessionId, TokenDigest},
@@ -15,7 +17,7 @@ use crate::common::{Harness, refresh_token, session_for, t0, user};
 async fn with_user() -> (Harness, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
-    h.uow.commit(vec![Change::InsertUser(ada.clone())]).await.unwrap();
+    h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
     (h, ada)
 }
 
@@ -25,7 +27,7 @@ async fn a_session_and_its_refresh_token_round_trip() {
     let session = session_for(&ada, t0());
     let token = refresh_token(session.id, "abc", t0());
     h.uow
-        .commit(vec![Change::InsertSession(session.clone()), Change::InsertRefreshToken(token.clone())])
+        .commit(changes![SessionChange::Open(session.clone()), SessionChange::IssueRefreshToken(token.clone())])
         .await
         .unwrap();
 
@@ -41,7 +43,7 @@ async fn client_details_longer_than_their_columns_are_cut_rather_than_refused() 
     let mut session = session_for(&ada, t0());
     session.ip = Some("9".repeat(100));
     session.user_agent = Some("é".repeat(600));
-    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Open(session.clone())]).await.unwrap();
 
     let stored = h.sessions.by_id(session.id).await.unwrap().unwrap();
     assert_eq!(stored.ip.unwrap().chars().count(), 64);
@@ -52,7 +54,7 @@ async fn client_details_longer_than_their_columns_are_cut_rather_than_refused() 
 async fn a_session_of_an_unknown_user_is_refused_by_the_foreign_key() {
     let h = Harness::new().await;
     let stranger = user("stranger@example.com", "stranger");
-    let err = h.uow.commit(vec![Change::InsertSession(session_for(&stranger, t0()))]).await.unwrap_err();
+    let err = h.uow.commit(changes![SessionChange::Open(session_for(&stranger, t0()))]).await.unwrap_err();
     assert!(matches!(&err, CommitError::Unexpected(e) if e.kind() == UnexpectedKind::Internal), "{err:?}");
 }
 
@@ -61,9 +63,9 @@ async fn consuming_a_refresh_token_twice_is_stale_the_second_time() {
     let (h, ada) = with_user().await;
     let session = session_for(&ada, t0());
     let token = refresh_token(session.id, "abc", t0());
-    h.uow.commit(vec![Change::InsertSession(session), Change::InsertRefreshToken(token.clone())]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Open(session), SessionChange::IssueRefreshToken(token.clone())]).await.unwrap();
     let used_at = t0() + Duration::minutes(5);
-    let consume = |at| vec![Change::ConsumeRefreshToken { digest: token.digest.clone(), at }];
+    let consume = |at| changes![SessionChange::ConsumeRefreshToken { digest: token.digest.clone(), at }];
 
     h.uow.commit(consume(used_at)).await.unwrap();
     let err = h.uow.commit(consume(used_at + Duration::minutes(1))).await.unwrap_err();
@@ -77,14 +79,14 @@ async fn consuming_a_refresh_token_twice_is_stale_the_second_time() {
 async fn consuming_an_unknown_refresh_token_is_stale_and_rolls_back_the_rest() {
     let (h, ada) = with_user().await;
     let session = session_for(&ada, t0());
-    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Open(session.clone())]).await.unwrap();
     let next = refresh_token(session.id, "next", t0());
 
     let err = h
         .uow
-        .commit(vec![
-            Change::ConsumeRefreshToken { digest: TokenDigest::new("f".repeat(64)), at: t0() },
-            Change::InsertRefreshToken(next.clone()),
+        .commit(changes![
+            SessionChange::ConsumeRefreshToken { digest: TokenDigest::new("f".repeat(64)), at: t0() },
+            SessionChange::IssueRefreshToken(next.clone()),
         ])
         .await
         .unwrap_err();
@@ -99,7 +101,7 @@ async fn ten_concurrent_consumptions_of_one_refresh_token_succeed_exactly_once()
     let session = session_for(&ada, t0());
     let token = refresh_token(session.id, "contested", t0());
     h.uow
-        .commit(vec![Change::InsertSession(session.clone()), Change::InsertRefreshToken(token.clone())])
+        .commit(changes![SessionChange::Open(session.clone()), SessionChange::IssueRefreshToken(token.clone())])
         .await
         .unwrap();
 
@@ -110,7 +112,7 @@ async fn ten_concurrent_consumptions_of_one_refresh_token_succeed_exactly_once()
         // Each racer also stores its successor token, as a refresh does.
         let next = refresh_token(session.id, &format!("next{i}"), t0());
         tasks.spawn(async move {
-            uow.commit(vec![Change::ConsumeRefreshToken { digest, at: t0() }, Change::InsertRefreshToken(next)]).await
+            uow.commit(changes![SessionChange::ConsumeRefreshToken { digest, at: t0() }, SessionChange::IssueRefreshToken(next)]).await
         });
     }
     let (mut won, mut stale) = (0, 0);
@@ -134,11 +136,11 @@ async fn ten_concurrent_consumptions_of_one_refresh_token_succeed_exactly_once()
 async fn revoking_a_session_keeps_the_first_revocation_time() {
     let (h, ada) = with_user().await;
     let session = session_for(&ada, t0());
-    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Open(session.clone())]).await.unwrap();
     let first = t0() + Duration::minutes(1);
 
-    h.uow.commit(vec![Change::RevokeSession { id: session.id, at: first }]).await.unwrap();
-    h.uow.commit(vec![Change::RevokeSession { id: session.id, at: first + Duration::minutes(1) }]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Revoke { id: session.id, at: first }]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Revoke { id: session.id, at: first + Duration::minutes(1) }]).await.unwrap();
 
     assert_eq!(h.sessions.by_id(session.id).await.unwrap().unwrap().revoked_at, Some(first));
 }
@@ -147,11 +149,11 @@ async fn revoking_a_session_keeps_the_first_revocation_time() {
 async fn touching_a_session_moves_last_used_at_forward_only() {
     let (h, ada) = with_user().await;
     let session = session_for(&ada, t0());
-    h.uow.commit(vec![Change::InsertSession(session.clone())]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Open(session.clone())]).await.unwrap();
     let later = t0() + Duration::hours(2);
 
-    h.uow.commit(vec![Change::TouchSession { id: session.id, at: later }]).await.unwrap();
-    h.uow.commit(vec![Change::TouchSession { id: session.id, at: t0() + Duration::hours(1) }]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Touch { id: session.id, at: later }]).await.unwrap();
+    h.uow.commit(changes![SessionChange::Touch { id: session.id, at: t0() + Duration::hours(1) }]).await.unwrap();
 
     assert_eq!(h.sessions.by_id(session.id).await.unwrap().unwrap().last_used_at, later);
 }
@@ -167,14 +169,14 @@ async fn active_for_user_lists_only_the_users_unrevoked_unexpired_sessions() {
     let expired = Session { expires_at: now, ..open(t0()) };
     let others = session_for(&grace, t0());
     h.uow
-        .commit(vec![
-            Change::InsertUser(grace),
-            Change::InsertSession(older.clone()),
-            Change::InsertSession(newer.clone()),
-            Change::InsertSession(revoked.clone()),
-            Change::InsertSession(expired),
-            Change::InsertSession(others),
-            Change::RevokeSession { id: revoked.id, at: t0() + Duration::days(2) },
+        .commit(changes![
+            UserChange::Insert(grace),
+            SessionChange::Open(older.clone()),
+            SessionChange::Open(newer.clone()),
+            SessionChange::Open(revoked.clone()),
+            SessionChange::Open(expired),
+            SessionChange::Open(others),
+            SessionChange::Revoke { id: revoked.id, at: t0() + Duration::days(2) },
         ])
         .await
         .unwrap();
@@ -188,10 +190,10 @@ async fn revoked_since_lists_the_sessions_revoked_at_or_after_the_instant() {
     let (h, ada) = with_user().await;
     let sessions: Vec<Session> = (0..4).map(|_| session_for(&ada, t0())).collect();
     let since = t0() + Duration::hours(1);
-    let mut changes: Vec<Change> = sessions.iter().cloned().map(Change::InsertSession).collect();
-    changes.push(Change::RevokeSession { id: sessions[0].id, at: since - Duration::seconds(1) });
-    changes.push(Change::RevokeSession { id: sessions[1].id, at: since });
-    changes.push(Change::RevokeSession { id: sessions[2].id, at: since + Duration::minutes(5) });
+    let mut changes: Changes = sessions.iter().cloned().map(SessionChange::Open).collect();
+    changes.push(SessionChange::Revoke { id: sessions[0].id, at: since - Duration::seconds(1) });
+    changes.push(SessionChange::Revoke { id: sessions[1].id, at: since });
+    changes.push(SessionChange::Revoke { id: sessions[2].id, at: since + Duration::minutes(5) });
     h.uow.commit(changes).await.unwrap();
 
     let revoked = h.sessions.revoked_since(since).await.unwrap();

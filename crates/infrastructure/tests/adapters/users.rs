@@ -1,7 +1,10 @@
 use chrono::{DateTime, Duration};
+use forge_application::users::UserChange;
+use forge_application::auth::SessionChange;
+use forge_application::users::UserConstraint;
 use forge_application::{
     PageRequest, SortOrder,
-    common::{Change, CommitError, UnexpectedKind, UnitOfWork},
+    common::{CommitError, UnexpectedKind, UnitOfWork},
     users::ports::{UserFilter, UserQuery, UserRepository, UserSort},
 };
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
@@ -11,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::common::{Harness, Tweak, session_for, t0, tweaked, user, user_at};
 
 async fn insert(h: &Harness, users: &[User]) {
-    h.uow.commit(users.iter().cloned().map(Change::InsertUser).collect()).await.unwrap();
+    h.uow.commit(users.iter().cloned().map(UserChange::Insert).collect()).await.unwrap();
 }
 
 fn query(filter: UserFilter, sort: UserSort, order: SortOrder) -> UserQuery {
@@ -105,8 +108,8 @@ async fn inserting_a_taken_email_is_refused_as_email_taken() {
     let h = Harness::new().await;
     insert(&h, &[user("ada@example.com", "ada")]).await;
 
-    let err = h.uow.commit(vec![Change::InsertUser(user("ada@example.com", "someone_else"))]).await.unwrap_err();
-    assert!(matches!(err, CommitError::EmailTaken), "{err:?}");
+    let err = h.uow.commit(changes![UserChange::Insert(user("ada@example.com", "someone_else"))]).await.unwrap_err();
+    assert!(err.constraint() == Some(&UserConstraint::EmailTaken), "{err:?}");
 }
 
 #[tokio::test]
@@ -115,8 +118,8 @@ async fn inserting_a_taken_username_is_refused_as_username_taken_even_in_another
     insert(&h, &[user("ada@example.com", "Ada")]).await;
 
     for taken in ["Ada", "ada", "ADA"] {
-        let err = h.uow.commit(vec![Change::InsertUser(user("other@example.com", taken))]).await.unwrap_err();
-        assert!(matches!(err, CommitError::UsernameTaken), "{taken}: {err:?}");
+        let err = h.uow.commit(changes![UserChange::Insert(user("other@example.com", taken))]).await.unwrap_err();
+        assert!(err.constraint() == Some(&UserConstraint::UsernameTaken), "{taken}: {err:?}");
     }
 }
 
@@ -128,13 +131,13 @@ async fn changing_to_a_taken_email_or_username_is_refused_by_the_update_too() {
 
     let mut by_email = ada.clone();
     by_email.change_email(Email::parse("grace@example.com").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(vec![Change::UpdateUser { user: by_email, expected_version: 1 }]).await.unwrap_err();
-    assert!(matches!(err, CommitError::EmailTaken), "{err:?}");
+    let err = h.uow.commit(changes![UserChange::Update { user: by_email, expected_version: 1 }]).await.unwrap_err();
+    assert!(err.constraint() == Some(&UserConstraint::EmailTaken), "{err:?}");
 
     let mut by_name = ada.clone();
     by_name.rename(Username::parse("GRACE").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(vec![Change::UpdateUser { user: by_name, expected_version: 1 }]).await.unwrap_err();
-    assert!(matches!(err, CommitError::UsernameTaken), "{err:?}");
+    let err = h.uow.commit(changes![UserChange::Update { user: by_name, expected_version: 1 }]).await.unwrap_err();
+    assert!(err.constraint() == Some(&UserConstraint::UsernameTaken), "{err:?}");
 
     assert_eq!(h.users.by_id(ada.id()).await.unwrap(), Some(ada));
 }
@@ -168,15 +171,15 @@ async fn a_failed_commit_stores_none_of_its_changes() {
 
     let err = h
         .uow
-        .commit(vec![
-            Change::InsertSession(session.clone()),
-            Change::InsertUser(newcomer.clone()),
-            Change::InsertUser(user("ada@example.com", "ada2")),
+        .commit(changes![
+            SessionChange::Open(session.clone()),
+            UserChange::Insert(newcomer.clone()),
+            UserChange::Insert(user("ada@example.com", "ada2")),
         ])
         .await
         .unwrap_err();
 
-    assert!(matches!(err, CommitError::EmailTaken), "{err:?}");
+    assert!(err.constraint() == Some(&UserConstraint::EmailTaken), "{err:?}");
     assert_eq!(forge_application::auth::ports::SessionRepository::by_id(&h.sessions, session.id).await.unwrap(), None);
     assert_eq!(h.users.by_id(newcomer.id()).await.unwrap(), None);
 }
@@ -189,11 +192,11 @@ async fn an_update_based_on_a_stale_version_is_refused_and_changes_nothing() {
 
     let mut first = ada.clone();
     first.change_role(Role::Admin, t0() + Duration::minutes(1)).unwrap();
-    h.uow.commit(vec![Change::UpdateUser { user: first.clone(), expected_version: 1 }]).await.unwrap();
+    h.uow.commit(changes![UserChange::Update { user: first.clone(), expected_version: 1 }]).await.unwrap();
 
     let mut second = ada.clone();
     second.set_full_name(Some(FullName::parse("Lost Update").unwrap()), t0() + Duration::minutes(2)).unwrap();
-    let err = h.uow.commit(vec![Change::UpdateUser { user: second, expected_version: 1 }]).await.unwrap_err();
+    let err = h.uow.commit(changes![UserChange::Update { user: second, expected_version: 1 }]).await.unwrap_err();
 
     assert!(matches!(err, CommitError::Stale), "{err:?}");
     assert_eq!(h.users.by_id(ada.id()).await.unwrap(), Some(first));
@@ -203,7 +206,7 @@ async fn an_update_based_on_a_stale_version_is_refused_and_changes_nothing() {
 async fn an_update_of_a_missing_user_is_stale() {
     let h = Harness::new().await;
     let ghost = user("ghost@example.com", "ghost");
-    let err = h.uow.commit(vec![Change::UpdateUser { user: ghost, expected_version: 1 }]).await.unwrap_err();
+    let err = h.uow.commit(changes![UserChange::Update { user: ghost, expected_version: 1 }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 }
 
@@ -224,7 +227,7 @@ async fn an_update_based_on_the_current_version_stores_every_field() {
     changed.deactivate(later).unwrap();
     changed.soft_delete(later).unwrap();
     let base = ada.version();
-    h.uow.commit(vec![Change::UpdateUser { user: changed.clone(), expected_version: base }]).await.unwrap();
+    h.uow.commit(changes![UserChange::Update { user: changed.clone(), expected_version: base }]).await.unwrap();
 
     assert_eq!(h.users.by_id(ada.id()).await.unwrap(), Some(changed.clone()));
     assert_eq!(h.users.by_username(&Username::parse("LOVELACE").unwrap()).await.unwrap(), Some(changed));
@@ -238,7 +241,7 @@ async fn recording_a_login_sets_last_login_at_without_touching_the_version() {
     insert(&h, std::slice::from_ref(&ada)).await;
 
     let at = t0() + Duration::days(1);
-    h.uow.commit(vec![Change::RecordLogin { user_id: ada.id(), at }]).await.unwrap();
+    h.uow.commit(changes![UserChange::RecordLogin { user_id: ada.id(), at }]).await.unwrap();
 
     let mut expected = ada.clone();
     expected.record_login(at);
@@ -456,13 +459,13 @@ async fn twenty_concurrent_registrations_of_one_email_store_exactly_one() {
     for i in 0..20 {
         let uow = h.uow.clone();
         let candidate = user("race@example.com", &format!("racer{i}"));
-        tasks.spawn(async move { uow.commit(vec![Change::InsertUser(candidate)]).await });
+        tasks.spawn(async move { uow.commit(changes![UserChange::Insert(candidate)]).await });
     }
     let (mut stored, mut taken) = (0, 0);
     while let Some(result) = tasks.join_next().await {
         match result.unwrap() {
             Ok(()) => stored += 1,
-            Err(CommitError::EmailTaken) => taken += 1,
+            Err(e) if e.constraint() == Some(&UserConstraint::EmailTaken) => taken += 1,
             Err(other) => panic!("unexpected outcome: {other:?}"),
         }
     }

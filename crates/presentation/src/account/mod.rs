@@ -11,6 +11,7 @@
 //! Tokens travel in bodies only (the single-page app reads them from the mailed link and posts
 //! them); a token in a query string is refused before any handler runs.
 
+mod errors;
 pub mod handlers;
 pub mod requests;
 

@@ -1,6 +1,7 @@
 //! The API-key endpoints: the caller's keys (`/api-keys`), and each key by id. Managing keys
 //! needs a session: with an API key these answer 403.
 
+mod errors;
 pub mod handlers;
 pub mod query;
 pub mod requests;

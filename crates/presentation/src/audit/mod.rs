@@ -1,6 +1,7 @@
 //! The audit trail, read-only: `GET /audit-logs` for admins. Every other method on it is a 405,
 //! and there is no path to a single entry that could be changed or deleted.
 
+mod errors;
 pub mod handlers;
 pub mod query;
 pub mod responses;

@@ -4,6 +4,7 @@
 //! Still to come here (they slot in as further endpoints below): `password/*`, `email/*`.
 
 pub mod cookie;
+mod errors;
 pub mod handlers;
 pub mod requests;
 pub mod responses;

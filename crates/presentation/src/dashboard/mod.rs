@@ -1,5 +1,6 @@
 //! The dashboard's statistics: `GET /dashboard/stats` for admins and managers.
 
+mod errors;
 pub mod handlers;
 pub mod responses;
 

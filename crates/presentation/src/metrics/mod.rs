@@ -1,5 +1,6 @@
 //! Operational figures: `GET /metrics/database` for admins.
 
+mod errors;
 pub mod handlers;
 pub mod responses;
 

@@ -1,6 +1,7 @@
 //! The projects endpoints: `/projects`, each project by id, its members and its transfer, and
 //! `/users/{id}/projects`.
 
+mod errors;
 pub mod handlers;
 pub mod query;
 pub mod requests;

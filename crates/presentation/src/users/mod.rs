@@ -4,6 +4,7 @@
 //! `/users/{id}/unlock` the lockout's (in [`crate::limits`]) and `/users/{id}/projects` the
 //! projects' (in [`crate::projects`]).
 
+mod errors;
 pub mod handlers;
 pub mod query;
 pub mod requests;
