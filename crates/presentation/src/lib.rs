@@ -32,8 +32,6 @@ pub mod service;
 pub mod users;
 
 #[cfg(test)]
-mod http_tests;
-#[cfg(test)]
 mod testing;
 
 pub use app::{AppState, HttpSettings, build_app};

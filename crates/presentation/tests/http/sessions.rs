@@ -11,15 +11,12 @@ use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::Role,
 };
+use forge_presentation::{HttpSettings, build_app};
 use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{
-    app::HttpSettings,
-    build_app,
-    testing::{Mocks, json_of, problem_of, user_with_role, utc},
-};
+use crate::support::{Mocks, json_of, problem_of, user_with_role, utc};
 
 fn set_cookies(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>) -> Vec<String> {
     res.headers().get_all(header::SET_COOKIE).filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()

@@ -11,19 +11,19 @@ use actix_web::{
     body::MessageBody,
     dev::ServiceResponse,
     http::{StatusCode, header},
+    middleware::from_fn,
     test::{self, TestRequest},
     web,
 };
 use forge_application::idempotency::{IdempotencyService, IdempotencySettings};
+use forge_presentation::{
+    HttpSettings,
+    middleware::{idempotency::Idempotency, request_id::request_id, timeout::timeout},
+};
 use futures::channel::oneshot;
 use serde_json::{Value, json};
 
-use crate::{
-    app::HttpSettings,
-    middleware::{idempotency::Idempotency, request_id::request_id},
-    routing::Endpoint,
-    testing::{MemoryIdempotencyStore, error_codes, problem_of, utc},
-};
+use crate::support::{FixedClockForTests, MemoryIdempotencyStore, error_codes, problem_of, utc};
 
 /// What the test handler does, and what it saw.
 #[derive(Default)]
@@ -71,18 +71,27 @@ fn fixture() -> Fixture {
     Fixture { handler: web::Data::new(Handler::default()), store: Arc::new(MemoryIdempotencyStore::default()) }
 }
 
-/// The test endpoint over the fixture's handler and store, behind the real middleware.
+/// The test endpoint over the fixture's handler and store, behind the real middleware: its `POST`
+/// wrapped as the application wraps a creating `POST` (the idempotency middleware inside the time
+/// limit), the way the middleware's documentation shows for a plain route.
 macro_rules! app {
     ($f:expr) => {{
-        let clock = Arc::new(crate::testing::FixedClockForTests(utc()));
+        let clock = Arc::new(FixedClockForTests(utc()));
         let service = IdempotencyService::new($f.store.clone(), clock, IdempotencySettings::default());
         test::init_service(
             App::new()
                 .app_data($f.handler.clone())
                 .app_data(web::Data::new(service))
                 .app_data(web::Data::new(HttpSettings::default()))
-                .service(Endpoint::new("/things").post(create).idempotent(Idempotency::per_client()))
-                .wrap(actix_web::middleware::from_fn(request_id)),
+                .service(
+                    web::resource("/things").route(
+                        web::post()
+                            .to(create)
+                            .wrap(from_fn(|req, next| Idempotency::per_client().handle(req, next)))
+                            .wrap(from_fn(timeout)),
+                    ),
+                )
+                .wrap(from_fn(request_id)),
         )
         .await
     }};

@@ -10,12 +10,10 @@ use forge_application::{
     limits::{Decision, Limit, RateLimitSettings},
 };
 use forge_domain::users::Role;
+use forge_presentation::build_app;
 use serde_json::json;
 
-use crate::{
-    build_app,
-    testing::{Mocks, problem_of, user_with_role},
-};
+use crate::support::{Mocks, problem_of, user_with_role};
 
 fn header_of(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, name: &str) -> Option<String> {
     res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)

@@ -10,12 +10,9 @@ use forge_application::{
     common::UnexpectedError,
     health::{HealthService, MockProbe},
 };
+use forge_presentation::{HttpSettings, build_app, openapi};
 
-use crate::{
-    app::HttpSettings,
-    build_app, openapi,
-    testing::{Mocks, json_of},
-};
+use crate::support::{Mocks, json_of};
 
 fn header_of(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, name: &str) -> Option<String> {
     res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
@@ -110,7 +107,7 @@ async fn a_missing_docs_file_is_a_problem_document() {
     let app = test::init_service(build_app(Mocks::default().state())).await;
     let res = test::call_service(&app, TestRequest::get().uri("/docs/no-such-file.js").to_request()).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(header_of(&res, "content-type").as_deref(), Some(crate::problem::PROBLEM_JSON));
+    assert_eq!(header_of(&res, "content-type").as_deref(), Some(forge_presentation::problem::PROBLEM_JSON));
 }
 
 #[actix_web::test]

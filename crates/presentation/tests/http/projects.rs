@@ -13,12 +13,10 @@ use forge_domain::{
     projects::{NewProject, Project, ProjectName, ProjectRole},
     users::{Role, User},
 };
+use forge_presentation::build_app;
 use serde_json::json;
 
-use crate::{
-    build_app,
-    testing::{Mocks, error_codes, json_of, problem_of, user_with_role, utc},
-};
+use crate::support::{Mocks, error_codes, json_of, problem_of, user_with_role, utc};
 
 fn bearer(req: TestRequest, token: &str) -> TestRequest {
     req.insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
@@ -82,7 +80,7 @@ async fn a_patch_with_an_outdated_if_match_is_a_412_and_stores_nothing() {
     stored(&mut mocks, &project, vec![owner]);
     mocks.unit_of_work.expect_commit().never();
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;
-    let stale = crate::conditional::etag(0, b"{}").to_string();
+    let stale = forge_presentation::conditional::etag(0, b"{}").to_string();
     let req = TestRequest::patch()
         .uri(&format!("/api/v1/projects/{}", project.id()))
         .insert_header((header::IF_MATCH, stale))
@@ -111,7 +109,7 @@ async fn a_patch_with_the_current_if_match_is_stored_and_answers_the_new_etag() 
         })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;
-    let current = crate::conditional::etag(1, b"whatever the body was").to_string();
+    let current = forge_presentation::conditional::etag(1, b"whatever the body was").to_string();
     let req = TestRequest::patch()
         .uri(&format!("/api/v1/projects/{}", project.id()))
         .insert_header((header::IF_MATCH, current))

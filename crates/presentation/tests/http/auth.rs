@@ -12,14 +12,11 @@ use forge_domain::{
     sessions::TokenDigest,
     users::{PasswordHash, Role},
 };
+use forge_presentation::{HttpSettings, build_app};
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::{
-    app::HttpSettings,
-    build_app,
-    testing::{Mocks, error_codes, json_of, problem_of, user_with_role},
-};
+use crate::support::{Mocks, error_codes, json_of, problem_of, user_with_role};
 
 fn header_of(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, name: &str) -> Option<String> {
     res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)

@@ -6,12 +6,10 @@ use actix_web::{
 };
 use forge_application::common::{Change, Page};
 use forge_domain::users::{FullName, Role, User, UserParts};
+use forge_presentation::build_app;
 use serde_json::json;
 
-use crate::{
-    build_app,
-    testing::{Mocks, error_codes, json_of, problem_of, user_with_role, utc},
-};
+use crate::support::{Mocks, error_codes, json_of, problem_of, user_with_role, utc};
 
 fn header_of(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, name: &str) -> Option<String> {
     res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)

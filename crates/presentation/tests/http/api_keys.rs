@@ -10,13 +10,11 @@ use forge_domain::{
     sessions::TokenDigest,
     users::{Role, User},
 };
+use forge_presentation::build_app;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::{
-    build_app,
-    testing::{Mocks, error_codes, json_of, problem_of, user_with_role, utc},
-};
+use crate::support::{Mocks, error_codes, json_of, problem_of, user_with_role, utc};
 
 const KEY: &str = "sk_Ab3dE9xQrestofthekey0123456789abcdefghijkl";
 

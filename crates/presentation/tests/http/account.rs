@@ -9,12 +9,10 @@ use forge_domain::{
     sessions::TokenDigest,
     users::{Role, User, UserParts},
 };
+use forge_presentation::build_app;
 use serde_json::json;
 
-use crate::{
-    build_app,
-    testing::{Mocks, error_codes, problem_of, user_with_role},
-};
+use crate::support::{Mocks, error_codes, problem_of, user_with_role};
 
 fn bearer(req: TestRequest, token: &str) -> TestRequest {
     req.insert_header((header::AUTHORIZATION, format!("Bearer {token}")))

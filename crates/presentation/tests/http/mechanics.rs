@@ -12,13 +12,10 @@ use forge_application::{
     health::{HealthService, Probe},
 };
 use forge_domain::users::Role;
+use forge_presentation::{HttpSettings, build_app};
 use serde_json::json;
 
-use crate::{
-    app::HttpSettings,
-    build_app,
-    testing::{Mocks, error_codes, problem_of, user_with_role},
-};
+use crate::support::{Mocks, error_codes, problem_of, user_with_role};
 
 fn x_request_id(res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>) -> Option<String> {
     res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)

@@ -7,10 +7,11 @@ use std::{
 
 use actix_web::test::{self, TestRequest};
 use forge_application::common::UnexpectedError;
+use forge_presentation::build_app;
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::{build_app, testing::Mocks};
+use crate::support::Mocks;
 
 /// Collects what the subscriber writes.
 #[derive(Clone, Default)]
