@@ -28,9 +28,9 @@ use crate::{
         Actor, AnyConstraint, Change, Changes, ClientContext, CommitError, Constraint, MockClock, MockUnitOfWork,
     },
     limits::ThrottleChange,
+    mail::{MailMessage, MockMailQueue, MockMailTemplates, Notice},
     projects::ProjectChange,
     users::UserChange,
-    mail::{MailMessage, MockMailQueue, MockMailTemplates, Notice},
 };
 
 /// The instant every test runs at.

@@ -296,16 +296,16 @@ async fn an_admin_cannot_demote_or_deactivate_itself() {
     assert_problem(
         app.patch(&path, Some(&admin.access_token), &json!({"role": "member"})).await,
         StatusCode::CONFLICT,
-        "CONFLICT",
+        "SELF_DEMOTION",
     )
     .await;
     assert_problem(
         app.patch(&path, Some(&admin.access_token), &json!({"is_active": false})).await,
         StatusCode::CONFLICT,
-        "CONFLICT",
+        "SELF_DEMOTION",
     )
     .await;
-    assert_problem(app.delete(&path, Some(&admin.access_token)).await, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(app.delete(&path, Some(&admin.access_token)).await, StatusCode::CONFLICT, "SELF_DELETION").await;
 }
 
 #[tokio::test]
@@ -362,5 +362,5 @@ async fn deleting_a_user_hides_it_ends_its_sessions_and_restore_brings_it_back()
     assert_eq!(app.get(&path, token).await.status(), StatusCode::OK);
     app.login(&member.user).await;
     let again = app.post(&format!("{path}/restore"), token, &json!({})).await;
-    assert_problem(again, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(again, StatusCode::CONFLICT, "NOT_DELETED").await;
 }

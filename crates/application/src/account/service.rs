@@ -140,7 +140,11 @@ impl AccountService {
         }
         let issued =
             tokens::issue(&*self.ports.opaque_tokens, &self.settings, user, TokenPurpose::VerifyEmail, self.now());
-        self.ports.unit_of_work.commit(issued.changes.into_iter().collect()).await.map_err(CommitError::into_unexpected)?;
+        self.ports
+            .unit_of_work
+            .commit(issued.changes.into_iter().collect())
+            .await
+            .map_err(CommitError::into_unexpected)?;
         self.send(user.email(), issued.notice).await;
         Ok(())
     }
@@ -172,7 +176,11 @@ impl AccountService {
             tracing::info!("password reset asked for an address with no account that may log in");
             return Ok(());
         };
-        self.ports.unit_of_work.commit(issued.changes.into_iter().collect()).await.map_err(CommitError::into_unexpected)?;
+        self.ports
+            .unit_of_work
+            .commit(issued.changes.into_iter().collect())
+            .await
+            .map_err(CommitError::into_unexpected)?;
         if let Some(message) = message {
             mail::enqueue(&*self.ports.mail_queue, message, issued.notice.name()).await;
         }

@@ -1,10 +1,10 @@
 //! Unit tests of the account flows, every port mocked.
 
+use crate::account::AccountTokenChange;
+use crate::auth::SessionChange;
 use crate::common::Staleness;
 use crate::test_support::Written;
 use crate::users::UserChange;
-use crate::auth::SessionChange;
-use crate::account::AccountTokenChange;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -162,8 +162,10 @@ async fn verify_email_marks_the_address_verified_and_uses_the_token_up_in_one_co
     m.service().verify_email(presented(), ClientContext::default()).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Token(AccountTokenChange::Consume { digest }), Written::User(UserChange::Update { user: stored, expected_version })] =
-        changes.as_slice()
+    let [
+        Written::Token(AccountTokenChange::Consume { digest }),
+        Written::User(UserChange::Update { user: stored, expected_version }),
+    ] = changes.as_slice()
     else {
         panic!("expected the token used up and the user updated, got {changes:#?}");
     };
@@ -300,7 +302,10 @@ async fn resend_issues_a_new_verification_token_replacing_the_earlier_ones_and_m
     m.service().resend_verification(&acting_as(&user)).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Token(AccountTokenChange::Discard { user_id, purpose }), Written::Token(AccountTokenChange::Insert(token))] = changes.as_slice()
+    let [
+        Written::Token(AccountTokenChange::Discard { user_id, purpose }),
+        Written::Token(AccountTokenChange::Insert(token)),
+    ] = changes.as_slice()
     else {
         panic!("expected the earlier tokens discarded and a new one stored, got {changes:#?}");
     };
@@ -370,7 +375,11 @@ async fn forgot_password_stores_a_one_hour_reset_token_and_mails_the_link() {
     m.service().forgot_password(forgot(" ADA@example.com ")).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Token(AccountTokenChange::Discard { purpose, .. }), Written::Token(AccountTokenChange::Insert(token))] = changes.as_slice() else {
+    let [
+        Written::Token(AccountTokenChange::Discard { purpose, .. }),
+        Written::Token(AccountTokenChange::Insert(token)),
+    ] = changes.as_slice()
+    else {
         panic!("expected the earlier tokens discarded and a new one stored, got {changes:#?}");
     };
     assert_eq!((*purpose, token.purpose), (TokenPurpose::ResetPassword, TokenPurpose::ResetPassword));

@@ -176,7 +176,12 @@ impl ApiKeyService {
         )
         .before(snapshot(&current))
         .after(snapshot(&revoked));
-        match self.ports.unit_of_work.commit(Changes::new().with(ApiKeyChange::Revoke { id, at: now }).with(audit)).await {
+        match self
+            .ports
+            .unit_of_work
+            .commit(Changes::new().with(ApiKeyChange::Revoke { id, at: now }).with(audit))
+            .await
+        {
             Ok(()) => {
                 tracing::info!(owner = %current.user_id(), "API key revoked");
                 Ok(())

@@ -1,7 +1,7 @@
 //! Unit tests of the API-key use cases, every port mocked.
 
-use crate::test_support::Written;
 use crate::api_keys::ApiKeyChange;
+use crate::test_support::Written;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -19,9 +19,7 @@ use super::{
 use crate::{
     audit::{AuditAction, AuditEntity, AuditValue},
     auth::ports::MockOpaqueTokens,
-    common::{
-        Actor, ClientContext, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError,
-    },
+    common::{Actor, ClientContext, CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError},
     test_support::{a_user, fields_and_codes, fixed_clock, now, record_commits},
     users::ports::MockUserRepository,
 };
@@ -147,7 +145,9 @@ async fn create_stores_only_the_digest_and_prefix_and_returns_the_key_once() {
 
     assert_eq!(created.secret.expose_secret(), KEY);
     let changes = commits.single();
-    let [Written::ApiKey(ApiKeyChange::Insert(stored))] = changes.as_slice() else { panic!("expected one InsertApiKey: {changes:#?}") };
+    let [Written::ApiKey(ApiKeyChange::Insert(stored))] = changes.as_slice() else {
+        panic!("expected one InsertApiKey: {changes:#?}")
+    };
     assert_eq!(stored, &created.api_key);
     assert_eq!(stored.user_id(), ada.id());
     assert_eq!(stored.name().as_ref(), "deploys");

@@ -1,7 +1,7 @@
 //! Unit tests of the session-management use cases, every port mocked.
 
-use crate::test_support::Written;
 use crate::auth::SessionChange;
+use crate::test_support::Written;
 use std::sync::Arc;
 
 use chrono::Duration;

@@ -1,10 +1,10 @@
 //! Unit tests of the authentication use cases, every port mocked.
 
+use crate::account::AccountTokenChange;
+use crate::auth::SessionChange;
 use crate::test_support::Written;
 use crate::test_support::refused;
 use crate::users::UserChange;
-use crate::auth::SessionChange;
-use crate::account::AccountTokenChange;
 use crate::users::UserConstraint;
 use std::sync::Arc;
 
@@ -186,8 +186,11 @@ async fn register_stores_an_unverified_member_with_the_hashed_password_in_one_in
     let user = m.service().register(a_registration()).await.unwrap();
 
     let changes = commits.single();
-    let [Written::User(UserChange::Insert(stored)), Written::Token(AccountTokenChange::Discard { .. }), Written::Token(AccountTokenChange::Insert(token))] =
-        changes.as_slice()
+    let [
+        Written::User(UserChange::Insert(stored)),
+        Written::Token(AccountTokenChange::Discard { .. }),
+        Written::Token(AccountTokenChange::Insert(token)),
+    ] = changes.as_slice()
     else {
         panic!("expected the user and its verification token, got {changes:#?}");
     };
@@ -393,8 +396,11 @@ async fn login_by_email_opens_a_session_and_records_the_login_in_one_commit() {
     let outcome = m.service().login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Session(SessionChange::Open(session)), Written::Session(SessionChange::IssueRefreshToken(refresh)), Written::User(UserChange::RecordLogin { user_id, at })] =
-        changes.as_slice()
+    let [
+        Written::Session(SessionChange::Open(session)),
+        Written::Session(SessionChange::IssueRefreshToken(refresh)),
+        Written::User(UserChange::RecordLogin { user_id, at }),
+    ] = changes.as_slice()
     else {
         panic!("expected InsertSession, InsertRefreshToken, RecordLogin; got {changes:#?}");
     };
@@ -454,7 +460,9 @@ async fn login_refresh_token_expires_after_the_idle_timeout_when_the_session_las
     m.service_with(settings).login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let Some(Written::Session(SessionChange::IssueRefreshToken(refresh))) = changes.get(1) else { panic!("no refresh token in {changes:#?}") };
+    let Some(Written::Session(SessionChange::IssueRefreshToken(refresh))) = changes.get(1) else {
+        panic!("no refresh token in {changes:#?}")
+    };
     assert_eq!(refresh.expires_at, now() + Duration::days(2));
 }
 
@@ -476,7 +484,12 @@ async fn login_refresh_token_never_outlives_its_session() {
     m.service_with(settings).login(a_login(user.email().as_ref())).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Session(SessionChange::Open(session)), Written::Session(SessionChange::IssueRefreshToken(refresh)), ..] = changes.as_slice() else {
+    let [
+        Written::Session(SessionChange::Open(session)),
+        Written::Session(SessionChange::IssueRefreshToken(refresh)),
+        ..,
+    ] = changes.as_slice()
+    else {
         panic!("unexpected changes {changes:#?}");
     };
     assert_eq!(session.expires_at, now() + Duration::hours(12));
@@ -650,7 +663,9 @@ async fn refresh_token_never_outlives_its_session() {
     m.service().refresh(a_refresh()).await.unwrap();
 
     let changes = commits.single();
-    let Some(Written::Session(SessionChange::IssueRefreshToken(next))) = changes.get(1) else { panic!("no new token in {changes:#?}") };
+    let Some(Written::Session(SessionChange::IssueRefreshToken(next))) = changes.get(1) else {
+        panic!("no new token in {changes:#?}")
+    };
     assert_eq!(next.expires_at, now() + Duration::hours(2));
 }
 
@@ -772,7 +787,9 @@ async fn refresh_with_a_used_token_within_the_grace_window_issues_a_pair_without
     let outcome = m.service_with(settings).refresh(a_refresh()).await.unwrap();
 
     let changes = commits.single();
-    let [Written::Session(SessionChange::IssueRefreshToken(next)), Written::Session(SessionChange::Touch { id, .. })] = changes.as_slice() else {
+    let [Written::Session(SessionChange::IssueRefreshToken(next)), Written::Session(SessionChange::Touch { id, .. })] =
+        changes.as_slice()
+    else {
         panic!("expected InsertRefreshToken, TouchSession and no consumption; got {changes:#?}");
     };
     assert_eq!((next.session_id, *id), (session.id, session.id));
@@ -835,7 +852,13 @@ async fn refresh_that_loses_a_race_within_a_grace_window_retries_without_consumi
     let all = commits.all();
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(matches!(all[0].first(), Some(Written::Session(SessionChange::ConsumeRefreshToken { .. }))), "{all:#?}");
-    assert!(matches!(all[1].as_slice(), [Written::Session(SessionChange::IssueRefreshToken(_)), Written::Session(SessionChange::Touch { .. })]), "{all:#?}");
+    assert!(
+        matches!(
+            all[1].as_slice(),
+            [Written::Session(SessionChange::IssueRefreshToken(_)), Written::Session(SessionChange::Touch { .. })]
+        ),
+        "{all:#?}"
+    );
     assert_eq!(outcome.tokens.session_id, session.id);
 }
 

@@ -2,9 +2,9 @@
 //! fakes behind the mocks (a throttle row, a limiter streak) so that a test can run a whole
 //! sequence of logins and watch the delays grow.
 
-use crate::test_support::Written;
 use crate::auth::SessionChange;
 use crate::limits::ThrottleChange;
+use crate::test_support::Written;
 use std::{
     collections::HashMap,
     sync::{
@@ -323,7 +323,10 @@ async fn a_success_forgets_the_failures_in_the_commit_that_opens_the_session() {
 
     let last = bench.commits.all().pop().expect("the login's commit");
     assert!(matches!(last.first(), Some(Written::Session(SessionChange::Open(_)))), "{last:#?}");
-    assert!(matches!(last.last(), Some(Written::Throttle(ThrottleChange::Clear { user_id })) if *user_id == ada.id()), "{last:#?}");
+    assert!(
+        matches!(last.last(), Some(Written::Throttle(ThrottleChange::Clear { user_id })) if *user_id == ada.id()),
+        "{last:#?}"
+    );
     assert_eq!(bench.stored(), None);
     fail_in_a_row(&bench, &email, 3).await;
     assert_eq!(bench.stored().map(|t| t.failures), Some(3), "counting starts over");
@@ -470,7 +473,9 @@ async fn an_admin_unlocks_an_account_and_the_trail_says_who() {
     service.unlock(&acting_as(&admin), ada.id()).await.unwrap();
 
     let changes = commits.single();
-    assert!(matches!(changes.as_slice(), [Written::Throttle(ThrottleChange::Clear { user_id })] if *user_id == ada.id()));
+    assert!(
+        matches!(changes.as_slice(), [Written::Throttle(ThrottleChange::Clear { user_id })] if *user_id == ada.id())
+    );
     let [audit] = commits.audits().try_into().expect("one audit entry");
     assert_eq!(audit.action, AuditAction::UserUnlocked);
     assert_eq!((audit.entity_type, audit.entity_id.clone()), (AuditEntity::User, ada.id().to_string()));

@@ -18,8 +18,7 @@ use super::{
 use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, EventType, OutboxEvent, Snapshot},
     common::{
-        Actor, Changes, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork, ValidationErrors,
-        Validator,
+        Actor, Changes, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork, ValidationErrors, Validator,
     },
     users::ports::UserRepository,
 };
@@ -182,7 +181,12 @@ impl ProjectService {
         .after(project_snapshot(&project));
         self.ports
             .unit_of_work
-            .commit(Changes::new().with(ProjectChange::Insert(project.clone())).with(ProjectChange::AddMember(owner)).with(audit))
+            .commit(
+                Changes::new()
+                    .with(ProjectChange::Insert(project.clone()))
+                    .with(ProjectChange::AddMember(owner))
+                    .with(audit),
+            )
             .await
             .map_err(|e| ProjectError::of_commit(e, None))?;
         tracing::info!(project_id = %project.id(), "project created");
@@ -602,7 +606,10 @@ impl ProjectService {
         // The old owner steps down before the new one steps up: storage never holds two owners,
         // not even in the middle of the transaction.
         let changes = Changes::new()
-            .with(ProjectChange::UpdateMember { membership: from.clone(), expected_version: owner.membership.version() })
+            .with(ProjectChange::UpdateMember {
+                membership: from.clone(),
+                expected_version: owner.membership.version(),
+            })
             .with(ProjectChange::UpdateMember { membership: to.clone(), expected_version: target.membership.version() })
             .with(ProjectChange::Update { project: project.clone(), expected_version: current.version() })
             .with(audit)

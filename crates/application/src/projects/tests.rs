@@ -1,9 +1,9 @@
 //! Unit tests of the projects use cases, every port mocked.
 
-use crate::test_support::Written;
-use crate::test_support::refused;
 use crate::projects::ProjectChange;
 use crate::projects::ProjectConstraint;
+use crate::test_support::Written;
+use crate::test_support::refused;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -210,7 +210,9 @@ async fn create_stores_the_project_its_owner_membership_and_an_audit_entry_in_on
     assert_eq!(project.description().map(AsRef::as_ref), Some("To the moon"));
     assert_eq!((project.status(), project.created_at()), (ProjectStatus::Active, now()));
     let changes = commits.single();
-    let [Written::Project(ProjectChange::Insert(stored)), Written::Project(ProjectChange::AddMember(owner))] = changes.as_slice() else {
+    let [Written::Project(ProjectChange::Insert(stored)), Written::Project(ProjectChange::AddMember(owner))] =
+        changes.as_slice()
+    else {
         panic!("{changes:#?}");
     };
     assert_eq!(stored, project);
@@ -915,7 +917,8 @@ async fn change_member_role_by_the_owner_or_an_admin_stores_it_audits_it_and_tel
 
         assert_eq!((view.member.membership.role(), view.member.membership.version()), (ProjectRole::Maintainer, 3));
         let changes = commits.all().concat();
-        let [Written::Project(ProjectChange::UpdateMember { membership, expected_version }), Written::Event(event)] = changes.as_slice()
+        let [Written::Project(ProjectChange::UpdateMember { membership, expected_version }), Written::Event(event)] =
+            changes.as_slice()
         else {
             panic!("{changes:#?}");
         };
@@ -1040,8 +1043,10 @@ async fn remove_member_by_the_owner_a_maintainer_or_an_admin_deletes_it_audits_i
         m.service().remove_member(&acting_as(actor), project.id(), c.viewer.id(), Some(2)).await.unwrap();
 
         let changes = commits.all().concat();
-        let [Written::Project(ProjectChange::RemoveMember { project_id, user_id, expected_version }), Written::Event(event)] =
-            changes.as_slice()
+        let [
+            Written::Project(ProjectChange::RemoveMember { project_id, user_id, expected_version }),
+            Written::Event(event),
+        ] = changes.as_slice()
         else {
             panic!("{changes:#?}");
         };
@@ -1139,7 +1144,10 @@ async fn removing_a_non_member_is_member_not_found() {
 async fn remove_member_checks_the_memberships_version() {
     let (c, project, mut m, _) = scene();
     m.nothing_stored();
-    assert_err(m.service().remove_member(&acting_as(&c.owner), project.id(), c.viewer.id(), Some(9)).await, "Stale(Precondition");
+    assert_err(
+        m.service().remove_member(&acting_as(&c.owner), project.id(), c.viewer.id(), Some(9)).await,
+        "Stale(Precondition",
+    );
 
     for (expected_version, outcome) in [(Some(2), "Stale(Precondition"), (None, "Stale(LostRace")] {
         let (c, project, mut m, _) = scene();
@@ -1227,7 +1235,10 @@ async fn transfer_to_a_non_member_names_user_id() {
 async fn transfer_to_the_owner_is_a_conflict() {
     let (c, project, mut m, _) = scene();
     m.nothing_stored();
-    assert_err(m.service().transfer(&acting_as(&c.admin), project.id(), transfer_to(&c.owner, None)).await, "Conflict(AlreadyOwner");
+    assert_err(
+        m.service().transfer(&acting_as(&c.admin), project.id(), transfer_to(&c.owner, None)).await,
+        "Conflict(AlreadyOwner",
+    );
 }
 
 #[tokio::test]

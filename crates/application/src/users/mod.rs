@@ -9,8 +9,8 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use draft::{AccountDraft, check_password};
 pub use changes::{UserChange, UserConstraint};
+pub(crate) use draft::{AccountDraft, check_password};
 pub use errors::{UserConflict, UserError};
 pub use service::{
     CreateUserCommand, MAX_BULK_USERS, NewAdminCommand, ProfileUpdate, UserPorts, UserService, UserUpdate,

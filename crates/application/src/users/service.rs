@@ -301,8 +301,15 @@ impl UserService {
         // Every insert, then every audit entry: runs of one kind, which the unit of work may store
         // a batch at a time.
         let audits = users.iter().map(|user| {
-            AuditRecord::new(AuditAction::UserCreated, AuditEntity::User, user.id(), Some(actor.id()), actor.context(), now)
-                .after(Snapshot::of_user(user))
+            AuditRecord::new(
+                AuditAction::UserCreated,
+                AuditEntity::User,
+                user.id(),
+                Some(actor.id()),
+                actor.context(),
+                now,
+            )
+            .after(Snapshot::of_user(user))
         });
         let mut changes: Changes = users.iter().cloned().map(UserChange::Insert).collect();
         changes.extend(audits);

@@ -1,12 +1,12 @@
 //! Unit tests of the users-management use cases, every port mocked.
 
+use crate::account::AccountTokenChange;
+use crate::auth::SessionChange;
 use crate::common::Staleness;
-use crate::users::UserConflict;
 use crate::test_support::Written;
 use crate::test_support::refused;
 use crate::users::UserChange;
-use crate::auth::SessionChange;
-use crate::account::AccountTokenChange;
+use crate::users::UserConflict;
 use crate::users::UserConstraint;
 use std::sync::Arc;
 
@@ -146,7 +146,12 @@ fn single_insert(commits: &Commits) -> User {
 fn without_tokens(changes: Vec<Written>) -> Vec<Written> {
     changes
         .into_iter()
-        .filter(|c| !matches!(c, Written::Token(AccountTokenChange::Insert(_)) | Written::Token(AccountTokenChange::Discard { .. })))
+        .filter(|c| {
+            !matches!(
+                c,
+                Written::Token(AccountTokenChange::Insert(_)) | Written::Token(AccountTokenChange::Discard { .. })
+            )
+        })
         .collect()
 }
 
@@ -1251,7 +1256,11 @@ async fn delete_soft_deletes_the_user_and_ends_its_sessions_in_one_commit() {
     m.service().delete(&acting_as(&admin), member.id(), Some(member.version())).await.unwrap();
 
     let changes = commits.single();
-    let [Written::User(UserChange::Update { user, expected_version }), Written::Session(SessionChange::Revoke { id, at })] = changes.as_slice() else {
+    let [
+        Written::User(UserChange::Update { user, expected_version }),
+        Written::Session(SessionChange::Revoke { id, at }),
+    ] = changes.as_slice()
+    else {
         panic!("expected UpdateUser then RevokeSession, got {changes:#?}");
     };
     assert_eq!(user.id(), member.id());

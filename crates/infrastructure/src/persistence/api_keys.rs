@@ -15,8 +15,9 @@ use forge_domain::{
     users::UserId,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, NullOrdering},
 };
 
@@ -128,7 +129,10 @@ impl Store for ApiKeyChange {
             match change {
                 Self::Insert(key) => {
                     tracing::debug!(api_key_id = %key.id(), user_id = %key.user_id(), "insert API key");
-                    api_keys::Entity::insert(to_active_model(&key)).exec_without_returning(tx).await.map_err(write_error)?;
+                    api_keys::Entity::insert(to_active_model(&key))
+                        .exec_without_returning(tx)
+                        .await
+                        .map_err(write_error)?;
                 }
                 Self::Revoke { id, at } => {
                     tracing::debug!(api_key_id = %id, "revoke API key");
@@ -147,7 +151,9 @@ impl Store for ApiKeyChange {
                     api_keys::Entity::update_many()
                         .col_expr(Column::LastUsedAt, Expr::value(stored(at)))
                         .filter(Column::Id.eq(id.as_uuid()))
-                        .filter(Condition::any().add(Column::LastUsedAt.is_null()).add(Column::LastUsedAt.lt(stored(at))))
+                        .filter(
+                            Condition::any().add(Column::LastUsedAt.is_null()).add(Column::LastUsedAt.lt(stored(at))),
+                        )
                         .exec(tx)
                         .await
                         .map_err(write_error)?;

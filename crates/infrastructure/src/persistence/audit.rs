@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use forge_application::{
     ClientContext, Page, SortOrder, UnexpectedError,
-    common::CommitError,
     audit::{
         AuditAction, AuditEntity, AuditEntry, AuditRecord, AuditValue, OutboxEvent, Snapshot, StoredSnapshot,
         ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository, AuditLogSort},
     },
+    common::CommitError,
 };
 use forge_domain::users::UserId;
 use sea_orm::{
@@ -19,11 +19,11 @@ use sea_orm::{
 use serde_json::{Map, Value};
 
 use super::{
+    BATCH_ROWS,
     entities::{
         audit_logs::{self, Column},
         outbox_events,
     },
-    BATCH_ROWS,
     errors::{CorruptRow, unexpected, write_error},
     stored,
     unit_of_work::Store,

@@ -44,7 +44,10 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Stores a run of boxed changes that are all of type `C`.
 type StoreFn = for<'a> fn(Vec<Box<dyn Change>>, &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), CommitError>>;
 
-fn store_boxed<C: Store>(run: Vec<Box<dyn Change>>, tx: &DatabaseTransaction) -> BoxFuture<'_, Result<(), CommitError>> {
+fn store_boxed<C: Store>(
+    run: Vec<Box<dyn Change>>,
+    tx: &DatabaseTransaction,
+) -> BoxFuture<'_, Result<(), CommitError>> {
     Box::pin(async move {
         let mut typed = Vec::with_capacity(run.len());
         for change in run {
@@ -101,7 +104,11 @@ impl UnitOfWork for SeaUnitOfWork {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        let tx = self.db.begin_with_options(options).await.map_err(|e| CommitError::Unexpected(super::errors::unexpected(e)))?;
+        let tx = self
+            .db
+            .begin_with_options(options)
+            .await
+            .map_err(|e| CommitError::Unexpected(super::errors::unexpected(e)))?;
         for (store, run) in runs {
             if let Err(error) = store(run, &tx).await {
                 if let Err(rollback) = tx.rollback().await {

@@ -18,8 +18,8 @@ use sea_orm::{
 };
 
 use super::{
-    entities::users::{self, Column},
     BATCH_ROWS,
+    entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
     unit_of_work::Store,

@@ -1,6 +1,6 @@
 use chrono::Duration;
-use forge_application::users::UserChange;
 use forge_application::account::AccountTokenChange;
+use forge_application::users::UserChange;
 use forge_application::{
     account::ports::AccountTokenRepository,
     common::{CommitError, UnexpectedKind, UnitOfWork},

@@ -1,8 +1,8 @@
 //! API keys: stored by digest only, listed per user, revoked once, touched forward only.
 
-use forge_application::users::UserChange;
-use forge_application::api_keys::ApiKeyChange;
 use chrono::Duration;
+use forge_application::api_keys::ApiKeyChange;
+use forge_application::users::UserChange;
 use forge_application::{
     ClientContext, PageRequest, SortOrder,
     api_keys::ports::{ApiKeyQuery, ApiKeyRepository, ApiKeySort},

@@ -97,11 +97,7 @@ async fn a_refused_change_leaves_neither_its_audit_entry_nor_its_event() {
 
     let err = h
         .uow
-        .commit(changes![
-            audit,
-            event,
-            UserChange::Insert(user("ada@example.com", "ada_again")),
-        ])
+        .commit(changes![audit, event, UserChange::Insert(user("ada@example.com", "ada_again")),])
         .await
         .unwrap_err();
 
@@ -147,7 +143,7 @@ mod reading {
             AuditAction, AuditEntity, AuditRecord, AuditValue, Snapshot,
             ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository},
         },
-        common::{UnitOfWork},
+        common::UnitOfWork,
     };
     use forge_domain::users::UserId;
     use forge_infrastructure::SeaAuditLogRepository;

@@ -1,8 +1,8 @@
 //! The dashboard's counts: one aggregate query per table, soft-deleted rows left out.
 
-use forge_application::users::UserChange;
-use forge_application::projects::ProjectChange;
 use chrono::Duration;
+use forge_application::projects::ProjectChange;
+use forge_application::users::UserChange;
 use forge_application::{common::UnitOfWork, dashboard::ports::StatsSource};
 use forge_domain::{
     projects::{NewProject, Project, ProjectName, ProjectStatus},

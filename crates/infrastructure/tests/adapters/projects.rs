@@ -1,10 +1,10 @@
 //! Projects and memberships: the repository, the guarded writes of the unit of work, and the rules
 //! the database keeps by itself (one owner per project, one live name per owner).
 
-use forge_application::users::UserChange;
+use chrono::Duration;
 use forge_application::projects::ProjectChange;
 use forge_application::projects::ProjectConstraint;
-use chrono::Duration;
+use forge_application::users::UserChange;
 use forge_application::{
     Actor, ClientContext, PageRequest, SortOrder,
     common::{CommitError, UnexpectedKind, UnitOfWork},
@@ -142,7 +142,8 @@ async fn a_name_is_unique_per_owner_among_live_projects_ignoring_case() {
 
     for spelling in ["Apollo", "APOLLO", "apollo"] {
         let (again, owner) = Project::create(ada.id(), new_project(spelling), t0());
-        let err = h.uow.commit(changes![ProjectChange::Insert(again), ProjectChange::AddMember(owner)]).await.unwrap_err();
+        let err =
+            h.uow.commit(changes![ProjectChange::Insert(again), ProjectChange::AddMember(owner)]).await.unwrap_err();
         assert!(err.constraint() == Some(&ProjectConstraint::NameTaken), "{spelling}: {err:?}");
     }
     start(&h, &bob, "apollo", Duration::zero()).await;
@@ -164,7 +165,8 @@ async fn renaming_or_transferring_onto_a_taken_name_is_refused_and_changes_nothi
 
     let mut renamed = gemini.clone();
     renamed.rename(ProjectName::parse("apollo").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 1 }]).await.unwrap_err();
+    let err =
+        h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 1 }]).await.unwrap_err();
     assert!(err.constraint() == Some(&ProjectConstraint::NameTaken), "{err:?}");
 
     let (mercury, mut ada_owner) = start(&h, &ada, "MERCURY", Duration::zero()).await;
@@ -208,13 +210,19 @@ async fn the_database_refuses_a_second_owner_however_it_is_written() {
     let (project, _) = start(&h, &ada, "Apollo", Duration::zero()).await;
     add(&h, &project, &bob, ProjectRole::Maintainer).await;
 
-    let err =
-        h.uow.commit(changes![ProjectChange::AddMember(forged(&project, &cy, ProjectRole::Owner, 1))]).await.unwrap_err();
+    let err = h
+        .uow
+        .commit(changes![ProjectChange::AddMember(forged(&project, &cy, ProjectRole::Owner, 1))])
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommitError::Stale), "a second owner inserted: {err:?}");
 
     let promoted = forged(&project, &bob, ProjectRole::Owner, 2);
-    let err =
-        h.uow.commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 1 }]).await.unwrap_err();
+    let err = h
+        .uow
+        .commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 1 }])
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommitError::Stale), "a member promoted without the owner stepping down: {err:?}");
 
     assert_eq!(count(&h, "SELECT COUNT(*) AS n FROM project_members WHERE role = 'owner'").await, 1);
@@ -292,18 +300,26 @@ async fn writes_based_on_a_stale_version_are_refused_and_change_nothing() {
 
     let mut renamed = project.clone();
     renamed.rename(ProjectName::parse("Artemis").unwrap(), t0()).unwrap();
-    let err = h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 7 }]).await.unwrap_err();
+    let err =
+        h.uow.commit(changes![ProjectChange::Update { project: renamed, expected_version: 7 }]).await.unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 
     let mut promoted = member.clone();
     project.change_member_role(&mut promoted, ProjectRole::Maintainer, t0()).unwrap();
-    let err =
-        h.uow.commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 5 }]).await.unwrap_err();
+    let err = h
+        .uow
+        .commit(changes![ProjectChange::UpdateMember { membership: promoted, expected_version: 5 }])
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
 
     let err = h
         .uow
-        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: bob.id(), expected_version: 5 }])
+        .commit(changes![ProjectChange::RemoveMember {
+            project_id: project.id(),
+            user_id: bob.id(),
+            expected_version: 5
+        }])
         .await
         .unwrap_err();
     assert!(matches!(err, CommitError::Stale), "{err:?}");
@@ -335,7 +351,11 @@ async fn writes_based_on_the_current_version_are_stored() {
     assert_eq!(h.projects.member(project.id(), bob.id()).await.unwrap().unwrap().membership, promoted);
 
     h.uow
-        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: bob.id(), expected_version: 2 }])
+        .commit(changes![ProjectChange::RemoveMember {
+            project_id: project.id(),
+            user_id: bob.id(),
+            expected_version: 2
+        }])
         .await
         .unwrap();
     assert_eq!(h.projects.member(project.id(), bob.id()).await.unwrap(), None);
@@ -350,7 +370,11 @@ async fn the_owners_membership_is_never_deleted() {
 
     let err = h
         .uow
-        .commit(changes![ProjectChange::RemoveMember { project_id: project.id(), user_id: ada.id(), expected_version: 1 }])
+        .commit(changes![ProjectChange::RemoveMember {
+            project_id: project.id(),
+            user_id: ada.id(),
+            expected_version: 1
+        }])
         .await
         .unwrap_err();
 

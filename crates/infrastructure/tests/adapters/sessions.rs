@@ -1,6 +1,6 @@
 use chrono::Duration;
-use forge_application::users::UserChange;
 use forge_application::auth::SessionChange;
+use forge_application::users::UserChange;
 use forge_application::{
     auth::ports::SessionRepository,
     common::{Changes, CommitError, UnexpectedKind, UnitOfWork},
@@ -63,7 +63,10 @@ async fn consuming_a_refresh_token_twice_is_stale_the_second_time() {
     let (h, ada) = with_user().await;
     let session = session_for(&ada, t0());
     let token = refresh_token(session.id, "abc", t0());
-    h.uow.commit(changes![SessionChange::Open(session), SessionChange::IssueRefreshToken(token.clone())]).await.unwrap();
+    h.uow
+        .commit(changes![SessionChange::Open(session), SessionChange::IssueRefreshToken(token.clone())])
+        .await
+        .unwrap();
     let used_at = t0() + Duration::minutes(5);
     let consume = |at| changes![SessionChange::ConsumeRefreshToken { digest: token.digest.clone(), at }];
 
@@ -112,7 +115,11 @@ async fn ten_concurrent_consumptions_of_one_refresh_token_succeed_exactly_once()
         // Each racer also stores its successor token, as a refresh does.
         let next = refresh_token(session.id, &format!("next{i}"), t0());
         tasks.spawn(async move {
-            uow.commit(changes![SessionChange::ConsumeRefreshToken { digest, at: t0() }, SessionChange::IssueRefreshToken(next)]).await
+            uow.commit(changes![
+                SessionChange::ConsumeRefreshToken { digest, at: t0() },
+                SessionChange::IssueRefreshToken(next)
+            ])
+            .await
         });
     }
     let (mut won, mut stale) = (0, 0);

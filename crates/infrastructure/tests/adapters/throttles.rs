@@ -1,8 +1,8 @@
 //! Stored login throttles: written with a guard so that parallel failures are all counted, read
 //! back exactly, and kept apart from the user's row.
 
-use forge_application::users::UserChange;
 use forge_application::limits::ThrottleChange;
+use forge_application::users::UserChange;
 use std::sync::Arc;
 
 use chrono::Duration;

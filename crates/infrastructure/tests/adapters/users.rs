@@ -1,6 +1,6 @@
 use chrono::{DateTime, Duration};
-use forge_application::users::UserChange;
 use forge_application::auth::SessionChange;
+use forge_application::users::UserChange;
 use forge_application::users::UserConstraint;
 use forge_application::{
     PageRequest, SortOrder,

@@ -4,7 +4,7 @@ use actix_web::{
     http::{StatusCode, header},
     test::{self, TestRequest},
 };
-use forge_application::common::{Change, Page};
+use forge_application::{api_keys::ApiKeyChange, audit::AuditRecord, common::Page};
 use forge_domain::{
     api_keys::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyParts, ApiKeyScopes},
     sessions::TokenDigest,
@@ -114,7 +114,11 @@ async fn creating_a_key_answers_201_with_the_key_once_and_its_location() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::InsertApiKey(_), Change::Audit(_)]))
+        .withf(|changes| {
+            changes.len() == 2
+                && matches!(changes.of::<ApiKeyChange>().next(), Some(ApiKeyChange::Insert(_)))
+                && changes.of::<AuditRecord>().count() == 1
+        })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.state())).await;
     let req = TestRequest::post()
@@ -212,7 +216,11 @@ async fn revoking_a_key_answers_204_and_an_unknown_one_404() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::RevokeApiKey { .. }, Change::Audit(_)]))
+        .withf(|changes| {
+            changes.len() == 2
+                && matches!(changes.of::<ApiKeyChange>().next(), Some(ApiKeyChange::Revoke { .. }))
+                && changes.of::<AuditRecord>().count() == 1
+        })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.state())).await;
     let bearer = ("authorization", "Bearer t");

@@ -5,8 +5,9 @@ use actix_web::{
     test::{self, TestRequest},
 };
 use forge_application::{
+    audit::AuditRecord,
+    auth::SessionChange,
     auth::ports::{AccessTokenError, IssuedAccessToken},
-    common::Change,
 };
 use forge_domain::{
     sessions::TokenDigest,
@@ -124,8 +125,8 @@ async fn login_answers_the_token_pair_and_the_user() {
 async fn login_records_the_client_address_through_trusted_proxies_and_the_user_agent() {
     let mut mocks = login_mocks();
     mocks.unit_of_work.expect_commit().times(1).withf(|changes| {
-        changes.iter().any(|change| {
-            matches!(change, Change::InsertSession(session)
+        changes.of::<SessionChange>().any(|change| {
+            matches!(change, SessionChange::Open(session)
                 if session.ip.as_deref() == Some("203.0.113.7") && session.user_agent.as_deref() == Some("forge-test/1.0"))
         })
     }).returning(|_| Ok(()));
@@ -226,7 +227,11 @@ async fn logout_ends_the_session_and_answers_204() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::RevokeSession { .. }, Change::Audit(_)]))
+        .withf(|changes| {
+            changes.len() == 2
+                && matches!(changes.of::<SessionChange>().next(), Some(SessionChange::Revoke { .. }))
+                && changes.of::<AuditRecord>().count() == 1
+        })
         .returning(|_| Ok(()));
     mocks.revocations.expect_revoke().times(1).returning(|_, _| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;

@@ -6,7 +6,9 @@ use actix_web::{
     test::{self, TestRequest},
 };
 use forge_application::{
-    common::{Change, Page},
+    audit::AuditRecord,
+    common::Page,
+    projects::ProjectChange,
     projects::ports::{Member, ProjectView},
 };
 use forge_domain::{
@@ -104,8 +106,10 @@ async fn a_patch_with_the_current_if_match_is_stored_and_answers_the_new_etag() 
         .expect_commit()
         .times(1)
         .withf(|changes| {
-            matches!(changes.as_slice(), [Change::UpdateProject { project, expected_version: 1 }, Change::Audit(_)]
-                if project.name().as_ref() == "Artemis")
+            changes.len() == 2
+                && changes.of::<AuditRecord>().count() == 1
+                && matches!(changes.of::<ProjectChange>().next(), Some(ProjectChange::Update { project, expected_version: 1 })
+                    if project.name().as_ref() == "Artemis")
         })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;

@@ -6,7 +6,7 @@ use actix_web::{
     test::{self, TestRequest},
 };
 use chrono::Duration;
-use forge_application::{auth::ports::IssuedAccessToken, common::Change};
+use forge_application::auth::{SessionChange, ports::IssuedAccessToken};
 use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::Role,
@@ -141,7 +141,9 @@ async fn in_cookie_mode_refresh_reads_the_cookie_and_needs_x_requested_with() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.first(), Some(Change::ConsumeRefreshToken { .. })))
+        .withf(|changes| {
+            matches!(changes.of::<SessionChange>().next(), Some(SessionChange::ConsumeRefreshToken { .. }))
+        })
         .returning(|_| Ok(()));
     mocks.http = cookie_mode();
     let app = test::init_service(build_app(mocks.state())).await;

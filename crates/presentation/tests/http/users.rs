@@ -4,7 +4,7 @@ use actix_web::{
     http::{StatusCode, header},
     test::{self, TestRequest},
 };
-use forge_application::common::{Change, Page};
+use forge_application::{audit::AuditRecord, common::Page, users::UserChange};
 use forge_domain::users::{FullName, Role, User, UserParts};
 use forge_presentation::build_app;
 use serde_json::json;
@@ -73,7 +73,11 @@ async fn patching_me_with_a_null_full_name_clears_it() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }, Change::Audit(_)] if user.full_name().is_none()))
+        .withf(|changes| {
+            changes.len() == 2
+                && changes.of::<AuditRecord>().count() == 1
+                && matches!(changes.of::<UserChange>().next(), Some(UserChange::Update { user, .. }) if user.full_name().is_none())
+        })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.authenticates("t", &ada).state())).await;
     let req = TestRequest::patch().uri("/api/v1/users/me").set_json(json!({"full_name": null}));
@@ -204,7 +208,11 @@ async fn deleting_a_user_answers_204() {
         .unit_of_work
         .expect_commit()
         .times(1)
-        .withf(|changes| matches!(changes.as_slice(), [Change::UpdateUser { user, .. }, Change::Audit(_)] if user.is_deleted()))
+        .withf(|changes| {
+            changes.len() == 2
+                && changes.of::<AuditRecord>().count() == 1
+                && matches!(changes.of::<UserChange>().next(), Some(UserChange::Update { user, .. }) if user.is_deleted())
+        })
         .returning(|_| Ok(()));
     let app = test::init_service(build_app(mocks.state())).await;
     let req = TestRequest::delete().uri(&format!("/api/v1/users/{}", target.id()));
@@ -220,7 +228,7 @@ async fn an_admin_deleting_itself_is_a_409_with_the_reason() {
     let res = test::call_service(&app, bearer(req, "t").to_request()).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let problem = problem_of(res).await;
-    assert_eq!(problem.code, "CONFLICT");
+    assert_eq!(problem.code, "SELF_DELETION");
     assert_eq!(problem.detail, "admins cannot delete themselves");
 }
 

@@ -74,7 +74,7 @@ async fn a_name_is_unique_per_owner_ignoring_case_and_free_again_once_deleted() 
 
     for spelling in ["Apollo", "APOLLO", " apollo "] {
         let response = app.post("/api/v1/projects", Some(&ada.access_token), &json!({"name": spelling})).await;
-        assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+        assert_problem(response, StatusCode::CONFLICT, "PROJECT_NAME_TAKEN").await;
     }
     create_project(&app, &bob, "apollo").await;
 
@@ -82,7 +82,7 @@ async fn a_name_is_unique_per_owner_ignoring_case_and_free_again_once_deleted() 
     let rename = app
         .patch(&project_path(gemini["id"].as_str().unwrap()), Some(&ada.access_token), &json!({"name": "APOLLO"}))
         .await;
-    assert_problem(rename, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(rename, StatusCode::CONFLICT, "PROJECT_NAME_TAKEN").await;
 
     let deleted = app.delete(&project_path(first["id"].as_str().unwrap()), Some(&ada.access_token)).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);

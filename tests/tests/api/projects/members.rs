@@ -67,7 +67,7 @@ async fn adding_someone_who_already_is_a_member_is_a_409() {
     let cast = Cast::new().await;
     for member in [&cast.viewer.id, &cast.owner.id] {
         let response = add_member(&cast.app, &cast.owner, &cast.project, member, "maintainer").await;
-        assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+        assert_problem(response, StatusCode::CONFLICT, "ALREADY_MEMBER").await;
     }
     assert_eq!(role_of(&cast.app, &cast.owner, &cast.project, &cast.viewer.id).await.as_deref(), Some("viewer"));
 }
@@ -105,7 +105,7 @@ async fn the_owner_cannot_be_removed_by_anyone_nor_leave() {
     let path = member_path(&cast.project, &cast.owner.id);
     for session in [&cast.owner, &cast.maintainer, &cast.admin] {
         let response = cast.app.delete(&path, Some(&session.access_token)).await;
-        assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+        assert_problem(response, StatusCode::CONFLICT, "OWNER_CANNOT_LEAVE").await;
     }
     assert_problem(cast.app.delete(&path, Some(&cast.viewer.access_token)).await, StatusCode::FORBIDDEN, "FORBIDDEN")
         .await;
@@ -119,7 +119,7 @@ async fn the_owner_cannot_be_demoted_even_by_itself_or_an_admin() {
     for session in [&cast.owner, &cast.admin] {
         for role in ["maintainer", "viewer"] {
             let response = cast.app.patch(&path, Some(&session.access_token), &json!({"role": role})).await;
-            let problem = assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+            let problem = assert_problem(response, StatusCode::CONFLICT, "OWNER_CANNOT_BE_DEMOTED").await;
             assert!(problem["detail"].as_str().unwrap().contains("transfer"), "{problem}");
         }
     }
@@ -154,7 +154,7 @@ async fn a_transfer_makes_the_member_owner_and_the_old_owner_a_maintainer_who_ma
     // The old owner, now a maintainer, may leave; the new owner may not.
     let new_owner_leaves =
         cast.app.delete(&member_path(&cast.project, &cast.viewer.id), Some(&cast.viewer.access_token)).await;
-    assert_problem(new_owner_leaves, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(new_owner_leaves, StatusCode::CONFLICT, "OWNER_CANNOT_LEAVE").await;
     let old_owner_leaves =
         cast.app.delete(&member_path(&cast.project, &cast.owner.id), Some(&cast.owner.access_token)).await;
     assert_eq!(old_owner_leaves.status(), StatusCode::NO_CONTENT);
@@ -178,7 +178,7 @@ async fn a_transfer_needs_a_member_who_is_not_already_the_owner() {
     assert_eq!(problem["errors"][0]["code"], "NOT_A_MEMBER");
 
     let response = cast.app.post(&path, token, &json!({"user_id": cast.owner.id})).await;
-    assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(response, StatusCode::CONFLICT, "ALREADY_OWNER").await;
 
     let response = cast.app.post(&path, token, &json!({})).await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
@@ -199,7 +199,7 @@ async fn a_transfer_to_a_member_who_owns_a_project_of_that_name_is_a_409() {
         )
         .await;
 
-    assert_problem(response, StatusCode::CONFLICT, "CONFLICT").await;
+    assert_problem(response, StatusCode::CONFLICT, "PROJECT_NAME_TAKEN").await;
     assert_eq!(role_of(&cast.app, &cast.owner, &cast.project, &cast.owner.id).await.as_deref(), Some("owner"));
 }
 
