@@ -15,7 +15,7 @@ use super::{
 use crate::{
     account::tokens,
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
-    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Change, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork},
     limits::{LockoutService, LockoutVerdict},
     mail::{self, MailQueue, MailTemplates},
     users::{AccountDraft, ports::UserRepository},
@@ -190,17 +190,15 @@ impl AuthService {
         if !self.settings.allow_registration {
             return Err(RegisterError::RegistrationClosed);
         }
-        let mut v = Validator::new();
         let draft = AccountDraft::parse(
-            &mut v,
             &cmd.email,
             &cmd.username,
             cmd.password.expose_secret(),
             cmd.full_name.as_deref(),
             &self.settings.password_policy,
-        );
-        v.finish().map_err(RegisterError::Validation)?;
-        let draft = draft.ok_or_else(|| UnexpectedError::internal("a field is missing although validation passed"))?;
+        )
+        .finish()
+        .map_err(RegisterError::Validation)?;
         if self.ports.users.by_email(&draft.email).await?.is_some() {
             return Err(RegisterError::EmailTaken);
         }
