@@ -16,4 +16,6 @@ pub mod projects;
 pub mod sessions;
 pub mod users;
 
+mod text;
+
 pub use error::FieldViolation;

@@ -230,9 +230,8 @@ pub fn build_app(
                 .configure(metrics::routes),
         )
         .default_service(web::to(routing::not_found))
-        // Innermost first: each `wrap` goes around everything before it. The time limit wraps
-        // each route instead (see `routing`).
-        .wrap(from_fn(mw::rate_limit::rate_limit))
+        // Innermost first: each `wrap` goes around everything before it. The request limits and
+        // the time limit wrap each route instead (see `routing`).
         .wrap(from_fn(mw::token_in_url::token_in_url))
         .wrap(cors)
         .wrap(from_fn(mw::problems::problems))

@@ -7,7 +7,11 @@
 //! the bulk time limit instead of the ordinary one, and its list bodies
 //! ([`ValidJsonList`](crate::extract::json::ValidJsonList)) the bulk size limit. An endpoint whose
 //! `POST` creates something is marked [`Endpoint::idempotent`]: its `POST` honours
-//! `Idempotency-Key` ([`idempotency`](crate::middleware::idempotency)).
+//! `Idempotency-Key` ([`idempotency`](crate::middleware::idempotency)). An endpoint whose `POST`
+//! is a limited action (logging in, registering, ...) is marked [`Endpoint::limited`]: its `POST`
+//! is counted per client address before anything else runs
+//! ([`rate_limit`](crate::middleware::rate_limit)), so which requests are limited is declared
+//! here, with the route, and nowhere else.
 
 use actix_web::{
     FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, Route,
@@ -18,8 +22,10 @@ use actix_web::{
     web,
 };
 
+use forge_application::limits::LimitedAction;
+
 use crate::{
-    middleware::{idempotency::Idempotency, timeout},
+    middleware::{idempotency::Idempotency, rate_limit, timeout},
     problem::Problem,
 };
 
@@ -30,6 +36,7 @@ pub(crate) struct Endpoint {
     methods: Vec<Method>,
     routes: Vec<(Method, Route)>,
     idempotency: Option<Idempotency>,
+    limit: Option<LimitedAction>,
 }
 
 /// Marks a bulk endpoint's requests (see the module notes); read by the time limit.
@@ -39,13 +46,20 @@ pub(crate) struct BulkRoute;
 impl Endpoint {
     /// An endpoint at `path` (relative to the enclosing scope) with no method yet.
     pub(crate) fn new(path: &str) -> Self {
-        Self { resource: web::resource(path), methods: Vec::new(), routes: Vec::new(), idempotency: None }
+        Self { resource: web::resource(path), methods: Vec::new(), routes: Vec::new(), idempotency: None, limit: None }
     }
 
     /// Makes the endpoint's `POST` honour `Idempotency-Key`, with keys belonging to the caller
     /// `idempotency` names.
     pub(crate) const fn idempotent(mut self, idempotency: Idempotency) -> Self {
         self.idempotency = Some(idempotency);
+        self
+    }
+
+    /// Makes the endpoint's `POST` the limited `action`: each request is counted against the
+    /// action's limit per client address, and refused with 429 past it.
+    pub(crate) const fn limited(mut self, action: LimitedAction) -> Self {
+        self.limit = Some(action);
         self
     }
 
@@ -131,7 +145,14 @@ impl HttpServiceFactory for Endpoint {
                 }
                 _ => route,
             };
-            resource = resource.route(with_time_limit(route));
+            // Outside the time limit and the idempotency replay: a refused request does neither.
+            let route = match self.limit {
+                Some(action) if method == Method::POST => {
+                    with_time_limit(route).wrap(from_fn(move |req, next| rate_limit::rate_limit(action, req, next)))
+                }
+                _ => with_time_limit(route),
+            };
+            resource = resource.route(route);
         }
         let resource = resource.default_service(web::to(move |req: HttpRequest| {
             let allow = allow.clone();

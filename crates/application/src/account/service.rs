@@ -21,7 +21,7 @@ use crate::{
         ports::{OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
         service::{SessionEnding, end_sessions},
     },
-    common::{Actor, Changes, ClientContext, Clock, CommitError, Staleness, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Changes, ClientContext, Clock, CommitError, Fields, Parsed, Staleness, UnitOfWork},
     mail::{self, MailQueue, MailTemplates, Notice},
     users::{UserChange, check_password, ports::UserRepository},
 };
@@ -159,10 +159,7 @@ impl AccountService {
     /// [`AccountError::Unexpected`] when storage fails.
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, cmd: ForgotPasswordCommand) -> Result<(), AccountError> {
-        let mut v = Validator::new();
-        let email = v.check("email", Email::parse(&cmd.email));
-        v.finish()?;
-        let email = email.ok_or_else(|| UnexpectedError::internal("the address is missing although it parsed"))?;
+        let email = Parsed::field("email", Email::parse(&cmd.email)).finish()?;
         let account = self.ports.users.by_email(&email).await?.filter(|u| u.ensure_can_act().is_ok());
         let now = self.now();
         let issued = match &account {
@@ -200,16 +197,14 @@ impl AccountService {
         for _ in 0..REDEEM_ATTEMPTS {
             let now = self.ports.clock.now();
             let user = self.redeemable(&digest, TokenPurpose::ResetPassword, now).await?;
-            let mut v = Validator::new();
             check_password(
-                &mut v,
                 "new_password",
                 cmd.new_password.expose_secret(),
                 user.username().as_ref(),
                 user.email().as_ref(),
                 &self.settings.password_policy,
-            );
-            v.finish()?;
+            )
+            .finish()?;
             let hash = self.ports.hasher.hash(cmd.new_password.clone()).await?;
             let mut changed = user.clone();
             changed.change_password(hash, now).map_err(|_| invalid_token())?;
@@ -255,19 +250,20 @@ impl AccountService {
     #[tracing::instrument(skip_all, fields(user_id = %actor.id()))]
     pub async fn change_password(&self, actor: &Actor, cmd: ChangePasswordCommand) -> Result<(), AccountError> {
         let user = actor.user();
-        let mut v = Validator::new();
-        check_password(
-            &mut v,
+        let new_password = check_password(
             "new_password",
             cmd.new_password.expose_secret(),
             user.username().as_ref(),
             user.email().as_ref(),
             &self.settings.password_policy,
         );
-        if !self.ports.hasher.verify(cmd.current_password, Some(user.password_hash().clone())).await? {
-            v.push(wrong_password());
-        }
-        v.finish()?;
+        let current_password =
+            if self.ports.hasher.verify(cmd.current_password, Some(user.password_hash().clone())).await? {
+                Parsed::valid(())
+            } else {
+                Parsed::invalid(wrong_password())
+            };
+        (new_password, current_password).finish()?;
         let hash = self.ports.hasher.hash(cmd.new_password).await?;
         let now = self.now();
         let mut changed = user.clone();

@@ -16,8 +16,8 @@ use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::ports::OpaqueTokens,
     common::{
-        Actor, Changes, ClientContext, Clock, CommitError, FieldError, Page, UnexpectedError, UnitOfWork,
-        ValidationErrors, Validator,
+        Actor, Changes, ClientContext, Clock, CommitError, FieldError, Fields, Page, Parsed, UnitOfWork,
+        ValidationErrors,
     },
     users::ports::UserRepository,
 };
@@ -107,20 +107,14 @@ impl ApiKeyService {
     pub async fn create(&self, actor: &Actor, cmd: CreateApiKeyCommand) -> Result<CreatedApiKey, ApiKeyError> {
         self.authorize_manage(actor)?;
         let now = self.ports.clock.now();
-        let mut v = Validator::new();
-        let name = v.check("name", ApiKeyName::parse(&cmd.name));
+        let name = Parsed::field("name", ApiKeyName::parse(&cmd.name));
         let scopes = match &cmd.scopes {
-            None => Some(ApiKeyScopes::all()),
-            Some(names) => v.check("scopes", ApiKeyScopes::parse(names.iter().map(String::as_str))),
+            None => Parsed::valid(ApiKeyScopes::all()),
+            Some(names) => Parsed::field("scopes", ApiKeyScopes::parse(names.iter().map(String::as_str))),
         };
-        let expires_at = match cmd.expires_at.as_deref() {
-            None => Some(None),
-            Some(raw) => v.check("expires_at", parse_expiry(raw, now)).map(Some),
-        };
-        v.finish()?;
-        let (Some(name), Some(scopes), Some(expires_at)) = (name, scopes, expires_at) else {
-            return Err(UnexpectedError::internal("a field is missing although validation passed").into());
-        };
+        let expires_at =
+            Parsed::field("expires_at", cmd.expires_at.as_deref().map(|raw| parse_expiry(raw, now)).transpose());
+        let (name, scopes, expires_at) = (name, scopes, expires_at).finish()?;
 
         let (random, _) = self.ports.tokens.generate();
         let secret = SecretString::from(format!("{KEY_PREFIX}{}", random.expose_secret()));

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     account::tokens,
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
-    common::{Actor, Changes, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork, Validator},
+    common::{Actor, Changes, ClientContext, Clock, CommitError, UnexpectedError, UnitOfWork},
     limits::{LockoutService, LockoutVerdict},
     mail::{self, MailQueue, MailTemplates},
     users::{AccountDraft, UserChange, UserConstraint, ports::UserRepository},
@@ -191,17 +191,15 @@ impl AuthService {
         if !self.settings.allow_registration {
             return Err(RegisterError::RegistrationClosed);
         }
-        let mut v = Validator::new();
         let draft = AccountDraft::parse(
-            &mut v,
             &cmd.email,
             &cmd.username,
             cmd.password.expose_secret(),
             cmd.full_name.as_deref(),
             &self.settings.password_policy,
-        );
-        v.finish().map_err(RegisterError::Validation)?;
-        let draft = draft.ok_or_else(|| UnexpectedError::internal("a field is missing although validation passed"))?;
+        )
+        .finish()
+        .map_err(RegisterError::Validation)?;
         if self.ports.users.by_email(&draft.email).await?.is_some() {
             return Err(RegisterError::EmailTaken);
         }

@@ -12,7 +12,7 @@ pub use pagination::{Page, PageRequest, SortOrder};
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
 pub use unit_of_work::{AnyConstraint, Change, Changes, CommitError, Constraint, Staleness, UnitOfWork};
-pub use validation::{FieldError, ValidationErrors, Validator};
+pub use validation::{FieldError, Fields, Parsed, ValidationErrors};
 
 use chrono::{DateTime, Utc};
 

@@ -18,7 +18,8 @@ use super::{
 use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, EventType, OutboxEvent, Snapshot},
     common::{
-        Actor, Changes, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork, ValidationErrors, Validator,
+        Actor, Changes, Clock, FieldError, Fields, Page, Parsed, Staleness, UnexpectedError, UnitOfWork,
+        ValidationErrors,
     },
     users::ports::UserRepository,
 };
@@ -155,16 +156,12 @@ impl ProjectService {
     /// with this name (ignoring case).
     #[tracing::instrument(skip_all, fields(actor = %actor.id()))]
     pub async fn create(&self, actor: &Actor, cmd: CreateProjectCommand) -> Result<ProjectView, ProjectError> {
-        let mut v = Validator::new();
-        let name = v.check("name", ProjectName::parse(&cmd.name));
+        let name = Parsed::field("name", ProjectName::parse(&cmd.name));
         let description = match cmd.description.as_deref() {
-            Some(raw) => parse_description(&mut v, raw),
-            None => Some(None),
+            Some(raw) => parse_description(raw),
+            None => Parsed::valid(None),
         };
-        v.finish()?;
-        let (Some(name), Some(description)) = (name, description) else {
-            return Err(missing_field().into());
-        };
+        let (name, description) = (name, description).finish()?;
         if self.ports.projects.owned_with_name(actor.id(), &name).await?.is_some() {
             return Err(ProjectConflict::NameTaken.into());
         }
@@ -283,15 +280,14 @@ impl ProjectService {
         let current = &access.project;
         Staleness::check(update.expected_version, current.version()).map_err(ProjectError::Stale)?;
 
-        let mut v = Validator::new();
-        let name = update.name.as_deref().and_then(|raw| v.check("name", ProjectName::parse(raw)));
+        let name = Parsed::field("name", update.name.as_deref().map(ProjectName::parse).transpose());
         let description = match &update.description {
-            Some(Some(raw)) => parse_description(&mut v, raw),
-            Some(None) => Some(None),
-            None => None,
+            Some(Some(raw)) => parse_description(raw).map(Some),
+            Some(None) => Parsed::valid(Some(None)),
+            None => Parsed::valid(None),
         };
-        let status = update.status.as_deref().and_then(|raw| v.check("status", raw.parse::<ProjectStatus>()));
-        v.finish()?;
+        let status = Parsed::field("status", update.status.as_deref().map(str::parse::<ProjectStatus>).transpose());
+        let (name, description, status) = (name, description, status).finish()?;
 
         if let Some(name) = &name
             && name.normalized() != current.name().normalized()
@@ -392,18 +388,15 @@ impl ProjectService {
         cmd: AddMemberCommand,
     ) -> Result<MemberView, ProjectError> {
         let access = self.access(actor, id, ProjectAction::AddMember).await?;
-        let mut v = Validator::new();
-        let role = grantable_role(&mut v, &cmd.role);
-        let email = match &cmd.member {
-            MemberRef::Email(raw) => v.check("email", Email::parse(raw)),
-            MemberRef::Id(_) => None,
+        let role = grantable_role(&cmd.role);
+        let member = match &cmd.member {
+            MemberRef::Id(user_id) => Parsed::valid(MemberKey::Id(*user_id)),
+            MemberRef::Email(raw) => Parsed::field("email", Email::parse(raw)).map(MemberKey::Email),
         };
-        v.finish()?;
-        let role = role.ok_or_else(missing_field)?;
-        let user = match (&cmd.member, email) {
-            (MemberRef::Id(user_id), _) => self.ports.users.by_id(*user_id).await?,
-            (MemberRef::Email(_), Some(email)) => self.ports.users.by_email(&email).await?,
-            (MemberRef::Email(_), None) => return Err(missing_field().into()),
+        let (role, member) = (role, member).finish()?;
+        let user = match member {
+            MemberKey::Id(user_id) => self.ports.users.by_id(user_id).await?,
+            MemberKey::Email(email) => self.ports.users.by_email(&email).await?,
         };
         let Some(user) = user.filter(|u| !u.is_deleted()) else {
             let field = match cmd.member {
@@ -461,10 +454,7 @@ impl ProjectService {
         let target = self.target(&access, id, user).await?;
         let current = &target.membership;
         Staleness::check(cmd.expected_version, current.version()).map_err(ProjectError::Stale)?;
-        let mut v = Validator::new();
-        let role = grantable_role(&mut v, &cmd.role);
-        v.finish()?;
-        let role = role.ok_or_else(missing_field)?;
+        let role = grantable_role(&cmd.role).finish()?;
 
         let now = self.ports.clock.now();
         let mut membership = current.clone();
@@ -655,26 +645,28 @@ fn unknown_user(field: &str) -> ValidationErrors {
 }
 
 /// A role that may be granted: `maintainer` or `viewer`; `owner` is refused as not allowed here.
-fn grantable_role(v: &mut Validator, raw: &str) -> Option<ProjectRole> {
+fn grantable_role(raw: &str) -> Parsed<ProjectRole> {
     match raw.parse::<ProjectRole>() {
         Ok(ProjectRole::Owner) => {
-            v.push(FieldError::from_violation("role", &MembershipError::OwnerByTransferOnly));
-            None
+            Parsed::invalid(FieldError::from_violation("role", &MembershipError::OwnerByTransferOnly))
         }
-        Ok(role) => Some(role),
-        Err(_) => {
-            v.push(FieldError::new("role", "INVALID_CHOICE", "must be one of: maintainer, viewer"));
-            None
-        }
+        Ok(role) => Parsed::valid(role),
+        Err(_) => Parsed::invalid(FieldError::new("role", "INVALID_CHOICE", "must be one of: maintainer, viewer")),
     }
 }
 
 /// A description: blank clears it.
-fn parse_description(v: &mut Validator, raw: &str) -> Option<Option<ProjectDescription>> {
+fn parse_description(raw: &str) -> Parsed<Option<ProjectDescription>> {
     if raw.trim().is_empty() {
-        return Some(None);
+        return Parsed::valid(None);
     }
-    v.check("description", ProjectDescription::parse(raw)).map(Some)
+    Parsed::field("description", ProjectDescription::parse(raw)).map(Some)
+}
+
+/// The user a [`MemberRef`] names, once its address (if any) has parsed.
+enum MemberKey {
+    Id(UserId),
+    Email(Email),
 }
 
 fn member_of(membership: Membership, user: &User) -> Member {
@@ -716,8 +708,4 @@ fn project_audit(
 fn membership_audit(action: AuditAction, actor: &Actor, membership: &Membership, at: DateTime<Utc>) -> AuditRecord {
     let id = format!("{}:{}", membership.project_id(), membership.user_id());
     AuditRecord::new(action, AuditEntity::Membership, id, Some(actor.id()), actor.context(), at)
-}
-
-fn missing_field() -> UnexpectedError {
-    UnexpectedError::internal("a field is missing although validation passed")
 }

@@ -1,6 +1,6 @@
 use forge_domain::users::{Email, FullName, PasswordPolicy, Username};
 
-use crate::common::{FieldError, Validator};
+use crate::common::{Fields, Parsed};
 
 /// The parsed identity fields of a new account. Parsing happens here rather than in the HTTP
 /// layer because the password policy depends on configuration and on the other fields, and every
@@ -12,38 +12,35 @@ pub(crate) struct AccountDraft {
 }
 
 impl AccountDraft {
-    /// Parses every field, recording each error in `v`; `None` if any failed.
+    /// Parses every field: the draft, or the errors of all of them (`email`, `username`,
+    /// `full_name`, `password`, in that order).
     pub(crate) fn parse(
-        v: &mut Validator,
         email: &str,
         username: &str,
         password: &str,
         full_name: Option<&str>,
         policy: &PasswordPolicy,
-    ) -> Option<Self> {
-        let parsed_email = v.check("email", Email::parse(email));
-        let parsed_username = v.check("username", Username::parse(username));
-        let full_name = match full_name {
-            Some(raw) => v.check("full_name", FullName::parse(raw)).map(Some),
-            None => Some(None),
-        };
-        check_password(v, "password", password, username, email, policy);
-        Some(Self { email: parsed_email?, username: parsed_username?, full_name: full_name? })
+    ) -> Parsed<Self> {
+        (
+            Parsed::field("email", Email::parse(email)),
+            Parsed::field("username", Username::parse(username)),
+            Parsed::field("full_name", full_name.map(FullName::parse).transpose()),
+            check_password("password", password, username, email, policy),
+        )
+            .join()
+            .map(|(email, username, full_name, ())| Self { email, username, full_name })
     }
 }
 
 /// Checks a new password against the policy, with the account's username and e-mail local part
 /// as personal information it must not contain.
 pub(crate) fn check_password(
-    v: &mut Validator,
     field: &str,
     password: &str,
     username: &str,
     email: &str,
     policy: &PasswordPolicy,
-) {
+) -> Parsed<()> {
     let local = email.trim().rsplit_once('@').map_or(email.trim(), |(local, _)| local);
-    if let Err(e) = policy.check(password, &[username.trim(), local]) {
-        v.push(FieldError::from_violation(field, &e));
-    }
+    Parsed::field(field, policy.check(password, &[username.trim(), local]))
 }

@@ -2,7 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use forge_domain::{
     account_tokens::TokenPurpose,
-    users::{Email, FullName, NewUser, Role, User, UserId, UserStateError, Username},
+    users::{Email, FullName, NewUser, PasswordPolicy, Role, User, UserId, UserStateError, Username},
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -22,8 +22,8 @@ use crate::{
         service::{SessionEnding, end_sessions},
     },
     common::{
-        Actor, Changes, ClientContext, Clock, FieldError, Page, Staleness, UnexpectedError, UnitOfWork,
-        ValidationErrors, Validator,
+        Actor, Changes, ClientContext, Clock, FieldError, Fields, Page, Parsed, Staleness, UnexpectedError, UnitOfWork,
+        ValidationErrors,
     },
     mail::{self, MailQueue, MailTemplates, Notice},
 };
@@ -164,23 +164,7 @@ impl UserService {
         if !policy::can_create(viewer(actor)) {
             return Err(UserError::Forbidden);
         }
-        let mut v = Validator::new();
-        let draft = AccountDraft::parse(
-            &mut v,
-            &cmd.email,
-            &cmd.username,
-            cmd.password.expose_secret(),
-            cmd.full_name.as_deref(),
-            &self.settings.password_policy,
-        );
-        let role = match cmd.role.as_deref() {
-            Some(raw) => v.check("role", raw.parse::<Role>()),
-            None => Some(Role::Member),
-        };
-        v.finish()?;
-        let (Some(draft), Some(role)) = (draft, role) else {
-            return Err(missing_field().into());
-        };
+        let (draft, role) = parse_new_user(&cmd, &self.settings.password_policy).finish()?;
         let account = Account { role, is_active: cmd.is_active.unwrap_or(true), is_verified: false };
         self.insert(draft, account, cmd.password, Some(actor.id()), actor.context()).await
     }
@@ -216,21 +200,12 @@ impl UserService {
         let mut errors: Vec<Vec<FieldError>> = Vec::with_capacity(commands.len());
         let mut drafts: Vec<Option<(AccountDraft, Role)>> = Vec::with_capacity(commands.len());
         for cmd in &commands {
-            let mut v = Validator::new();
-            let draft = AccountDraft::parse(
-                &mut v,
-                &cmd.email,
-                &cmd.username,
-                cmd.password.expose_secret(),
-                cmd.full_name.as_deref(),
-                &self.settings.password_policy,
-            );
-            let role = match cmd.role.as_deref() {
-                Some(raw) => v.check("role", raw.parse::<Role>()),
-                None => Some(Role::Member),
+            let (draft, item_errors) = match parse_new_user(cmd, &self.settings.password_policy).finish() {
+                Ok(draft) => (Some(draft), Vec::new()),
+                Err(e) => (None, e.into_errors()),
             };
-            errors.push(v.finish().err().map(ValidationErrors::into_errors).unwrap_or_default());
-            drafts.push(draft.zip(role));
+            errors.push(item_errors);
+            drafts.push(draft);
         }
         let mut first_email: HashMap<&str, usize> = HashMap::new();
         let mut first_username: HashMap<String, usize> = HashMap::new();
@@ -325,17 +300,14 @@ impl UserService {
     /// Every invalid field, a taken address or username.
     #[tracing::instrument(skip_all)]
     pub async fn create_admin(&self, cmd: NewAdminCommand) -> Result<User, UserError> {
-        let mut v = Validator::new();
         let draft = AccountDraft::parse(
-            &mut v,
             &cmd.email,
             &cmd.username,
             cmd.password.expose_secret(),
             None,
             &self.settings.password_policy,
-        );
-        v.finish()?;
-        let draft = draft.ok_or_else(missing_field)?;
+        )
+        .finish()?;
         let account = Account { role: Role::Admin, is_active: true, is_verified: true };
         self.insert(draft, account, cmd.password, None, &ClientContext::default()).await
     }
@@ -387,21 +359,22 @@ impl UserService {
         let current = self.load_live(id).await?;
         Staleness::check(update.expected_version, current.version()).map_err(UserError::Stale)?;
 
-        let mut v = Validator::new();
-        let email = update.profile.email.as_deref().and_then(|raw| v.check("email", Email::parse(raw)));
-        let username = update.profile.username.as_deref().and_then(|raw| v.check("username", Username::parse(raw)));
+        let email = Parsed::field("email", update.profile.email.as_deref().map(Email::parse).transpose());
+        let username = Parsed::field("username", update.profile.username.as_deref().map(Username::parse).transpose());
         let full_name = match &update.profile.full_name {
-            Some(Some(raw)) => v.check("full_name", FullName::parse(raw)).map(Some),
-            Some(None) => Some(None),
-            None => None,
+            Some(Some(raw)) => Parsed::field("full_name", FullName::parse(raw)).map(|name| Some(Some(name))),
+            Some(None) => Parsed::valid(Some(None)),
+            None => Parsed::valid(None),
         };
-        let role = update.role.as_deref().and_then(|raw| v.check("role", raw.parse::<Role>()));
-        let email_changes = email.as_ref().is_some_and(|e| e != current.email());
+        let role = Parsed::field("role", update.role.as_deref().map(str::parse::<Role>).transpose());
+        let email_changes = matches!(email.value(), Some(Some(e)) if e != current.email());
         let needs_password = email_changes && actor.is(id);
-        if needs_password && update.profile.current_password.is_none() {
-            v.push(FieldError::new("current_password", "REQUIRED", "is required to change the e-mail address"));
-        }
-        v.finish()?;
+        let current_password = if needs_password && update.profile.current_password.is_none() {
+            Parsed::invalid(FieldError::new("current_password", "REQUIRED", "is required to change the e-mail address"))
+        } else {
+            Parsed::valid(())
+        };
+        let (email, username, full_name, role, ()) = (email, username, full_name, role, current_password).finish()?;
 
         let role_changes = role.is_some_and(|r| r != current.role());
         let active_changes = update.is_active.is_some_and(|a| a != current.is_active());
@@ -656,6 +629,10 @@ fn viewer(actor: &Actor) -> Viewer {
     Viewer::user(actor.id(), actor.role())
 }
 
-fn missing_field() -> UnexpectedError {
-    UnexpectedError::internal("a field is missing although validation passed")
+/// The account `cmd` describes and its role (a member unless it names one).
+fn parse_new_user(cmd: &CreateUserCommand, policy: &PasswordPolicy) -> Parsed<(AccountDraft, Role)> {
+    let draft =
+        AccountDraft::parse(&cmd.email, &cmd.username, cmd.password.expose_secret(), cmd.full_name.as_deref(), policy);
+    let role = Parsed::field("role", cmd.role.as_deref().map_or(Ok(Role::Member), str::parse::<Role>));
+    (draft, role).join()
 }

@@ -1,8 +1,11 @@
 use std::fmt;
 
-use crate::FieldViolation;
+use crate::text::{BoundedText, bounded_text_error};
 
 const MAX_CHARS: usize = 100;
+
+/// Trimmed, 1 to [`MAX_CHARS`] characters, no control characters.
+const RULES: BoundedText = BoundedText::line(MAX_CHARS);
 
 /// What a user calls one of its API keys: trimmed, 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -22,15 +25,7 @@ pub enum ApiKeyNameError {
     ControlCharacter,
 }
 
-impl FieldViolation for ApiKeyNameError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Blank => "REQUIRED",
-            Self::TooLong => "TOO_LONG",
-            Self::ControlCharacter => "INVALID_CHARACTER",
-        }
-    }
-}
+bounded_text_error!(ApiKeyNameError);
 
 impl ApiKeyName {
     /// Parses raw input.
@@ -38,17 +33,7 @@ impl ApiKeyName {
     /// # Errors
     /// [`ApiKeyNameError`] naming the first rule the input breaks.
     pub fn parse(raw: &str) -> Result<Self, ApiKeyNameError> {
-        let candidate = raw.trim();
-        if candidate.chars().any(char::is_control) {
-            return Err(ApiKeyNameError::ControlCharacter);
-        }
-        if candidate.is_empty() {
-            return Err(ApiKeyNameError::Blank);
-        }
-        if candidate.chars().count() > MAX_CHARS {
-            return Err(ApiKeyNameError::TooLong);
-        }
-        Ok(Self(candidate.to_owned()))
+        RULES.parse(raw).map(Self).map_err(Into::into)
     }
 }
 
@@ -69,6 +54,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::FieldViolation;
 
     #[test]
     fn parse_trims_and_counts_characters_not_bytes() {

@@ -1,8 +1,11 @@
 use std::fmt;
 
-use crate::FieldViolation;
+use crate::text::{BoundedText, bounded_text_error};
 
 const MAX_CHARS: usize = 2000;
+
+/// Trimmed, 1 to [`MAX_CHARS`] characters, no control characters but line breaks and tabs.
+const RULES: BoundedText = BoundedText::prose(MAX_CHARS);
 
 /// A project's description: trimmed, 1 to 2000 characters. Line breaks and tabs are allowed (it
 /// is prose); other control characters are not.
@@ -25,15 +28,7 @@ pub enum ProjectDescriptionError {
     ControlCharacter,
 }
 
-impl FieldViolation for ProjectDescriptionError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Blank => "REQUIRED",
-            Self::TooLong => "TOO_LONG",
-            Self::ControlCharacter => "INVALID_CHARACTER",
-        }
-    }
-}
+bounded_text_error!(ProjectDescriptionError);
 
 impl ProjectDescription {
     /// Parses raw input (surrounding white space is trimmed).
@@ -41,17 +36,7 @@ impl ProjectDescription {
     /// # Errors
     /// [`ProjectDescriptionError`] naming the first rule the input breaks.
     pub fn parse(raw: &str) -> Result<Self, ProjectDescriptionError> {
-        let candidate = raw.trim();
-        if candidate.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-            return Err(ProjectDescriptionError::ControlCharacter);
-        }
-        if candidate.is_empty() {
-            return Err(ProjectDescriptionError::Blank);
-        }
-        if candidate.chars().count() > MAX_CHARS {
-            return Err(ProjectDescriptionError::TooLong);
-        }
-        Ok(Self(candidate.to_owned()))
+        RULES.parse(raw).map(Self).map_err(Into::into)
     }
 }
 
@@ -72,6 +57,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::FieldViolation;
 
     #[test]
     fn parse_keeps_line_breaks_and_tabs_inside() {

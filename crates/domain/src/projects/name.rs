@@ -1,8 +1,11 @@
 use std::fmt;
 
-use crate::FieldViolation;
+use crate::text::{BoundedText, bounded_text_error};
 
 const MAX_CHARS: usize = 100;
+
+/// Trimmed, 1 to [`MAX_CHARS`] characters, no control characters.
+const RULES: BoundedText = BoundedText::line(MAX_CHARS);
 
 /// A project's name: trimmed, 1 to 100 characters, no control characters.
 ///
@@ -25,15 +28,7 @@ pub enum ProjectNameError {
     ControlCharacter,
 }
 
-impl FieldViolation for ProjectNameError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Blank => "REQUIRED",
-            Self::TooLong => "TOO_LONG",
-            Self::ControlCharacter => "INVALID_CHARACTER",
-        }
-    }
-}
+bounded_text_error!(ProjectNameError);
 
 impl ProjectName {
     /// Parses raw input (surrounding white space is trimmed).
@@ -41,17 +36,7 @@ impl ProjectName {
     /// # Errors
     /// [`ProjectNameError`] naming the first rule the input breaks.
     pub fn parse(raw: &str) -> Result<Self, ProjectNameError> {
-        let candidate = raw.trim();
-        if candidate.chars().any(char::is_control) {
-            return Err(ProjectNameError::ControlCharacter);
-        }
-        if candidate.is_empty() {
-            return Err(ProjectNameError::Blank);
-        }
-        if candidate.chars().count() > MAX_CHARS {
-            return Err(ProjectNameError::TooLong);
-        }
-        Ok(Self(candidate.to_owned()))
+        RULES.parse(raw).map(Self).map_err(Into::into)
     }
 
     /// The lower-cased form under which names are compared: one owner cannot have two live
@@ -79,6 +64,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::FieldViolation;
 
     #[test]
     fn parse_trims_and_keeps_the_spelling() {

@@ -1,8 +1,11 @@
 use std::fmt;
 
-use crate::FieldViolation;
+use crate::text::{BoundedText, bounded_text_error};
 
 const MAX_CHARS: usize = 100;
+
+/// Trimmed, 1 to [`MAX_CHARS`] characters, no control characters.
+const RULES: BoundedText = BoundedText::line(MAX_CHARS);
 
 /// A person's display name: trimmed, 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -22,15 +25,7 @@ pub enum FullNameError {
     ControlCharacter,
 }
 
-impl FieldViolation for FullNameError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Blank => "REQUIRED",
-            Self::TooLong => "TOO_LONG",
-            Self::ControlCharacter => "INVALID_CHARACTER",
-        }
-    }
-}
+bounded_text_error!(FullNameError);
 
 impl FullName {
     /// Parses raw input.
@@ -38,17 +33,7 @@ impl FullName {
     /// # Errors
     /// [`FullNameError`] naming the first rule the input breaks.
     pub fn parse(raw: &str) -> Result<Self, FullNameError> {
-        let candidate = raw.trim();
-        if candidate.chars().any(char::is_control) {
-            return Err(FullNameError::ControlCharacter);
-        }
-        if candidate.is_empty() {
-            return Err(FullNameError::Blank);
-        }
-        if candidate.chars().count() > MAX_CHARS {
-            return Err(FullNameError::TooLong);
-        }
-        Ok(Self(candidate.to_owned()))
+        RULES.parse(raw).map(Self).map_err(Into::into)
     }
 }
 

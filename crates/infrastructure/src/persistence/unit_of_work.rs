@@ -109,8 +109,8 @@ impl UnitOfWork for SeaUnitOfWork {
             .begin_with_options(options)
             .await
             .map_err(|e| CommitError::Unexpected(super::errors::unexpected(e)))?;
-        for (store, run) in runs {
-            if let Err(error) = store(run, &tx).await {
+        for Run { store, changes, .. } in runs {
+            if let Err(error) = store(changes, &tx).await {
                 if let Err(rollback) = tx.rollback().await {
                     // The original error is the one worth reporting; the connection is discarded
                     // or reset by the pool either way.
@@ -123,27 +123,33 @@ impl UnitOfWork for SeaUnitOfWork {
     }
 }
 
-/// `changes` in order, as runs of consecutive changes of one type, each with the function that
-/// stores it.
+/// Consecutive changes of one type, and the function that stores them.
+struct Run {
+    type_id: TypeId,
+    store: StoreFn,
+    changes: Vec<Box<dyn Change>>,
+}
+
+/// `changes` in order, as runs of consecutive changes of one type.
 ///
 /// # Errors
 /// A change of a type no capability of this adapter stores (a fault of the caller).
-fn runs(changes: Changes) -> Result<Vec<(StoreFn, Vec<Box<dyn Change>>)>, CommitError> {
+fn runs(changes: Changes) -> Result<Vec<Run>, CommitError> {
     let stores = stores();
-    let mut runs: Vec<(TypeId, StoreFn, Vec<Box<dyn Change>>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for change in changes.into_vec() {
         let type_id = (change.as_ref() as &dyn Any).type_id();
         match runs.last_mut() {
-            Some((last, _, run)) if *last == type_id => run.push(change),
+            Some(run) if run.type_id == type_id => run.changes.push(change),
             _ => {
                 let Some((_, store)) = stores.iter().find(|(id, _)| *id == type_id) else {
                     return Err(CommitError::Unexpected(UnexpectedError::internal(format!(
                         "the unit of work cannot store {change:?}"
                     ))));
                 };
-                runs.push((type_id, *store, vec![change]));
+                runs.push(Run { type_id, store: *store, changes: vec![change] });
             }
         }
     }
-    Ok(runs.into_iter().map(|(_, store, run)| (store, run)).collect())
+    Ok(runs)
 }

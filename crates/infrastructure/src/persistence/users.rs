@@ -233,17 +233,6 @@ fn to_update_model(user: &User) -> users::ActiveModel {
     users::ActiveModel { id: NotSet, ..to_active_model(user) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_wildcards_and_the_escape_character_are_escaped() {
-        assert_eq!(escape_like("50%_off\\now"), "50\\%\\_off\\\\now");
-        assert_eq!(escape_like("plain"), "plain");
-    }
-}
-
 /// The uniqueness rules of `users`: one account per e-mail address, one per username (ignoring
 /// case).
 const USER_RULES: &[Unique] = &[
@@ -314,4 +303,15 @@ async fn insert_users(users: &[User], tx: &DatabaseTransaction) -> Result<(), Co
             .map_err(user_write_error)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like("50%_off\\now"), "50\\%\\_off\\\\now");
+        assert_eq!(escape_like("plain"), "plain");
+    }
 }

@@ -72,6 +72,7 @@ pub async fn resend_verification(
     responses(
         (status = 202, description = "If an account has this address, a reset link is on its way"),
         (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::RateLimited),
     ),
 )]
 pub async fn forgot_password(

@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod requests;
 
 use actix_web::web;
+use forge_application::limits::LimitedAction;
 
 use crate::routing::Endpoint;
 
@@ -23,7 +24,11 @@ use crate::routing::Endpoint;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/auth/email/verify").post(handlers::verify_email))
         .service(Endpoint::new("/auth/email/resend").post(handlers::resend_verification))
-        .service(Endpoint::new("/auth/password/forgot").post(handlers::forgot_password))
+        .service(
+            Endpoint::new("/auth/password/forgot")
+                .limited(LimitedAction::ForgotPassword)
+                .post(handlers::forgot_password),
+        )
         .service(Endpoint::new("/auth/password/reset").post(handlers::reset_password))
         .service(Endpoint::new("/users/me/password").post(handlers::change_password));
 }

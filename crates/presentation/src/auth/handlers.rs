@@ -42,6 +42,7 @@ use crate::{
         (status = 403, response = problems::Forbidden),
         (status = 409, response = problems::Conflict),
         (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::RateLimited),
     ),
 )]
 pub async fn register(
@@ -170,6 +171,7 @@ fn password_grant(form: TokenForm, req: &HttpRequest) -> Result<LoginCommand, Pr
         (status = 401, response = problems::InvalidToken),
         (status = 403, response = problems::Forbidden),
         (status = 422, response = problems::ValidationFailed),
+        (status = 429, response = problems::RateLimited),
     ),
 )]
 pub async fn refresh(

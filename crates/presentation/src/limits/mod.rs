@@ -1,12 +1,16 @@
 //! Request limits and the lockout over HTTP.
 //!
-//! Which requests are limited is decided here, by method and path ([`LIMITED_ROUTES`]), and
-//! enforced by the [`rate_limit`](crate::middleware::rate_limit) middleware before routing, so a
-//! route listed here is limited as soon as it exists: `POST /api/v1/auth/password/forgot` is
-//! listed ahead of its handler, and gets its per-address limit and headers the moment it is
-//! routed, with nothing to call from the handler. The logins are also limited per account
-//! identifier, which only the handler knows after reading the body: `guard_account` counts
-//! that, and the middleware reports whichever of the two decisions is closer to refusing.
+//! Which requests are limited is declared with each route:
+//! `Endpoint::new("/auth/login").limited(LimitedAction::Login)` (see
+//! [`Endpoint::limited`](crate::routing::Endpoint::limited)) puts the endpoint's `POST` behind the
+//! [`rate_limit`](crate::middleware::rate_limit) middleware, which counts it per client address
+//! before its handler or even its body is reached, with nothing to call from the handler. The
+//! limited endpoints are the logins (`/auth/login`, `/auth/token`), `/auth/refresh`,
+//! `/auth/register` and `/auth/password/forgot`; each documents its 429 in its OpenAPI
+//! operation, and a test checks that the documented and the limited operations are the same. The
+//! logins are also limited per account identifier, which only the handler knows after reading
+//! the body: `guard_account` counts that, and the middleware reports whichever of the two
+//! decisions is closer to refusing.
 //!
 //! Every response of a limited request carries `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset` (seconds until the window ends); a refusal is a 429 problem with
@@ -18,28 +22,16 @@ pub mod handlers;
 
 use actix_web::{
     HttpMessage, HttpRequest,
-    http::{
-        Method,
-        header::{self, HeaderMap, HeaderName, HeaderValue},
-    },
+    http::header::{self, HeaderMap, HeaderName, HeaderValue},
     web,
 };
 use chrono::Duration;
-use forge_application::limits::{Decision, LimitService, LimitedAction};
+use forge_application::limits::{Decision, LimitService};
 
 use crate::{
     problem::{OrProblem, Problem, ProblemCode},
     routing::Endpoint,
 };
-
-/// The limited routes (all `POST`), by their full path.
-pub const LIMITED_ROUTES: [(&str, LimitedAction); 5] = [
-    ("/api/v1/auth/login", LimitedAction::Login),
-    ("/api/v1/auth/token", LimitedAction::Login),
-    ("/api/v1/auth/refresh", LimitedAction::Refresh),
-    ("/api/v1/auth/register", LimitedAction::Register),
-    ("/api/v1/auth/password/forgot", LimitedAction::ForgotPassword),
-];
 
 /// `RateLimit-Limit`: the requests a window allows.
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -47,15 +39,6 @@ pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit
 pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 /// `RateLimit-Reset`: seconds until the window ends.
 pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-
-/// The limited action of a request, if it is one.
-#[must_use]
-pub fn limited_action(method: &Method, path: &str) -> Option<LimitedAction> {
-    if method != Method::POST {
-        return None;
-    }
-    LIMITED_ROUTES.iter().find(|(route, _)| *route == path).map(|(_, action)| *action)
-}
 
 /// Whole seconds, rounded up: a client told to wait 0 s after a sub-second remainder would
 /// retry too early.
@@ -128,15 +111,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_posts_to_the_listed_paths_are_limited() {
-        assert_eq!(limited_action(&Method::POST, "/api/v1/auth/token"), Some(LimitedAction::Login));
-        assert_eq!(limited_action(&Method::POST, "/api/v1/auth/password/forgot"), Some(LimitedAction::ForgotPassword));
-        assert_eq!(limited_action(&Method::GET, "/api/v1/auth/login"), None);
-        assert_eq!(limited_action(&Method::POST, "/api/v1/auth/logout"), None);
-        assert_eq!(limited_action(&Method::POST, "/api/v1/auth/login/"), None);
-    }
 
     #[test]
     fn waits_are_rounded_up_to_whole_seconds() {

@@ -9,8 +9,9 @@
 //!    internals, Swagger UI) into one;
 //! 6. CORS (actix-cors);
 //! 7. [`token_in_url`]: refuses tokens in the query string before any handler sees them;
-//! 8. [`rate_limit`]: counts the requests of the limited routes per client address, refuses
-//!    those over the limit with 429, and puts the `RateLimit-*` headers on the others;
+//! 8. [`rate_limit`], around the `POST` of each endpoint declared limited: counts its requests
+//!    per client address, refuses those over the limit with 429, and puts the `RateLimit-*`
+//!    headers on the others;
 //! 9. [`timeout`], around each route: answers 504 when a request runs past the limit;
 //! 10. [`idempotency`], inside the time limit, around the `POST` of endpoints that create
 //!     something: `Idempotency-Key` replays.

@@ -1,8 +1,9 @@
-//! Request limits per client address, for the routes [`crate::limits`] lists.
+//! Request limits per client address, around the `POST` of each endpoint declared
+//! [`limited`](crate::routing::Endpoint::limited), with the action it counts against.
 //!
-//! Runs before routing, keyed by method and path, so a listed route is limited whether or not a
-//! handler asks for it, and a request is counted before its body is even read (a malformed
-//! login counts like any other). The client address is the one [`client`] resolves, which
+//! Runs around the route, outside its time limit and its extractors, so a limited route is
+//! limited whether or not its handler asks for it, and a request is counted before its body is
+//! even read (a malformed login counts like any other). The client address is the one [`client`] resolves, which
 //! believes `X-Forwarded-For` only from a trusted proxy. A refused request never reaches its
 //! handler. A request that goes ahead gets the `RateLimit-*` headers on its response, from the
 //! address's decision or from the handler's per-account one (left in the request's extensions),
@@ -17,7 +18,7 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use forge_application::limits::LimitService;
+use forge_application::limits::{LimitService, LimitedAction};
 
 use crate::{
     extract::client,
@@ -25,14 +26,13 @@ use crate::{
     problem::Problem,
 };
 
-/// The middleware.
+/// The middleware, for a route whose requests are the limited `action`.
 pub async fn rate_limit(
+    action: LimitedAction,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let action = limits::limited_action(req.method(), req.path());
-    let service = req.app_data::<web::Data<LimitService>>().cloned();
-    let (Some(action), Some(service)) = (action, service) else {
+    let Some(service) = req.app_data::<web::Data<LimitService>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let decision = match service.check_client(action, client::client_ip(req.request())).await {

@@ -10,7 +10,7 @@ use forge_application::{
     limits::{Decision, Limit, RateLimitSettings},
 };
 use forge_domain::users::Role;
-use forge_presentation::build_app;
+use forge_presentation::{build_app, openapi};
 use serde_json::json;
 
 use crate::support::{Mocks, problem_of, user_with_role};
@@ -186,4 +186,27 @@ async fn an_admin_unlocks_with_204_and_others_get_403() {
     let res =
         test::call_service(&app, TestRequest::post().uri(&format!("/api/v1/users/{target}/unlock")).to_request()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The routes declare which requests are limited, the handlers' documentation which ones
+/// answer 429: with a limiter that refuses everything, both must name the same `POST`s.
+#[actix_web::test]
+async fn the_posts_documented_as_limited_are_exactly_those_counted() {
+    let mut mocks = Mocks { rate_limits: Some(RateLimitSettings::default()), ..Mocks::default() };
+    let limit = Limit::new(1, Duration::seconds(60)).unwrap();
+    mocks.limiter.expect_hit().returning(move |_, _, _| Ok(Decision::from_count(&limit, 2, Duration::seconds(60))));
+    let app = test::init_service(build_app(mocks.state())).await;
+    let id = uuid::Uuid::nil().to_string();
+    let mut limited = 0;
+    for (path, item) in &openapi().paths.paths {
+        let Some(operation) = &item.post else { continue };
+        let documented = operation.responses.responses.contains_key("429");
+        let uri: Vec<&str> =
+            path.split('/').map(|segment| if segment.starts_with('{') { id.as_str() } else { segment }).collect();
+        let req = TestRequest::post().uri(&uri.join("/")).peer_addr("203.0.113.7:5000".parse().unwrap());
+        let res = test::call_service(&app, req.to_request()).await;
+        assert_eq!(res.status() == StatusCode::TOO_MANY_REQUESTS, documented, "POST {path}: {}", res.status());
+        limited += usize::from(documented);
+    }
+    assert_eq!(limited, 5, "login, token, refresh, register and the password reset request");
 }

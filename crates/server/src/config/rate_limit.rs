@@ -153,7 +153,7 @@ mod tests {
     use figment::Jail;
 
     use super::*;
-    use crate::config::Settings;
+    use crate::config::{Settings, Spoiled};
 
     #[test]
     fn the_defaults_are_valid_and_round_trip_into_the_use_cases() {
@@ -180,12 +180,9 @@ mod tests {
         });
     }
 
-    /// A key and a way to spoil its value.
-    type Spoiled = (&'static str, fn(&mut RateLimitConfig));
-
     #[test]
     fn every_bad_value_is_refused_naming_its_key() {
-        let cases: [Spoiled; 9] = [
+        let cases: [Spoiled<RateLimitConfig>; 9] = [
             ("rate_limit.login_per_ip", |c| c.login_per_ip = "ten per minute".into()),
             ("rate_limit.login_per_account", |c| c.login_per_account = "0/60s".into()),
             ("rate_limit.password_forgot_per_ip", |c| c.password_forgot_per_ip = "5/0s".into()),
