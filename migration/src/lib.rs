@@ -28,7 +28,7 @@ mod m20261123_000008_create_idempotency_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use sea_orm_migration::MigratorTrait;
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;

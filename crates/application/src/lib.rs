@@ -37,10 +37,16 @@ pub mod idempotency;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod prelude;
 pub mod projects;
 pub mod users;
 
 #[cfg(test)]
 mod test_support;
 
+/// The time types of the use cases' signatures, re-exported so that callers use the same version.
+pub use chrono;
 pub use common::{Actor, ClientContext, FieldError, Page, PageRequest, SortOrder, UnexpectedError, ValidationErrors};
+/// The secret types of the use cases' signatures (`SecretString`), re-exported so that callers
+/// use the same version.
+pub use secrecy;

@@ -23,8 +23,8 @@ pub mod security;
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache};
 pub use persistence::{
-    DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository,
-    SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository,
-    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, connect,
+    Backend, Database, DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
+    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
 };
 pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};

@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use forge_application::users::{NewAdminCommand, UserConflict, UserError};
-use forge_migration::{Migrator, MigratorTrait};
+use forge_infrastructure::Database;
 use secrecy::SecretString;
 
 use crate::{
     cli::MigrateAction,
     config::{Environment, Settings},
-    startup::{Application, Overrides, open_database, wire},
+    startup::{Application, Overrides, builder, redact},
 };
 
 /// `forge serve`.
@@ -29,20 +29,28 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// # Errors
 /// Connection or migration failures, or `fresh` on production without `--force`.
 pub async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
-    let db = open_database(settings, false).await?;
+    let url = settings.database_url();
+    if settings.uses_sqlite() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    }
+    // Schema management runs on one connection: SQLite's `PRAGMA foreign_keys = OFF`, which
+    // `migrate fresh` issues before dropping the tables, holds for the connection it runs on
+    // only, and the drops must run on that same one.
+    let db =
+        Database::connect(&url, 1).await.with_context(|| format!("connecting to the database ({})", redact(&url)))?;
     match action {
         MigrateAction::Up => {
-            let pending = Migrator::get_pending_migrations(&db).await?.len();
-            Migrator::up(&db, None).await.context("applying migrations")?;
-            println!("applied {pending} migration(s)");
+            let applied = db.migrate_up().await.context("applying migrations")?;
+            println!("applied {applied} migration(s)");
         }
         MigrateAction::Down { steps } => {
-            Migrator::down(&db, Some(steps)).await.context("reverting migrations")?;
+            db.migrate_down(steps).await.context("reverting migrations")?;
             println!("reverted up to {steps} migration(s)");
         }
         MigrateAction::Status => {
-            for migration in Migrator::get_migration_with_status(&db).await? {
-                println!("{:<10} {}", format!("{:?}", migration.status()).to_lowercase(), migration.name());
+            for (name, applied) in db.migrations().await.context("reading the migration status")? {
+                println!("{:<10} {name}", if applied { "applied" } else { "pending" });
             }
         }
         MigrateAction::Fresh { force } => {
@@ -50,10 +58,11 @@ pub async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Resu
                 force || settings.env != Environment::Production,
                 "refusing to wipe a production database without --force"
             );
-            Migrator::fresh(&db).await.context("recreating the schema")?;
+            db.migrate_fresh().await.context("recreating the schema")?;
             println!("schema recreated");
         }
     }
+    db.close().await.context("closing the database")?;
     Ok(())
 }
 
@@ -66,14 +75,14 @@ pub async fn create_admin(settings: &Settings, email: String, username: String) 
         Some(password) => password.clone(),
         None => prompt_password()?,
     };
-    let db = open_database(settings, true).await?;
-    let services = wire(settings, db, &Overrides::default()).await?;
-    let admin = services
+    let forge = builder(settings, &Overrides::default(), true)?.build().await?;
+    let admin = forge
         .users
         .create_admin(NewAdminCommand { email, username, password })
         .await
         .map_err(|e| anyhow::anyhow!(describe_user_error(&e)))?;
     println!("created admin {} ({})", admin.username(), admin.id());
+    forge.shutdown(std::time::Duration::from_secs(settings.server.shutdown_timeout_secs)).await;
     Ok(())
 }
 

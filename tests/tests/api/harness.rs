@@ -3,9 +3,10 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound as _, Utc};
+use forge::Forge as Services;
 use forge_application::common::Clock;
 use forge_migration::testing::TestDatabase;
-use forge_server::{Application, Overrides, Settings, startup::Services};
+use forge_server::{Application, Overrides, Settings};
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -65,7 +65,7 @@ fn retry_after(response: &Response) -> u64 {
 
 /// The actions of the audit entries about `entity_id`, oldest first, read from the database.
 async fn audit_actions(app: &TestApp, entity_id: &str) -> Vec<String> {
-    let db = forge_infrastructure::connect(app.settings.database.url.as_deref().unwrap(), 1).await.unwrap();
+    let db = sea_orm::Database::connect(app.settings.database.url.as_deref().unwrap()).await.unwrap();
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(Statement::from_string(

@@ -89,7 +89,7 @@ impl TestApp {
     /// moment it is taken until its file is written, and use cases queue before they answer, so
     /// right after a response this is conclusive.
     pub fn assert_no_mail_to(&self, to: &str) {
-        assert_eq!(self.services.mail_worker.pending(), 0, "a mail is still being delivered");
+        assert_eq!(self.services.pending_mail(), 0, "a mail is still being delivered");
         assert!(self.mails_to(to).is_empty(), "unexpected mail to {to}: {:#?}", self.mails_to(to));
     }
 }

@@ -11,10 +11,9 @@ use forge_application::{
     UnexpectedError,
     mail::{MailMessage, Mailer},
 };
-use lettre::message::Mailbox;
 use uuid::Uuid;
 
-use super::message::{build, recipient_domain};
+use super::message::{Sender, build, recipient_domain};
 
 /// [`Mailer`] writing each message, as RFC 5322 text (what an SMTP server would receive), to
 /// `<dir>/<UTC time>-<UUID v7>.eml`. Names sort by time and never collide. Each file is written
@@ -23,13 +22,13 @@ use super::message::{build, recipient_domain};
 #[derive(Debug, Clone)]
 pub struct FileMailer {
     dir: PathBuf,
-    from: Mailbox,
+    from: Sender,
 }
 
 impl FileMailer {
     /// A mailer writing into `dir` (created when needed), as `from`.
     #[must_use]
-    pub fn new(dir: impl Into<PathBuf>, from: Mailbox) -> Self {
+    pub fn new(dir: impl Into<PathBuf>, from: Sender) -> Self {
         Self { dir: dir.into(), from }
     }
 

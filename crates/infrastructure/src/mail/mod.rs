@@ -25,11 +25,13 @@
 mod file;
 mod message;
 mod queue;
+#[cfg(feature = "smtp")]
 mod smtp;
 mod templates;
 
 pub use file::FileMailer;
-pub use message::parse_sender;
+pub use message::Sender;
 pub use queue::{InProcessMailQueue, MailWorker, RetryPolicy};
+#[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpSecurity};
 pub use templates::MailTemplateSet;

@@ -65,7 +65,8 @@ pub struct InProcessMailQueue {
     pending: Arc<AtomicUsize>,
 }
 
-/// The worker behind an [`InProcessMailQueue`]; stop it with [`MailWorker::shutdown`].
+/// The worker behind an [`InProcessMailQueue`]; stop it with [`MailWorker::shutdown`]. Dropping
+/// it without a shutdown leaves the worker running until every queue handle is dropped.
 #[derive(Debug)]
 pub struct MailWorker {
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -145,10 +146,16 @@ async fn run(
     pending: Arc<AtomicUsize>,
 ) {
     let mut deliveries = JoinSet::new();
+    // Only an explicit stop ends the intake early: a worker handle dropped without a shutdown
+    // must not silently stop the queue while the application keeps enqueueing. Without a stop,
+    // the worker runs until every queue handle is gone.
+    let mut may_stop = true;
     loop {
         tokio::select! {
-            // A stop request, or the worker's handle gone: either way, take nothing more.
-            _ = &mut stopped => break,
+            stop = &mut stopped, if may_stop => match stop {
+                Ok(()) => break,
+                Err(_) => may_stop = false,
+            },
             received = receiver.recv() => match received {
                 Some(message) => start_delivery(&mut deliveries, &mailer, policy, &pending, message).await,
                 None => break,

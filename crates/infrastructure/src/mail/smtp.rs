@@ -7,13 +7,10 @@ use forge_application::{
     UnexpectedError,
     mail::{MailMessage, Mailer},
 };
-use lettre::{
-    AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor, message::Mailbox,
-    transport::smtp::authentication::Credentials,
-};
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor, transport::smtp::authentication::Credentials};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::message::{build, recipient_domain};
+use super::message::{Sender, build, recipient_domain};
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +57,7 @@ pub struct SmtpConfig {
 #[derive(Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
+    from: Sender,
 }
 
 impl SmtpMailer {
@@ -69,7 +66,7 @@ impl SmtpMailer {
     ///
     /// # Errors
     /// A sentence when the host cannot be used for TLS.
-    pub fn new(config: SmtpConfig, from: Mailbox) -> Result<Self, String> {
+    pub fn new(config: SmtpConfig, from: Sender) -> Result<Self, String> {
         let builder = match config.security {
             SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
             SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)

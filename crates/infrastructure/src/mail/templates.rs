@@ -39,12 +39,12 @@ impl MailTemplateSet {
     ///
     /// # Errors
     /// A template that does not compile (a bug caught at start-up rather than at the first mail).
-    pub fn new(app_name: impl Into<String>) -> Result<Self, minijinja::Error> {
+    pub fn new(app_name: impl Into<String>) -> Result<Self, UnexpectedError> {
         let mut env = Environment::new();
         // A misspelt variable fails loudly instead of vanishing from a mail.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
+            env.add_template(name, source).map_err(UnexpectedError::internal)?;
         }
         Ok(Self { env, app_name: app_name.into() })
     }

@@ -14,6 +14,7 @@ use forge_domain::{
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::{
+    Database,
     entities::account_tokens,
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -29,8 +30,8 @@ pub struct SeaAccountTokenRepository {
 impl SeaAccountTokenRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

@@ -22,6 +22,7 @@ use sea_orm::{
 };
 
 use super::{
+    Database,
     entities::api_keys::{self, Column},
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -37,8 +38,8 @@ pub struct SeaApiKeyRepository {
 impl SeaApiKeyRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

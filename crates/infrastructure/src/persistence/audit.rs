@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 
 use super::{
-    BATCH_ROWS,
+    BATCH_ROWS, Database,
     entities::{
         audit_logs::{self, Column},
         outbox_events,
@@ -85,8 +85,8 @@ pub struct SeaAuditLogRepository {
 impl SeaAuditLogRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::{
+    Database,
     entities::{
         projects,
         users::{self, Column},
@@ -32,8 +33,8 @@ pub struct SeaStatsSource {
 impl SeaStatsSource {
     /// A source reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
+    Database,
     entities::idempotency_keys::{self, Column},
     errors::{CorruptRow, unexpected},
     stored,
@@ -43,8 +44,8 @@ pub struct SeaIdempotencyStore {
 impl SeaIdempotencyStore {
     /// A store writing through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 
     fn of(caller: &str, key: &IdempotencyKey) -> sea_orm::Condition {

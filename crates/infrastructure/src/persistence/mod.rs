@@ -24,11 +24,17 @@ mod throttles;
 mod unit_of_work;
 mod users;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod connect_tests;
+
 use std::{path::Path, time::Duration};
 
 use chrono::{DateTime, SubsecRound as _, Utc};
+use forge_application::UnexpectedError;
+use forge_migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr,
+    ConnectOptions, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -57,18 +63,112 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Opens a connection pool of at most `max_connections` to `url`, a `sqlite://` or
-/// `postgres://` URL.
-///
-/// For SQLite the file and its parent directory are created if missing, and every pooled
-/// connection uses write-ahead logging, a busy timeout and foreign keys. An in-memory SQLite
-/// database (`sqlite::memory:`) is a single connection, since each connection would otherwise
-/// see a database of its own.
-///
-/// # Errors
-/// [`DbErr`] when the URL is unusable, the directory cannot be created or the database cannot
-/// be reached.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+/// Which database a [`Database`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: the embedded default.
+    Sqlite,
+    /// PostgreSQL: production.
+    Postgres,
+}
+
+/// A pool of connections to SQLite or PostgreSQL, shared by every repository and the unit of
+/// work. SeaORM's types stay inside: callers connect by URL, hand the `Database` to adapters,
+/// and manage the schema through its methods.
+#[derive(Debug, Clone)]
+pub struct Database {
+    connection: DatabaseConnection,
+}
+
+impl Database {
+    /// Opens a pool of at most `max_connections` to `url`, a `sqlite://` or `postgres://` URL.
+    ///
+    /// For SQLite the file and its parent directory are created if missing, and every pooled
+    /// connection uses write-ahead logging, a busy timeout and foreign keys. An in-memory SQLite
+    /// database (`sqlite::memory:`) is a single connection, since each connection would
+    /// otherwise see a database of its own.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the URL is unusable (internal), or the directory cannot be
+    /// created or the database reached (unavailable).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, UnexpectedError> {
+        connect(url, max_connections).await.map(|connection| Self { connection }).map_err(errors::unexpected)
+    }
+
+    /// Which database this is.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.connection.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// Applies every pending migration and returns how many there were.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when a migration fails (it is rolled back where the database allows).
+    pub async fn migrate_up(&self) -> Result<usize, UnexpectedError> {
+        let pending = self.pending_migrations().await?;
+        Migrator::up(&self.connection, None).await.map_err(errors::unexpected)?;
+        Ok(pending)
+    }
+
+    /// Reverts the latest `steps` migrations.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when a migration cannot be reverted.
+    pub async fn migrate_down(&self, steps: u32) -> Result<(), UnexpectedError> {
+        Migrator::down(&self.connection, Some(steps)).await.map_err(errors::unexpected)
+    }
+
+    /// Drops every table and applies every migration again: all data is lost.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the schema cannot be dropped or created.
+    pub async fn migrate_fresh(&self) -> Result<(), UnexpectedError> {
+        Migrator::fresh(&self.connection).await.map_err(errors::unexpected)
+    }
+
+    /// How many migrations are not applied yet.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the migration table cannot be read.
+    pub async fn pending_migrations(&self) -> Result<usize, UnexpectedError> {
+        Migrator::get_pending_migrations(&self.connection)
+            .await
+            .map(|pending| pending.len())
+            .map_err(errors::unexpected)
+    }
+
+    /// Every migration by name, and whether it is applied.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the migration table cannot be read.
+    pub async fn migrations(&self) -> Result<Vec<(String, bool)>, UnexpectedError> {
+        let all = Migrator::get_migration_with_status(&self.connection).await.map_err(errors::unexpected)?;
+        Ok(all.iter().map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied)).collect())
+    }
+
+    /// Closes every connection of the pool.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when closing fails.
+    pub async fn close(self) -> Result<(), UnexpectedError> {
+        self.connection.close().await.map_err(errors::unexpected)
+    }
+
+    pub(crate) const fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    pub(crate) const fn connection_mut(&mut self) -> &mut DatabaseConnection {
+        &mut self.connection
+    }
+}
+
+/// Opens the SeaORM pool behind [`Database::connect`].
+async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections.max(1))
@@ -104,7 +204,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         });
     }
 
-    Database::connect(options).await
+    sea_orm::Database::connect(options).await
 }
 
 enum SqliteTarget<'a> {

@@ -1,5 +1,6 @@
 //! Readiness of the database.
 
+use super::Database;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,8 +19,8 @@ pub struct DatabaseProbe {
 impl DatabaseProbe {
     /// A probe of `db` that gives up after `timeout`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection, timeout: Duration) -> Self {
-        Self { db, timeout }
+    pub fn new(database: &Database, timeout: Duration) -> Self {
+        Self { db: database.connection().clone(), timeout }
     }
 }
 

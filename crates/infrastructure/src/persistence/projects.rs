@@ -30,6 +30,7 @@ use sea_orm::{
 };
 
 use super::{
+    Database,
     entities::{
         project_members::{self, Column as MemberColumn},
         projects::{self, Column},
@@ -50,8 +51,8 @@ pub struct SeaProjectRepository {
 impl SeaProjectRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 
     async fn one(&self, select: Select<projects::Entity>) -> Result<Option<Project>, UnexpectedError> {

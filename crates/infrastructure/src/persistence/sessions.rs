@@ -19,6 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    Database,
     entities::{refresh_tokens, sessions},
     errors::{guard, unexpected, write_error},
     stored,
@@ -34,8 +35,8 @@ pub struct SeaSessionRepository {
 impl SeaSessionRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

@@ -1,13 +1,14 @@
 //! Counts of the statements a connection pool runs: the figures behind "this request makes one
 //! database round trip", and with the pool's own figures the database metrics.
 
+use super::Database;
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
 
 use forge_application::metrics::{DatabaseBackend, DatabaseFigures, DatabaseMetrics, PoolFigures};
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 
 /// Statement figures of one connection pool, updated by SeaORM's metric callback.
 #[derive(Debug, Default)]
@@ -17,11 +18,12 @@ pub struct QueryStats {
 }
 
 impl QueryStats {
-    /// Installs a counter on `db` (before it is cloned: clones share the callback) and returns it.
-    pub fn attach(db: &mut DatabaseConnection) -> Arc<Self> {
+    /// Installs a counter on `database` (before it is cloned: clones share the callback) and
+    /// returns it.
+    pub fn attach(database: &mut Database) -> Arc<Self> {
         let stats = Arc::new(Self::default());
         let recorder = stats.clone();
-        db.set_metric_callback(move |info| {
+        database.connection_mut().set_metric_callback(move |info| {
             recorder.statements.fetch_add(1, Ordering::Relaxed);
             if info.failed {
                 recorder.failed.fetch_add(1, Ordering::Relaxed);
@@ -53,8 +55,8 @@ pub struct SeaDatabaseMetrics {
 impl SeaDatabaseMetrics {
     /// The figures of `db`, whose statements `stats` counts.
     #[must_use]
-    pub const fn new(db: DatabaseConnection, stats: Arc<QueryStats>) -> Self {
-        Self { db, stats }
+    pub fn new(database: &Database, stats: Arc<QueryStats>) -> Self {
+        Self { db: database.connection().clone(), stats }
     }
 
     fn pool(&self) -> (DatabaseBackend, PoolFigures) {
@@ -63,7 +65,8 @@ impl SeaDatabaseMetrics {
             PoolFigures { size, idle, in_use: size - idle, max }
         };
         match self.db.get_database_backend() {
-            DbBackend::Postgres => {
+            #[cfg(feature = "postgres")]
+            sea_orm::DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
                 (DatabaseBackend::Postgres, figures(pool.size(), pool.num_idle(), pool.options().get_max_connections()))
             }

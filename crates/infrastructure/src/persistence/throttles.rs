@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 use super::{
+    Database,
     entities::login_throttles,
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -31,8 +32,8 @@ pub struct SeaLoginThrottleRepository {
 impl SeaLoginThrottleRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

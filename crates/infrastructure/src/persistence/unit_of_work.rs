@@ -5,6 +5,7 @@
 //! list here ([`stores`]) says which change types this adapter can store. A change of a type not
 //! listed is refused as a fault, and the transaction rolled back.
 
+use super::Database;
 use std::{
     any::{Any, TypeId},
     future::Future,
@@ -90,8 +91,8 @@ pub struct SeaUnitOfWork {
 impl SeaUnitOfWork {
     /// A unit of work writing through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 }
 

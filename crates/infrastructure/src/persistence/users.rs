@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::{
-    BATCH_ROWS,
+    BATCH_ROWS, Database,
     entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
@@ -37,8 +37,8 @@ pub struct SeaUserRepository {
 impl SeaUserRepository {
     /// A repository reading through `db`.
     #[must_use]
-    pub const fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.connection().clone() }
     }
 
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {

@@ -29,7 +29,7 @@ async fn with_user() -> (Harness, SeaAccountTokenRepository, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
     h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
-    let tokens = SeaAccountTokenRepository::new(h.conn.clone());
+    let tokens = SeaAccountTokenRepository::new(&h.database);
     (h, tokens, ada)
 }
 

@@ -25,7 +25,7 @@ async fn with_user() -> (Harness, SeaApiKeyRepository, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
     h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
-    let keys = SeaApiKeyRepository::new(h.conn.clone());
+    let keys = SeaApiKeyRepository::new(&h.database);
     (h, keys, ada)
 }
 

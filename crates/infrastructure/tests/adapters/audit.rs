@@ -191,7 +191,7 @@ mod reading {
     #[tokio::test]
     async fn entries_come_back_newest_first_with_their_changes() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let (actor, subject) = (UserId::generate(), UserId::generate());
         let records = three_entries(&h, actor, subject).await;
 
@@ -224,7 +224,7 @@ mod reading {
     #[tokio::test]
     async fn every_filter_narrows_the_trail() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let (actor, subject) = (UserId::generate(), UserId::generate());
         let records = three_entries(&h, actor, subject).await;
         let ids = |page: forge_application::Page<forge_application::audit::AuditEntry>| {
@@ -253,7 +253,7 @@ mod reading {
     #[tokio::test]
     async fn pages_do_not_overlap_in_either_order() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let records = three_entries(&h, UserId::generate(), UserId::generate()).await;
 
         let page =
@@ -269,7 +269,7 @@ mod reading {
     #[tokio::test]
     async fn an_entry_of_an_unknown_form_is_an_error_not_a_guess() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         three_entries(&h, UserId::generate(), UserId::generate()).await;
         let backend = h.conn.get_database_backend();
         h.conn

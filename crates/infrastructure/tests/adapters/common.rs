@@ -5,7 +5,7 @@ use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
     users::{Email, FullName, NewUser, PasswordHash, Role, User, UserParts, Username},
 };
-use forge_infrastructure::{SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository, connect};
+use forge_infrastructure::{Database, SeaProjectRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository};
 use forge_migration::testing::TestDatabase;
 use sea_orm::DatabaseConnection;
 
@@ -16,6 +16,9 @@ pub struct Harness {
     pub sessions: SeaSessionRepository,
     pub projects: SeaProjectRepository,
     pub uow: SeaUnitOfWork,
+    /// The pool the adapters use, opened the way the server opens it.
+    pub database: Database,
+    /// A connection of the test database's own, for raw SQL.
     pub conn: DatabaseConnection,
     // Last, so that it is dropped after every pool on it.
     pub db: TestDatabase,
@@ -24,13 +27,14 @@ pub struct Harness {
 impl Harness {
     pub async fn new() -> Self {
         let db = TestDatabase::new().await;
-        let conn = connect(db.url(), 10).await.unwrap();
+        let database = Database::connect(db.url(), 10).await.unwrap();
         Self {
-            users: SeaUserRepository::new(conn.clone()),
-            sessions: SeaSessionRepository::new(conn.clone()),
-            projects: SeaProjectRepository::new(conn.clone()),
-            uow: SeaUnitOfWork::new(conn.clone()),
-            conn,
+            users: SeaUserRepository::new(&database),
+            sessions: SeaSessionRepository::new(&database),
+            projects: SeaProjectRepository::new(&database),
+            uow: SeaUnitOfWork::new(&database),
+            conn: db.connection().clone(),
+            database,
             db,
         }
     }

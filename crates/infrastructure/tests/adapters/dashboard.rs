@@ -30,7 +30,7 @@ async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
         Tweak { role: Role::Admin, deleted_at: Some(t0()), ..Tweak::default() },
     );
     h.uow.commit([old, admin, inactive, fresh, deleted].into_iter().map(UserChange::Insert).collect()).await.unwrap();
-    let source = SeaStatsSource::new(h.conn.clone());
+    let source = SeaStatsSource::new(&h.database);
 
     let counts = source.user_counts(t0() - Duration::hours(1), t0() - Duration::days(7)).await.unwrap();
 
@@ -45,7 +45,7 @@ async fn users_are_counted_by_state_role_and_age_without_the_deleted() {
 #[tokio::test]
 async fn an_empty_installation_counts_zero_everywhere() {
     let h = Harness::new().await;
-    let source = SeaStatsSource::new(h.conn.clone());
+    let source = SeaStatsSource::new(&h.database);
 
     let counts = source.user_counts(t0(), t0()).await.unwrap();
 
@@ -71,7 +71,7 @@ async fn projects_are_counted_by_status_without_the_deleted() {
         }
         h.uow.commit(changes![ProjectChange::Insert(project), ProjectChange::AddMember(membership)]).await.unwrap();
     }
-    let source = SeaStatsSource::new(h.conn.clone());
+    let source = SeaStatsSource::new(&h.database);
 
     let counts = source.project_counts().await.unwrap();
 

@@ -39,7 +39,7 @@ async fn of_twenty_concurrent_claims_of_one_key_exactly_one_wins() {
     let h = Harness::new().await;
     let mut tasks = JoinSet::new();
     for i in 0..20 {
-        let store = SeaIdempotencyStore::new(h.conn.clone());
+        let store = SeaIdempotencyStore::new(&h.database);
         tasks.spawn(async move { store.begin(&claim("user:a", "k-1", &format!("f{i}"))).await.unwrap() });
     }
     let outcomes = tasks.join_all().await;
@@ -54,7 +54,7 @@ async fn of_twenty_concurrent_claims_of_one_key_exactly_one_wins() {
 #[tokio::test]
 async fn a_completed_claim_gives_back_its_response_and_expiry() {
     let h = Harness::new().await;
-    let store = SeaIdempotencyStore::new(h.conn.clone());
+    let store = SeaIdempotencyStore::new(&h.database);
     let first = claim("user:a", "k-1", "f1");
     assert_eq!(store.begin(&first).await.unwrap(), None);
 
@@ -69,7 +69,7 @@ async fn a_completed_claim_gives_back_its_response_and_expiry() {
 #[tokio::test]
 async fn keys_of_different_callers_are_independent() {
     let h = Harness::new().await;
-    let store = SeaIdempotencyStore::new(h.conn.clone());
+    let store = SeaIdempotencyStore::new(&h.database);
     assert_eq!(store.begin(&claim("user:a", "k-1", "f1")).await.unwrap(), None);
     assert_eq!(store.begin(&claim("user:b", "k-1", "f1")).await.unwrap(), None);
     assert_eq!(store.begin(&claim("user:a", "K-1", "f1")).await.unwrap(), None, "keys are case-sensitive");
@@ -78,7 +78,7 @@ async fn keys_of_different_callers_are_independent() {
 #[tokio::test]
 async fn only_its_own_claim_completes_or_releases_a_key() {
     let h = Harness::new().await;
-    let store = SeaIdempotencyStore::new(h.conn.clone());
+    let store = SeaIdempotencyStore::new(&h.database);
     let first = claim("user:a", "k-1", "f1");
     store.begin(&first).await.unwrap();
     let stranger = Uuid::now_v7();
@@ -96,7 +96,7 @@ async fn only_its_own_claim_completes_or_releases_a_key() {
 #[tokio::test]
 async fn expired_claims_are_forgotten_one_by_one_or_all_at_once() {
     let h = Harness::new().await;
-    let store = SeaIdempotencyStore::new(h.conn.clone());
+    let store = SeaIdempotencyStore::new(&h.database);
     for (caller, key) in [("user:a", "k-1"), ("user:a", "k-2"), ("user:b", "k-1")] {
         store.begin(&claim(caller, key, "f")).await.unwrap();
     }

@@ -18,7 +18,7 @@ use forge_application::{
 };
 use forge_domain::users::Email;
 use forge_infrastructure::mail::{
-    FileMailer, InProcessMailQueue, RetryPolicy, SmtpConfig, SmtpMailer, SmtpSecurity, parse_sender,
+    FileMailer, InProcessMailQueue, RetryPolicy, Sender, SmtpConfig, SmtpMailer, SmtpSecurity,
 };
 use mail_parser::MessageParser;
 use tokio::{
@@ -44,8 +44,8 @@ fn lf(body: &str) -> String {
     body.replace("\r\n", "\n").trim_end().to_owned()
 }
 
-fn sender() -> lettre::message::Mailbox {
-    parse_sender("Forge <no-reply@forge.test>").unwrap()
+fn sender() -> Sender {
+    Sender::parse("Forge <no-reply@forge.test>").unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +315,23 @@ async fn a_permanent_failure_is_not_retried() {
 
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 2);
     assert_eq!(mailer.delivered(), ["message 2"]);
+}
+
+#[tokio::test]
+async fn a_worker_handle_dropped_without_a_shutdown_leaves_the_queue_delivering() {
+    let mailer = Scripted::failing([]);
+    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), RetryPolicy::default(), 16);
+    drop(worker);
+
+    queue.enqueue(subject(1)).await.unwrap();
+    for _ in 0..200 {
+        if !mailer.delivered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    assert_eq!(mailer.delivered(), ["message 1"]);
 }
 
 #[tokio::test]

@@ -561,8 +561,8 @@ async fn adding_a_member_stores_the_membership_its_audit_entry_and_the_notificat
     let [ada, bob] = <[User; 2]>::try_from(users(&h, 2).await).unwrap();
     let service = ProjectService::new(ProjectPorts {
         projects: Arc::new(h.projects.clone()),
-        users: Arc::new(SeaUserRepository::new(h.conn.clone())),
-        unit_of_work: Arc::new(SeaUnitOfWork::new(h.conn.clone())),
+        users: Arc::new(SeaUserRepository::new(&h.database)),
+        unit_of_work: Arc::new(SeaUnitOfWork::new(&h.database)),
         clock: Arc::new(SystemClock::new()),
     });
     let context = ClientContext { ip: Some("198.51.100.9".into()), user_agent: None, request_id: Some("req-7".into()) };
@@ -640,8 +640,8 @@ async fn a_refused_member_change_leaves_no_audit_entry_and_no_event() {
     add(&h, &project, &bob, ProjectRole::Viewer).await;
     let service = ProjectService::new(ProjectPorts {
         projects: Arc::new(h.projects.clone()),
-        users: Arc::new(SeaUserRepository::new(h.conn.clone())),
-        unit_of_work: Arc::new(SeaUnitOfWork::new(h.conn.clone())),
+        users: Arc::new(SeaUserRepository::new(&h.database)),
+        unit_of_work: Arc::new(SeaUnitOfWork::new(&h.database)),
         clock: Arc::new(SystemClock::new()),
     });
     let actor = Actor::new(ada.clone(), None, ClientContext::default());

@@ -22,7 +22,7 @@ async fn with_user() -> (Harness, SeaLoginThrottleRepository, User) {
     let h = Harness::new().await;
     let ada = user("ada@example.com", "ada");
     h.uow.commit(changes![UserChange::Insert(ada.clone())]).await.unwrap();
-    let throttles = SeaLoginThrottleRepository::new(h.conn.clone());
+    let throttles = SeaLoginThrottleRepository::new(&h.database);
     (h, throttles, ada)
 }
 

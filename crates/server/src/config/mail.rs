@@ -79,7 +79,8 @@ impl MailSettings {
     /// # Errors
     /// The first [`ConfigError`] found, naming its `mail.*` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        forge_infrastructure::mail::parse_sender(&self.from).map_err(|reason| ConfigError::new("mail.from", reason))?;
+        forge_infrastructure::mail::Sender::parse(&self.from)
+            .map_err(|reason| ConfigError::new("mail.from", reason))?;
         if self.transport == MailTransport::Smtp && self.smtp_host.as_deref().is_none_or(|h| h.trim().is_empty()) {
             return Err(ConfigError::new("mail.smtp_host", "must be set when mail.transport is smtp"));
         }

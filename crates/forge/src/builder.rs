@@ -1,0 +1,529 @@
+//! [`Forge::builder`]: settings in, every use case and its background workers out.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use forge_application::{
+    UnexpectedError,
+    account::{AccountPorts, AccountService},
+    api_keys::{ApiKeyPorts, ApiKeyService},
+    audit::AuditLogService,
+    auth::{AuthPorts, AuthService, AuthSettings, ports::OpaqueTokens as _},
+    common::Clock,
+    dashboard::DashboardService,
+    health::HealthService,
+    idempotency::{IdempotencyService, IdempotencySettings},
+    limits::{LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings},
+    mail::{MailQueue, MailTemplates, Mailer},
+    metrics::MetricsService,
+    projects::{ProjectPorts, ProjectService},
+    users::{UserPorts, UserService},
+};
+#[cfg(feature = "smtp")]
+use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
+use forge_infrastructure::{
+    Argon2Hasher, Backend, Database, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache,
+    JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository,
+    SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository,
+    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
+    memory::DEFAULT_CAPACITY,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// Every use case, wired over one database, and the background work they need.
+///
+/// Cheap to clone: the services share their adapters, and every clone shares the workers.
+/// [`Forge::shutdown`] stops the workers (delivering the mail already queued); dropping the last
+/// clone without it stops the periodic tasks and lets the mail queue drain on its own.
+#[derive(Clone)]
+pub struct Forge {
+    /// Registration, login, refresh, logout, sessions, authentication of access tokens.
+    pub auth: AuthService,
+    /// Profiles and the administration of accounts.
+    pub users: UserService,
+    /// E-mail verification, password reset and change.
+    pub account: AccountService,
+    /// API keys.
+    pub api_keys: ApiKeyService,
+    /// Projects and their members.
+    pub projects: ProjectService,
+    /// Reading the audit trail.
+    pub audit: AuditLogService,
+    /// `Idempotency-Key` claims and replays.
+    pub idempotency: IdempotencyService,
+    /// The dashboard's statistics.
+    pub dashboard: DashboardService,
+    /// Operational figures.
+    pub metrics: MetricsService,
+    /// Readiness of the dependencies.
+    pub health: HealthService,
+    /// Request limits per client address and account identifier.
+    pub limits: LimitService,
+    /// The lockout after repeated failed logins (attached to `auth` unless switched off).
+    pub lockout: LockoutService,
+    database: Database,
+    query_stats: Arc<QueryStats>,
+    workers: Arc<Workers>,
+}
+
+impl Forge {
+    /// A builder for the database at `database_url` (`sqlite://path`, `sqlite::memory:` or
+    /// `postgres://…`), with the server's defaults for everything else.
+    pub fn builder(database_url: impl Into<String>) -> ForgeBuilder {
+        ForgeBuilder::new(database_url)
+    }
+
+    /// Which database the use cases run on.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.database.backend()
+    }
+
+    /// The statements run on the database so far.
+    #[must_use]
+    pub fn query_stats(&self) -> Arc<QueryStats> {
+        self.query_stats.clone()
+    }
+
+    /// Mails taken by the in-process queue and not yet delivered or given up (always 0 for a
+    /// [queue of the caller's own](MailDelivery::Queue)).
+    #[must_use]
+    pub fn pending_mail(&self) -> usize {
+        self.workers.mail.as_ref().map_or(0, MailWorker::pending)
+    }
+
+    /// Stops the background work: takes no more mail and delivers what is queued, waiting at
+    /// most `grace`; stops the periodic purges. Calling it again does nothing.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.workers.shutdown(grace).await;
+    }
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailDelivery {
+    /// One `.eml` file per message in this directory (the embedded default: `<data dir>/mail`).
+    Files(PathBuf),
+    /// An SMTP server.
+    #[cfg(feature = "smtp")]
+    Smtp(SmtpConfig),
+    /// A queue of the caller's own (a durable job queue, or a recording queue in tests): no
+    /// delivery worker is started.
+    Queue(Arc<dyn MailQueue>),
+}
+
+/// Why [`ForgeBuilder::build`] could not wire the use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The database could not be reached or its schema read or applied.
+    #[error("{what}: {source}")]
+    Database {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: UnexpectedError,
+    },
+    /// The database has migrations that are not applied, and applying them was not asked for.
+    #[error("the database has {0} pending migration(s): apply them first (`forge migrate up`)")]
+    PendingMigrations(usize),
+    /// A setting that cannot work.
+    #[error("{key}: {reason}")]
+    Setting {
+        /// The setting, as the builder method names it.
+        key: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// Settings for [`Forge`]; every one has the `forge` server's default.
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ForgeBuilder {
+    database_url: String,
+    max_connections: Option<u32>,
+    migrate: Option<bool>,
+    jwt_secret: Option<SecretString>,
+    jwt_issuer: String,
+    jwt_audience: String,
+    auth: AuthSettings,
+    rate_limits: RateLimitSettings,
+    limiter_capacity: usize,
+    lockout: Option<LockoutPolicy>,
+    idempotency: IdempotencySettings,
+    idempotency_purge_every: Duration,
+    app_name: String,
+    mail: Option<MailDelivery>,
+    mail_from: String,
+    mail_retry: RetryPolicy,
+    mail_queue_capacity: usize,
+    data_dir: PathBuf,
+    clock: Option<Arc<dyn Clock>>,
+    probe_timeout: Duration,
+}
+
+impl ForgeBuilder {
+    fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections: None,
+            migrate: None,
+            jwt_secret: None,
+            jwt_issuer: "forge".into(),
+            jwt_audience: "forge-api".into(),
+            auth: AuthSettings::default(),
+            rate_limits: RateLimitSettings::default(),
+            limiter_capacity: DEFAULT_CAPACITY,
+            lockout: Some(LockoutPolicy::default()),
+            idempotency: IdempotencySettings::default(),
+            idempotency_purge_every: Duration::from_secs(3600),
+            app_name: "Forge".into(),
+            mail: None,
+            mail_from: "Forge <no-reply@localhost>".into(),
+            mail_retry: RetryPolicy::default(),
+            mail_queue_capacity: 1024,
+            data_dir: PathBuf::from("./data"),
+            clock: None,
+            probe_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// The most pooled connections (default: 8 on SQLite, 16 on PostgreSQL).
+    pub const fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Whether `build` applies pending migrations (default: on SQLite yes; on PostgreSQL no,
+    /// and then a schema with pending migrations is refused).
+    pub const fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = Some(migrate);
+        self
+    }
+
+    /// The key access and refresh tokens are signed with (at least 32 bytes). Without one, a
+    /// random key is made for this process: tokens then stop working when it restarts.
+    pub fn jwt_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.jwt_secret = Some(secret.into());
+        self
+    }
+
+    /// The `iss` and `aud` of access tokens (default `forge` and `forge-api`, as the server).
+    pub fn jwt_issuer_and_audience(mut self, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        self.jwt_issuer = issuer.into();
+        self.jwt_audience = audience.into();
+        self
+    }
+
+    /// Token lifetimes, the password policy, registration, the app's address for mail links.
+    pub fn auth(mut self, settings: AuthSettings) -> Self {
+        self.auth = settings;
+        self
+    }
+
+    /// Request limits, and how many keys the in-process limiter holds at most.
+    pub fn rate_limits(mut self, settings: RateLimitSettings, capacity: usize) -> Self {
+        self.rate_limits = settings;
+        self.limiter_capacity = capacity;
+        self
+    }
+
+    /// The lockout after repeated failed logins; `None` switches it off.
+    pub const fn lockout(mut self, policy: Option<LockoutPolicy>) -> Self {
+        self.lockout = policy;
+        self
+    }
+
+    /// How long idempotency keys are kept, and how often expired ones are purged.
+    pub const fn idempotency(mut self, settings: IdempotencySettings, purge_every: Duration) -> Self {
+        self.idempotency = settings;
+        self.idempotency_purge_every = purge_every;
+        self
+    }
+
+    /// How mails name the service (default `Forge`).
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = name.into();
+        self
+    }
+
+    /// Where mail goes (default: `.eml` files under `<data dir>/mail`).
+    pub fn mail(mut self, delivery: MailDelivery) -> Self {
+        self.mail = Some(delivery);
+        self
+    }
+
+    /// The sender of every mail, such as `Acme <no-reply@acme.example>`.
+    pub fn mail_from(mut self, from: impl Into<String>) -> Self {
+        self.mail_from = from.into();
+        self
+    }
+
+    /// How failed deliveries are retried, and how many mails may wait at once.
+    pub const fn mail_queue(mut self, retry: RetryPolicy, capacity: usize) -> Self {
+        self.mail_retry = retry;
+        self.mail_queue_capacity = capacity;
+        self
+    }
+
+    /// The directory of the default mail files (default `./data`).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = dir.into();
+        self
+    }
+
+    /// The clock every use case reads (default: the system's). Tests move time with it instead
+    /// of sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How long the readiness check waits for the database.
+    pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
+    /// Connects, applies (or checks) the schema, builds every adapter and use case, reloads the
+    /// sessions revoked recently, and starts the background work.
+    ///
+    /// Must run inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`BuildError`]: an unreachable database, pending migrations, or a setting that cannot
+    /// work (a short JWT secret, a malformed sender).
+    pub async fn build(self) -> Result<Forge, BuildError> {
+        let secret = match self.jwt_secret.clone() {
+            Some(secret) if secret.expose_secret().len() < 32 => {
+                return Err(BuildError::Setting { key: "jwt_secret", reason: "must be at least 32 bytes".into() });
+            }
+            Some(secret) => secret,
+            None => {
+                tracing::warn!("no JWT secret given: tokens are signed with a key that lives as long as the process");
+                RandomTokens::new().generate().0
+            }
+        };
+        let from = Sender::parse(&self.mail_from).map_err(|reason| BuildError::Setting { key: "mail_from", reason })?;
+        let templates = MailTemplateSet::new(self.app_name.clone())
+            .map_err(|source| BuildError::Database { what: "compiling the mail templates", source })?;
+
+        let mut database = self.open_database().await?;
+        let query_stats = QueryStats::attach(&mut database);
+        let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
+        let (mail_queue, mail_worker) = self.start_mail(from)?;
+        let mail_templates: Arc<dyn MailTemplates> = Arc::new(templates);
+
+        let users = Arc::new(SeaUserRepository::new(&database));
+        let sessions = Arc::new(SeaSessionRepository::new(&database));
+        let unit_of_work = Arc::new(SeaUnitOfWork::new(&database));
+        let hasher = Arc::new(Argon2Hasher::owasp());
+        let revocations = Arc::new(InMemoryRevocationStore::new(clock.clone()));
+        let opaque_tokens = Arc::new(RandomTokens::new());
+        let access_tokens = Arc::new(JwtAccessTokens::new(
+            secret.expose_secret().as_bytes(),
+            self.jwt_issuer.clone(),
+            self.jwt_audience.clone(),
+            self.auth.access_token_ttl,
+        ));
+        // In-process limits: one instance counts alone.
+        let limiter = Arc::new(InMemoryRateLimiter::new(self.limiter_capacity));
+        let lockout = LockoutService::new(
+            LockoutPorts {
+                users: users.clone(),
+                throttles: Arc::new(SeaLoginThrottleRepository::new(&database)),
+                limiter: limiter.clone(),
+                unit_of_work: unit_of_work.clone(),
+                clock: clock.clone(),
+            },
+            self.lockout.clone().unwrap_or_default(),
+        );
+        let limits = LimitService::new(limiter, clock.clone(), self.rate_limits.clone());
+        let auth = AuthService::new(
+            AuthPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                unit_of_work: unit_of_work.clone(),
+                hasher: hasher.clone(),
+                access_tokens,
+                opaque_tokens: opaque_tokens.clone(),
+                revocations: revocations.clone(),
+                clock: clock.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
+            },
+            self.auth.clone(),
+        );
+        let auth = if self.lockout.is_some() { auth.with_lockout(lockout.clone()) } else { auth };
+        let account = AccountService::new(
+            AccountPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
+                unit_of_work: unit_of_work.clone(),
+                hasher: hasher.clone(),
+                opaque_tokens: opaque_tokens.clone(),
+                revocations: revocations.clone(),
+                mail_templates: mail_templates.clone(),
+                mail_queue: mail_queue.clone(),
+                clock: clock.clone(),
+            },
+            self.auth.clone(),
+        );
+        let api_keys = ApiKeyService::new(ApiKeyPorts {
+            api_keys: Arc::new(SeaApiKeyRepository::new(&database)),
+            users: users.clone(),
+            unit_of_work: unit_of_work.clone(),
+            tokens: opaque_tokens.clone(),
+            clock: clock.clone(),
+        });
+        let projects = ProjectService::new(ProjectPorts {
+            projects: Arc::new(SeaProjectRepository::new(&database)),
+            users: users.clone(),
+            unit_of_work: unit_of_work.clone(),
+            clock: clock.clone(),
+        });
+        let users = UserService::new(
+            UserPorts {
+                users,
+                sessions,
+                unit_of_work,
+                hasher,
+                revocations,
+                clock: clock.clone(),
+                opaque_tokens,
+                mail_templates,
+                mail_queue,
+            },
+            self.auth.clone(),
+        );
+        let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(&database)));
+        let idempotency =
+            IdempotencyService::new(Arc::new(SeaIdempotencyStore::new(&database)), clock.clone(), self.idempotency);
+        let health =
+            HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)));
+        let dashboard = DashboardService::new(
+            Arc::new(SeaStatsSource::new(&database)),
+            Arc::new(InMemoryStatsCache::new()),
+            clock,
+            DashboardService::DEFAULT_MAX_AGE,
+        );
+        let metrics = MetricsService::new(Arc::new(SeaDatabaseMetrics::new(&database, query_stats.clone())));
+
+        // Revocations outlive a restart: the sessions ended within an access token's lifetime
+        // are refused again from the first request.
+        let restored = auth
+            .reload_revocations()
+            .await
+            .map_err(|source| BuildError::Database { what: "loading session revocations", source })?;
+        tracing::debug!(restored, "session revocations loaded");
+
+        let purge = tokio::spawn(purge_idempotency_keys(idempotency.clone(), self.idempotency_purge_every));
+        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });
+        Ok(Forge {
+            auth,
+            users,
+            account,
+            api_keys,
+            projects,
+            audit,
+            idempotency,
+            dashboard,
+            metrics,
+            health,
+            limits,
+            lockout,
+            database,
+            query_stats,
+            workers,
+        })
+    }
+
+    /// Connects, then applies the pending migrations or refuses them, as configured.
+    async fn open_database(&self) -> Result<Database, BuildError> {
+        let sqlite = self.database_url.starts_with("sqlite:");
+        let max_connections = self.max_connections.unwrap_or(if sqlite { 8 } else { 16 });
+        let database = Database::connect(&self.database_url, max_connections)
+            .await
+            .map_err(|source| BuildError::Database { what: "connecting to the database", source })?;
+        if self.migrate.unwrap_or(sqlite) {
+            database
+                .migrate_up()
+                .await
+                .map_err(|source| BuildError::Database { what: "migrating the database", source })?;
+        } else {
+            let pending = database
+                .pending_migrations()
+                .await
+                .map_err(|source| BuildError::Database { what: "reading the migration status", source })?;
+            if pending > 0 {
+                return Err(BuildError::PendingMigrations(pending));
+            }
+        }
+        Ok(database)
+    }
+
+    /// The queue the use cases hand mail to, and the worker delivering it (none for a queue of
+    /// the caller's own).
+    fn start_mail(&self, from: Sender) -> Result<(Arc<dyn MailQueue>, Option<MailWorker>), BuildError> {
+        let delivery = self.mail.clone().unwrap_or_else(|| MailDelivery::Files(self.data_dir.join("mail")));
+        let mailer: Arc<dyn Mailer> = match delivery {
+            MailDelivery::Queue(queue) => return Ok((queue, None)),
+            MailDelivery::Files(dir) => {
+                tracing::info!(dir = %dir.display(), "mail is written to files");
+                Arc::new(FileMailer::new(dir, from))
+            }
+            #[cfg(feature = "smtp")]
+            MailDelivery::Smtp(config) => {
+                tracing::info!(host = %config.host, port = ?config.port, "mail is sent over SMTP");
+                Arc::new(SmtpMailer::new(config, from).map_err(|reason| BuildError::Setting { key: "mail", reason })?)
+            }
+        };
+        let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
+        Ok((Arc::new(queue), Some(worker)))
+    }
+}
+
+/// The background work of one [`Forge`].
+struct Workers {
+    mail: Option<MailWorker>,
+    purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Workers {
+    async fn shutdown(&self, grace: Duration) {
+        if let Some(purge) = self.purge.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            purge.abort();
+        }
+        if let Some(mail) = &self.mail {
+            mail.shutdown(grace).await;
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(purge) = self.purge.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            purge.abort();
+        }
+    }
+}
+
+/// Forgets expired idempotency keys every `every` (keys are also judged expired when used, so
+/// this only bounds the table's size).
+async fn purge_idempotency_keys(idempotency: IdempotencyService, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match idempotency.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
+            Err(e) => tracing::warn!(error = ?e, "purging expired idempotency keys failed; retrying later"),
+        }
+    }
+}

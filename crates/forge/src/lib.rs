@@ -1,0 +1,44 @@
+//! # forge
+//!
+//! Forge's use cases, embedded in another Rust service: one builder connects to SQLite or
+//! PostgreSQL, migrates, and wires every use case with the adapters and defaults the `forge`
+//! server itself uses (it is built on this crate), so an embedding service gets the same rules,
+//! the same lockout, the same revocations and the same tokens as the HTTP API.
+//!
+//! ```no_run
+//! use forge::prelude::*;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let forge = Forge::builder("sqlite://data/app.db").jwt_secret("a-secret-of-at-least-32-bytes!!!").build().await?;
+//! let ada = forge
+//!     .auth
+//!     .register(RegisterCommand {
+//!         email: "ada@example.com".into(),
+//!         username: "ada".into(),
+//!         password: SecretString::from("Analytical-Engine-1843!"),
+//!         full_name: None,
+//!         context: ClientContext::default(),
+//!     })
+//!     .await?;
+//! forge.shutdown(std::time::Duration::from_secs(5)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! What it is responsible for: building the adapters (`forge-infrastructure`) behind the
+//! application's ports, applying the schema, and owning the background work (mail delivery, the
+//! purge of expired idempotency keys) until [`Forge::shutdown`]. What it must not do: hold a
+//! rule of its own. No HTTP type and no SeaORM, minijinja or lettre type appears in its API.
+//!
+//! Features: `postgres` and `smtp` (both on by default) can be left out by an embedder that runs
+//! on SQLite and delivers mail to files or to a queue of its own; `mocks` exposes `mockall` mocks
+//! of every port.
+
+mod builder;
+pub mod prelude;
+
+pub use builder::{BuildError, Forge, ForgeBuilder, MailDelivery};
+pub use forge_application as application;
+pub use forge_domain as domain;
+#[cfg(feature = "smtp")]
+pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
+pub use forge_infrastructure::{Backend, QueryStats, mail::RetryPolicy};
