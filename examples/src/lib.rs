@@ -29,7 +29,8 @@ pub async fn run(dir: &Path) -> Result<Outcome, Box<dyn std::error::Error>> {
     let login = LoginCommand { identifier: "ada".into(), password: password(), context: ClientContext::default() };
     let tokens = forge.auth.login(login).await?.tokens;
     let ada = forge.auth.authenticate(tokens.access_token.expose_secret(), ClientContext::default()).await?;
-    let project = forge.projects.create(&ada, CreateProjectCommand { name: "Apollo".into(), description: None }).await?;
+    let project =
+        forge.projects.create(&ada, CreateProjectCommand { name: "Apollo".into(), description: None }).await?;
     let adding = AddMemberCommand { member: MemberRef::Id(grace.id()), role: "maintainer".into() };
     forge.projects.add_member(&ada, project.project.id(), adding).await?;
 

@@ -133,7 +133,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::LoginRefused,
         ),
     ),
-    modifiers(&SecuritySchemes, &Conventions, &RateLimits),
+    modifiers(&SecuritySchemes, &Conventions, &RateLimits, &ProblemCodes),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
         (name = "auth", description = "Registration, login, token refresh, logout, one's own sessions, e-mail verification and password reset"),
@@ -176,6 +176,24 @@ pub mod responses {
         )*};
     }
 
+    /// 409: every conflict code, each with what it means.
+    pub struct Conflict;
+
+    impl<'r> ToResponse<'r> for Conflict {
+        fn response() -> (&'r str, RefOr<Response>) {
+            let codes: Vec<String> = ProblemCode::ALL
+                .iter()
+                .filter(|code| code.status().as_u16() == 409)
+                .map(|code| format!("`{}`: {}", code.as_str(), code.meaning().trim_start_matches("409: ")))
+                .collect();
+            let description = format!(
+                "The request conflicts with the state of a resource; `code` says which rule:\n\n- {}",
+                codes.join("\n- ")
+            );
+            ("Conflict", problem_response(&description, ProblemCode::AlreadyMember).into())
+        }
+    }
+
     /// 304: the representation named by `If-None-Match` is still current. No body.
     pub struct NotModified;
 
@@ -211,9 +229,6 @@ pub mod responses {
         /// 405.
         MethodNotAllowed => ProblemCode::MethodNotAllowed,
             "`METHOD_NOT_ALLOWED`: the path does not support this method; `Allow` lists those it does";
-        /// 409.
-        Conflict => ProblemCode::Conflict,
-            "`EMAIL_TAKEN`, `USERNAME_TAKEN` or `CONFLICT`: uniqueness or state conflict";
         /// 412.
         PreconditionFailed => ProblemCode::PreconditionFailed,
             "`PRECONDITION_FAILED`: `If-Match` names a version the resource is no longer at (or a \
@@ -385,6 +400,27 @@ impl Modify for RateLimits {
 
 /// Adds what applies to every operation (see the module notes).
 struct Conventions;
+
+/// The `code` of a problem document is one of [`ProblemCode::ALL`]: an enum in the schema, each
+/// value explained in its description.
+struct ProblemCodes;
+
+impl Modify for ProblemCodes {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let Some(RefOr::T(openapi::schema::Schema::Object(document))) =
+            doc.components.as_mut().and_then(|c| c.schemas.get_mut("ProblemDocument"))
+        else {
+            return;
+        };
+        let meanings: Vec<String> =
+            ProblemCode::ALL.iter().map(|code| format!("`{}` ({})", code.as_str(), code.meaning())).collect();
+        let code = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ProblemCode::ALL.iter().map(|code| code.as_str())))
+            .description(Some(format!("The stable machine-readable code: {}", meanings.join("; "))));
+        document.properties.insert("code".to_owned(), code.into());
+    }
+}
 
 impl Modify for Conventions {
     fn modify(&self, doc: &mut openapi::OpenApi) {

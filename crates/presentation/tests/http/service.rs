@@ -131,3 +131,21 @@ async fn every_documented_operation_is_routed() {
         }
     }
 }
+
+#[test]
+fn the_problem_document_schema_lists_every_code_and_the_conflict_response_every_409() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let codes: Vec<&str> = doc["components"]["schemas"]["ProblemDocument"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = forge_presentation::ProblemCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(codes, all);
+    let conflict = doc["components"]["responses"]["Conflict"]["description"].as_str().unwrap();
+    for code in ["ALREADY_MEMBER", "OWNER_CANNOT_LEAVE", "SELF_DELETION", "CONCURRENT_UPDATE", "PROJECT_NAME_TAKEN"] {
+        assert!(conflict.contains(&format!("`{code}`")), "{code} missing from {conflict}");
+    }
+    assert!(!conflict.contains("`NOT_FOUND`"));
+}
