@@ -38,6 +38,8 @@ pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod projects;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod users;
 
 #[cfg(test)]
