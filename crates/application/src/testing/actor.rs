@@ -28,7 +28,7 @@ pub const DEFAULT_PASSWORD: &str = "Quiet-Harbor-Lantern-42";
 ///
 /// [`build`](ActorBuilder::build) makes the actor alone; [`store_in`](ActorBuilder::store_in)
 /// also stores its user, which use cases that read the actor's account (API keys, projects)
-/// need.
+/// need. [`InMemory::actor`](super::InMemory::actor) starts a builder at the harness's clock.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ActorBuilder {

@@ -1,12 +1,15 @@
-//! Fakes of every port: run the use cases in a test or a harness with no database, no network
-//! and no background task, in a debug build, in milliseconds. Compiled with the `testing`
-//! feature (and in this crate's own tests).
+//! Fakes of every port, and every use case wired over them: run the use cases in a test or a
+//! harness with no database, no network and no background task, in a debug build, in
+//! milliseconds. Compiled with the `testing` feature (and in this crate's own tests).
 //!
 //! ```toml
 //! [dev-dependencies]
 //! forge-application = { version = "…", features = ["testing"] }
 //! ```
 //!
+//! - [`InMemory`] builds every service over the fakes with the server's defaults (the lockout
+//!   included) and hands out the clock, the recorded mail and the store; [`InMemory::builder`]
+//!   changes the settings first.
 //! - [`InMemoryStore`] holds every table in memory and implements every repository port, the
 //!   [`UnitOfWork`](crate::common::UnitOfWork) and the
 //!   [`IdempotencyStore`](crate::idempotency::ports::IdempotencyStore). A commit applies its
@@ -50,6 +53,7 @@ mod api_keys;
 mod audit;
 mod clock;
 mod dashboard;
+mod harness;
 mod idempotency;
 mod limits;
 mod mail;
@@ -66,6 +70,7 @@ mod users;
 pub use actor::{ActorBuilder, ActorError, DEFAULT_PASSWORD};
 pub use clock::FixedClock;
 pub use dashboard::FakeStatsCache;
+pub use harness::{InMemory, InMemoryBuilder};
 pub use limits::FakeRateLimiter;
 pub use mail::{PlainMailTemplates, RecordingMailQueue, link_token};
 pub use operations::{FakeDatabaseMetrics, FakeProbe};

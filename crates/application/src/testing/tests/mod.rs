@@ -1,6 +1,7 @@
 //! The fakes against the behaviour the SeaORM adapter's tests pin down (what a commit refuses and
 //! how, what lists return), and the harness running use cases end to end.
 
+mod harness;
 mod projects;
 mod security;
 mod sessions_and_tokens;
