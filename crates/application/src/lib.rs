@@ -23,6 +23,12 @@
 //! the complete list of [`Change`](common::Change)s to the unit of work, which stores all of them
 //! in one database transaction or none of them. Updates carry the version they were based on, so
 //! a write that lost a race is refused instead of overwriting the winner.
+//!
+//! ## Testing
+//!
+//! With the `testing` feature, the module `testing` holds in-memory fakes of every port and
+//! `testing::InMemory`, every use case wired over them, so a test or a harness runs the use cases
+//! with no database at all.
 
 #![warn(missing_docs)]
 
@@ -39,6 +45,8 @@ pub mod mail;
 pub mod metrics;
 pub mod prelude;
 pub mod projects;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod users;
 
 #[cfg(test)]
