@@ -31,13 +31,17 @@
 //!
 //! Features: `postgres` and `smtp` (both on by default) can be left out by an embedder that runs
 //! on SQLite and delivers mail to files or to a queue of its own; `mocks` exposes `mockall` mocks
-//! of every port.
+//! of every port; `testing` the in-memory fakes of every port and `testing::InMemory`, every use
+//! case with no database.
 
 mod builder;
 pub mod prelude;
 
 pub use builder::{BuildError, Forge, ForgeBuilder, MailDelivery};
 pub use forge_application as application;
+/// In-memory fakes of every port, and every use case wired over them (`testing::InMemory`).
+#[cfg(feature = "testing")]
+pub use forge_application::testing;
 pub use forge_domain as domain;
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};

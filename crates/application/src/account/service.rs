@@ -245,7 +245,7 @@ impl AccountService {
     ///
     /// # Errors
     /// [`AccountError::Validation`]: a wrong `current_password` (`INVALID_PASSWORD`) and/or a
-    /// `new_password` the policy refuses; [`AccountError::Conflict`] when the account changed
+    /// `new_password` the policy refuses; [`AccountError::Stale`] when the account changed
     /// since the request authenticated.
     #[tracing::instrument(skip_all, fields(user_id = %actor.id()))]
     pub async fn change_password(&self, actor: &Actor, cmd: ChangePasswordCommand) -> Result<(), AccountError> {
