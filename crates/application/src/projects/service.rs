@@ -11,13 +11,13 @@ use forge_domain::{
 
 use super::{
     ProjectChange,
-    audit_trail::{project_audit, project_snapshot},
+    audit_trail::{project_audit, project_created_audit},
     errors::{ProjectConflict, ProjectError},
     policy::{self, ProjectAction, ProjectViewer, Refusal},
     ports::{Member, ProjectQuery, ProjectRepository, ProjectView},
 };
 use crate::{
-    audit::{AuditAction, AuditEntity, AuditRecord},
+    audit::AuditAction,
     common::{Actor, Changes, Clock, Fields, Page, Parsed, Staleness, UnitOfWork},
     users::ports::UserRepository,
 };
@@ -107,15 +107,7 @@ impl ProjectService {
         }
         let now = self.ports.clock.now();
         let (project, owner) = Project::create(actor.id(), NewProject { name, description }, now);
-        let audit = AuditRecord::new(
-            AuditAction::ProjectCreated,
-            AuditEntity::Project,
-            project.id(),
-            Some(actor.id()),
-            actor.context(),
-            now,
-        )
-        .after(project_snapshot(&project));
+        let audit = project_created_audit(actor, &project, now);
         self.ports
             .unit_of_work
             .commit(

@@ -83,6 +83,7 @@ async fn add_member_stores_the_membership_its_audit_entry_and_the_notification_i
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectMemberAdded, AuditEntity::Membership));
         assert_eq!(audit.entity_id, format!("{}:{}", project.id(), newcomer.id()));
+        assert_eq!(audit.project_id, Some(project.id()), "the entry is in the project's trail");
         assert_eq!(audit.after.unwrap().get("role"), Some(&text("maintainer")));
         assert_eq!(commits.everything().len(), 1, "one commit");
     }
@@ -249,6 +250,7 @@ async fn change_member_role_by_the_owner_or_an_admin_stores_it_audits_it_and_tel
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectMemberRoleChanged, AuditEntity::Membership));
         assert_eq!(audit.entity_id, format!("{}:{}", project.id(), c.viewer.id()));
+        assert_eq!(audit.project_id, Some(project.id()));
         assert_eq!(audit.before.unwrap().get("role"), Some(&text("viewer")));
         assert_eq!(audit.after.unwrap().get("role"), Some(&text("maintainer")));
     }
@@ -376,6 +378,7 @@ async fn remove_member_by_the_owner_a_maintainer_or_an_admin_deletes_it_audits_i
         assert_eq!((event.event_type, event.recipient), (EventType::ProjectMemberRemoved, c.viewer.id()));
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectMemberRemoved, AuditEntity::Membership));
+        assert_eq!(audit.project_id, Some(project.id()));
         assert_eq!(audit.before.unwrap().get("role"), Some(&text("viewer")));
         assert_eq!(audit.after, None);
     }

@@ -39,6 +39,7 @@ async fn create_stores_the_project_its_owner_membership_and_an_audit_entry_in_on
     let [audit] = commits.audits().try_into().unwrap();
     assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectCreated, AuditEntity::Project));
     assert_eq!((audit.entity_id, audit.actor_id), (project.id().to_string(), Some(ada.id())));
+    assert_eq!(audit.project_id, Some(project.id()), "the entry is in its project's trail");
     let after = audit.after.unwrap();
     assert_eq!(after.get("name"), Some(&text("Apollo")));
     assert_eq!(after.get("owner_id"), Some(&text(&ada.id().to_string())));
@@ -305,6 +306,7 @@ async fn update_by_an_owner_maintainer_or_admin_stores_the_change_and_audits_the
         assert_eq!(view.member_count, 3);
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.actor_id), (AuditAction::ProjectUpdated, Some(actor.id())));
+        assert_eq!(audit.project_id, Some(project.id()));
         let before = audit.before.unwrap();
         let after = audit.after.unwrap();
         let changed: Vec<&str> = after.fields().map(|(name, _)| name).collect();
@@ -465,6 +467,7 @@ async fn delete_by_the_owner_or_an_admin_soft_deletes_the_project_with_an_audit_
         assert_eq!((stored.deleted_at(), stored.version(), expected_version), (Some(now()), 5, 4));
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectDeleted, AuditEntity::Project));
+        assert_eq!(audit.project_id, Some(project.id()));
         assert_eq!(audit.after.unwrap().get("deleted_at"), Some(&AuditValue::Time(now())));
     }
 }

@@ -40,6 +40,7 @@ async fn transfer_makes_the_member_owner_and_the_old_owner_a_maintainer_in_one_c
         assert_eq!((event.event_type, event.recipient), (EventType::ProjectOwnershipTransferred, c.viewer.id()));
         let [audit] = commits.audits().try_into().unwrap();
         assert_eq!((audit.action, audit.entity_type), (AuditAction::ProjectTransferred, AuditEntity::Project));
+        assert_eq!(audit.project_id, Some(project.id()));
         assert_eq!(audit.before.unwrap().get("owner_id"), Some(&text(&c.owner.id().to_string())));
         assert_eq!(audit.after.unwrap().get("owner_id"), Some(&text(&c.viewer.id().to_string())));
         assert_eq!(commits.everything().len(), 1);
