@@ -24,6 +24,7 @@ mod m20261123_000005_create_account_tokens;
 mod m20261123_000006_create_login_throttles;
 mod m20261123_000007_create_projects;
 mod m20261123_000008_create_idempotency_keys;
+mod m20261124_000001_add_audit_logs_project_id;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_login_throttles::Migration),
             Box::new(m20261123_000007_create_projects::Migration),
             Box::new(m20261123_000008_create_idempotency_keys::Migration),
+            Box::new(m20261124_000001_add_audit_logs_project_id::Migration),
         ]
     }
 }

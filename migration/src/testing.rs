@@ -8,6 +8,11 @@
 //! This is test support: it panics with a message saying what went wrong instead of returning
 //! errors, because a test cannot do anything better with them.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a failure is a failed test, and the panic says which step failed"
+)]
+
 use std::{path::Path, time::Duration};
 
 use sea_orm_migration::{

@@ -1,6 +1,8 @@
 //! The `forge` binary as an operator runs it: configuration errors, migrations, admin creation,
 //! the OpenAPI document, and serving until SIGTERM.
 
+#![allow(clippy::expect_used, reason = "helpers outside `#[test]` functions panic on purpose: a failed test")]
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Output, Stdio},

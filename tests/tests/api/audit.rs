@@ -3,7 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestUser, assert_problem, error_fields, spawn_app};
+use crate::{
+    harness::{TestUser, assert_problem, error_fields, spawn_app},
+    projects::{add_member, create_project, member_path},
+};
 
 /// The entries of one page of `/audit-logs?{query}`, read as an admin.
 async fn entries(app: &crate::harness::TestApp, token: &str, query: &str) -> Value {
@@ -39,6 +42,7 @@ async fn an_admin_reads_who_changed_what_with_before_after_and_request_context()
         "action",
         "entity_type",
         "entity_id",
+        "project_id",
         "changes",
         "ip",
         "user_agent",
@@ -50,6 +54,7 @@ async fn an_admin_reads_who_changed_what_with_before_after_and_request_context()
     assert_eq!(entry["actor_id"], admin.id.as_str());
     assert_eq!(entry["action"], "user.updated");
     assert_eq!(entry["entity_type"], "user");
+    assert_eq!(entry["project_id"], Value::Null, "a user's entry concerns no project");
     assert_eq!(entry["changes"]["before"]["full_name"], Value::Null);
     assert_eq!(entry["changes"]["after"]["full_name"], "Grace Hopper");
     assert_eq!(entry["changes"]["after"]["version"], 2);
@@ -156,7 +161,8 @@ async fn bad_filters_are_listed_in_one_422() {
 
     let response = app
         .get(
-            "/api/v1/audit-logs?entity_type=robot&action=user.exploded&actor_id=42&from=yesterday&sort=ip",
+            "/api/v1/audit-logs?entity_type=robot&action=user.exploded&actor_id=42&project_id=apollo&from=yesterday\
+             &sort=ip",
             Some(&admin.access_token),
         )
         .await;
@@ -164,7 +170,85 @@ async fn bad_filters_are_listed_in_one_422() {
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
     let mut fields = error_fields(&problem);
     fields.sort();
-    assert_eq!(fields, ["action", "actor_id", "entity_type", "from", "sort"]);
+    assert_eq!(fields, ["action", "actor_id", "entity_type", "from", "project_id", "sort"]);
+}
+
+#[tokio::test]
+async fn the_trail_of_a_project_holds_its_own_entries_and_its_member_changes_and_no_other_projects() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let owner = app.member().await;
+    let member = app.member().await;
+    let id = |body: Value| body["id"].as_str().unwrap().to_owned();
+    let apollo = id(create_project(&app, &owner, "Apollo").await);
+    let gemini = id(create_project(&app, &owner, "Gemini").await);
+    for project in [&apollo, &gemini] {
+        assert_eq!(add_member(&app, &owner, project, &member.id, "viewer").await.status(), StatusCode::CREATED);
+    }
+    let membership = member_path(&apollo, &member.id);
+    let promoted = app.patch(&membership, Some(&owner.access_token), &json!({"role": "maintainer"})).await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    assert_eq!(app.delete(&membership, Some(&owner.access_token)).await.status(), StatusCode::NO_CONTENT);
+
+    let page = entries(&app, &admin.access_token, &format!("project_id={apollo}&order=asc")).await;
+
+    let membership_id = format!("{apollo}:{}", member.id);
+    let seen: Vec<(&str, &str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["entity_type"].as_str().unwrap(), e["entity_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("project.created", "project", apollo.as_str()),
+            ("project.member_added", "membership", membership_id.as_str()),
+            ("project.member_role_changed", "membership", membership_id.as_str()),
+            ("project.member_removed", "membership", membership_id.as_str()),
+        ]
+    );
+    assert_eq!(page["total"], 4);
+    assert!(page["items"].as_array().unwrap().iter().all(|e| e["project_id"] == apollo.as_str()), "{page}");
+    let other = entries(&app, &admin.access_token, &format!("project_id={gemini}")).await;
+    assert_eq!(other["total"], 2, "Gemini's creation and its member: {other}");
+    assert!(other["items"].as_array().unwrap().iter().all(|e| e["project_id"] == gemini.as_str()), "{other}");
+}
+
+#[tokio::test]
+async fn the_project_filter_combines_with_the_others_and_pages() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let owner = app.member().await;
+    let apollo = create_project(&app, &owner, "Apollo").await["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let newcomer = app.member().await;
+        assert_eq!(add_member(&app, &owner, &apollo, &newcomer.id, "viewer").await.status(), StatusCode::CREATED);
+    }
+
+    let members = entries(&app, &admin.access_token, &format!("project_id={apollo}&entity_type=membership")).await;
+    assert_eq!(members["total"], 3);
+    let created = entries(&app, &admin.access_token, &format!("project_id={apollo}&action=project.created")).await;
+    assert_eq!(
+        (created["total"].as_u64(), created["items"][0]["entity_id"].as_str()),
+        (Some(1), Some(apollo.as_str()))
+    );
+    let by_someone_else =
+        entries(&app, &admin.access_token, &format!("project_id={apollo}&actor_id={}", admin.id)).await;
+    assert_eq!(by_someone_else["total"], 0);
+
+    let response =
+        app.get(&format!("/api/v1/audit-logs?project_id={apollo}&limit=3&page=2"), Some(&admin.access_token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: Value = response.json().await.unwrap();
+    assert_eq!((page["total"].as_u64(), page["pages"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["action"], "project.created", "the oldest entry comes last");
+    assert_eq!(
+        page["_links"]["prev"]["href"],
+        format!("/api/v1/audit-logs?project_id={apollo}&limit=3&page=1"),
+        "the filter stays in the links"
+    );
 }
 
 #[tokio::test]

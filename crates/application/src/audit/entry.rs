@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use forge_domain::users::UserId;
+use forge_domain::{projects::ProjectId, users::UserId};
 use uuid::Uuid;
 
 use super::{AuditAction, AuditEntity, AuditRecord, AuditValue, Snapshot};
@@ -53,6 +53,9 @@ pub struct AuditEntry {
     pub entity_type: AuditEntity,
     /// Which one.
     pub entity_id: String,
+    /// The project the entry concerns, when it concerns one (the project itself or one of its
+    /// memberships).
+    pub project_id: Option<ProjectId>,
     /// The state before, when there was one.
     pub before: Option<StoredSnapshot>,
     /// The state after, when there is one.
@@ -71,6 +74,7 @@ impl From<&AuditRecord> for AuditEntry {
             action: record.action,
             entity_type: record.entity_type,
             entity_id: record.entity_id.clone(),
+            project_id: record.project_id,
             before: record.before.as_ref().map(StoredSnapshot::from),
             after: record.after.as_ref().map(StoredSnapshot::from),
             context: record.context.clone(),

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use forge_domain::users::UserId;
+use forge_domain::{projects::ProjectId, users::UserId};
 
 use super::{AuditAction, AuditEntity, AuditEntry};
 use crate::common::{Page, PageRequest, SortOrder, UnexpectedError};
@@ -26,6 +26,8 @@ pub struct AuditLogFilter {
     pub entity_type: Option<AuditEntity>,
     /// Only entries about this one thing (compared exactly).
     pub entity_id: Option<String>,
+    /// Only entries about this project: the project itself and its memberships.
+    pub project_id: Option<ProjectId>,
     /// Only this action.
     pub action: Option<AuditAction>,
     /// Only entries written at or after this instant.

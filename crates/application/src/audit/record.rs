@@ -1,7 +1,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use forge_domain::users::{User, UserId};
+use forge_domain::{
+    projects::ProjectId,
+    users::{User, UserId},
+};
 use uuid::Uuid;
 
 use crate::common::{Change, ClientContext};
@@ -261,6 +264,9 @@ pub struct AuditRecord {
     pub entity_type: AuditEntity,
     /// Which one (a UUID, or for memberships `project_id:user_id`).
     pub entity_id: String,
+    /// The project the entry concerns, when it concerns one: the project itself or one of its
+    /// memberships. The trail is read project by project through it.
+    pub project_id: Option<ProjectId>,
     /// The state before, when there was one.
     pub before: Option<Snapshot>,
     /// The state after, when there is one.
@@ -274,7 +280,7 @@ pub struct AuditRecord {
 impl Change for AuditRecord {}
 
 impl AuditRecord {
-    /// An entry with no before or after yet.
+    /// An entry with no before or after yet, and no project.
     #[must_use]
     pub fn new(
         action: AuditAction,
@@ -290,11 +296,19 @@ impl AuditRecord {
             action,
             entity_type,
             entity_id: entity_id.to_string(),
+            project_id: None,
             before: None,
             after: None,
             context: context.clone(),
             created_at: at,
         }
+    }
+
+    /// Marks the entry as concerning `project` (the project itself or one of its memberships).
+    #[must_use]
+    pub fn in_project(mut self, project: ProjectId) -> Self {
+        self.project_id = Some(project);
+        self
     }
 
     /// Sets the state before.

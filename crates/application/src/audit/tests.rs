@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use forge_domain::users::Role;
+use forge_domain::{projects::ProjectId, users::Role};
 
 use super::{
     AuditAction, AuditEntity, AuditEntry, AuditLogError, AuditLogService, AuditRecord, AuditValue, Snapshot,
@@ -49,6 +49,39 @@ async fn admins_read_the_trail_with_their_query_passed_on() {
 
     assert_eq!(found.items, [entry]);
     assert_eq!(found.items[0].after.as_ref().and_then(|s| s.get("email")), Some(&AuditValue::from("a@example.com")));
+}
+
+#[tokio::test]
+async fn the_trail_of_one_project_is_asked_of_storage_with_the_other_filters() {
+    let admin = a_user(Role::Admin).build();
+    let project = ProjectId::generate();
+    let record = AuditRecord::new(
+        AuditAction::ProjectMemberAdded,
+        AuditEntity::Membership,
+        format!("{project}:{}", admin.id()),
+        Some(admin.id()),
+        &ClientContext::default(),
+        now(),
+    )
+    .in_project(project);
+    let entry = AuditEntry::from(&record);
+    let query = AuditLogQuery {
+        filter: AuditLogFilter {
+            project_id: Some(project),
+            entity_type: Some(AuditEntity::Membership),
+            ..AuditLogFilter::default()
+        },
+        ..AuditLogQuery::default()
+    };
+    let mut repository = MockAuditLogRepository::new();
+    let (expected, page) =
+        (query.clone(), Page { items: vec![entry.clone()], total: 1, request: PageRequest::default() });
+    repository.expect_list().withf(move |q| *q == expected).times(1).returning(move |_| Ok(page.clone()));
+
+    let found = service(repository).list(&acting_as(&admin), &query).await.unwrap();
+
+    assert_eq!(found.items, [entry]);
+    assert_eq!(found.items[0].project_id, Some(project), "the entry keeps the project it concerns");
 }
 
 #[tokio::test]

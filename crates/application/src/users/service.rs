@@ -1,4 +1,7 @@
-use std::{collections::HashMap, sync::Arc};
+//! The users service: its ports, one's own profile, and reading, creating, changing, deleting
+//! and restoring accounts. Bulk creation is in [`super::bulk`].
+
+use std::sync::Arc;
 
 use forge_domain::{
     account_tokens::TokenPurpose,
@@ -22,14 +25,10 @@ use crate::{
         service::{SessionEnding, end_sessions},
     },
     common::{
-        Actor, Changes, ClientContext, Clock, FieldError, Fields, Page, Parsed, Staleness, UnexpectedError, UnitOfWork,
-        ValidationErrors,
+        Actor, Changes, ClientContext, Clock, FieldError, Fields, Page, Parsed, Staleness, UnitOfWork, ValidationErrors,
     },
     mail::{self, MailQueue, MailTemplates, Notice},
 };
-
-/// The most accounts one bulk creation may hold.
-pub const MAX_BULK_USERS: usize = 1000;
 
 /// The ports users management needs.
 #[derive(Clone)]
@@ -105,8 +104,8 @@ pub struct UserUpdate {
 /// Users management.
 #[derive(Clone)]
 pub struct UserService {
-    ports: UserPorts,
-    settings: Arc<AuthSettings>,
+    pub(super) ports: UserPorts,
+    pub(super) settings: Arc<AuthSettings>,
 }
 
 impl UserService {
@@ -167,130 +166,6 @@ impl UserService {
         let (draft, role) = parse_new_user(&cmd, &self.settings.password_policy).finish()?;
         let account = Account { role, is_active: cmd.is_active.unwrap_or(true), is_verified: false };
         self.insert(draft, account, cmd.password, Some(actor.id()), actor.context()).await
-    }
-
-    /// Creates many accounts at once (admins only): all of them in one transaction, or none.
-    ///
-    /// Every item is checked as [`UserService::create`] checks one, and the list as a whole: an
-    /// address or username that repeats an earlier item's is refused as `DUPLICATE`, one that
-    /// belongs to an existing account as `TAKEN`. Errors name their item by index, as
-    /// `[12].email`; the list itself is named `.` (1 to [`MAX_BULK_USERS`] items). Passwords are
-    /// hashed together, spread over the cores by the hasher. Each account gets its own
-    /// `user.created` audit entry.
-    ///
-    /// # Errors
-    /// [`UserError::Forbidden`]; [`UserError::Validation`] listing every bad item; a taken address
-    /// or username found only when storing (a concurrent creation) as
-    /// [`UserConflict::EmailTaken`] / [`UserConflict::UsernameTaken`].
-    #[tracing::instrument(skip_all, fields(actor = %actor.id(), count = commands.len()))]
-    pub async fn create_many(&self, actor: &Actor, commands: Vec<CreateUserCommand>) -> Result<Vec<User>, UserError> {
-        if !policy::can_create(viewer(actor)) {
-            return Err(UserError::Forbidden);
-        }
-        if commands.is_empty() || commands.len() > MAX_BULK_USERS {
-            let (code, message) = if commands.is_empty() {
-                ("TOO_SHORT", "must hold at least one user".to_owned())
-            } else {
-                ("TOO_LONG", format!("must hold at most {MAX_BULK_USERS} users"))
-            };
-            return Err(ValidationErrors::single(".", code, message).into());
-        }
-
-        // Each item on its own, then the list: repeats within it and accounts already stored.
-        let mut errors: Vec<Vec<FieldError>> = Vec::with_capacity(commands.len());
-        let mut drafts: Vec<Option<(AccountDraft, Role)>> = Vec::with_capacity(commands.len());
-        for cmd in &commands {
-            let (draft, item_errors) = match parse_new_user(cmd, &self.settings.password_policy).finish() {
-                Ok(draft) => (Some(draft), Vec::new()),
-                Err(e) => (None, e.into_errors()),
-            };
-            errors.push(item_errors);
-            drafts.push(draft);
-        }
-        let mut first_email: HashMap<&str, usize> = HashMap::new();
-        let mut first_username: HashMap<String, usize> = HashMap::new();
-        for (i, (draft, _)) in drafts.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))) {
-            if let Some(first) = first_email.get(draft.email.as_ref()) {
-                errors[i].push(repeat("email", "e-mail address", *first));
-            } else {
-                first_email.insert(draft.email.as_ref(), i);
-            }
-            match first_username.get(&draft.username.normalized()) {
-                Some(first) => errors[i].push(repeat("username", "username", *first)),
-                None => {
-                    first_username.insert(draft.username.normalized(), i);
-                }
-            }
-        }
-        let emails: Vec<Email> = drafts.iter().flatten().map(|(d, _)| d.email.clone()).collect();
-        let usernames: Vec<Username> = drafts.iter().flatten().map(|(d, _)| d.username.clone()).collect();
-        if !emails.is_empty() {
-            let taken = self.ports.users.taken_identities(&emails, &usernames).await?;
-            for (i, (draft, _)) in drafts.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))) {
-                if taken.emails.contains(&draft.email) {
-                    errors[i].push(FieldError::new("email", "TAKEN", "belongs to another account"));
-                }
-                if taken.usernames.contains(&draft.username.normalized()) {
-                    errors[i].push(FieldError::new("username", "TAKEN", "belongs to another account"));
-                }
-            }
-        }
-        let bad: Vec<FieldError> = errors
-            .into_iter()
-            .enumerate()
-            .flat_map(|(i, item)| {
-                item.into_iter().map(move |e| FieldError { field: format!("[{i}].{}", e.field), ..e })
-            })
-            .collect();
-        if !bad.is_empty() {
-            return Err(ValidationErrors::new(bad).into());
-        }
-
-        let accounts: Vec<(AccountDraft, Role)> = drafts.into_iter().flatten().collect();
-        let (passwords, flags): (Vec<SecretString>, Vec<bool>) =
-            commands.into_iter().map(|cmd| (cmd.password, cmd.is_active.unwrap_or(true))).unzip();
-        let hashes = self.ports.hasher.hash_many(passwords).await?;
-        if hashes.len() != accounts.len() {
-            return Err(UnexpectedError::internal("the hasher returned a different number of hashes").into());
-        }
-        let now = self.ports.clock.now();
-        let users: Vec<User> = accounts
-            .into_iter()
-            .zip(hashes)
-            .zip(flags)
-            .map(|(((draft, role), password_hash), is_active)| {
-                User::register(
-                    NewUser {
-                        email: draft.email,
-                        username: draft.username,
-                        full_name: draft.full_name,
-                        role,
-                        password_hash,
-                        is_active,
-                        is_verified: false,
-                    },
-                    now,
-                )
-            })
-            .collect();
-        // Every insert, then every audit entry: runs of one kind, which the unit of work may store
-        // a batch at a time.
-        let audits = users.iter().map(|user| {
-            AuditRecord::new(
-                AuditAction::UserCreated,
-                AuditEntity::User,
-                user.id(),
-                Some(actor.id()),
-                actor.context(),
-                now,
-            )
-            .after(Snapshot::of_user(user))
-        });
-        let mut changes: Changes = users.iter().cloned().map(UserChange::Insert).collect();
-        changes.extend(audits);
-        self.ports.unit_of_work.commit(changes).await.map_err(|e| UserError::of_commit(e, None))?;
-        tracing::info!(count = users.len(), "users created in bulk");
-        Ok(users)
     }
 
     /// Creates an admin on the operator's behalf (`forge create-admin`, start-up bootstrap).
@@ -620,17 +495,13 @@ fn user_audit(
         .changed(&Snapshot::of_user(before), &Snapshot::of_user(after))
 }
 
-/// The error of an item repeating the `what` of an earlier item.
-fn repeat(field: &str, what: &str, first: usize) -> FieldError {
-    FieldError::new(field, "DUPLICATE", format!("repeats the {what} of item [{first}]"))
-}
-
-fn viewer(actor: &Actor) -> Viewer {
+/// The caller as the users policy sees it.
+pub(super) fn viewer(actor: &Actor) -> Viewer {
     Viewer::user(actor.id(), actor.role())
 }
 
 /// The account `cmd` describes and its role (a member unless it names one).
-fn parse_new_user(cmd: &CreateUserCommand, policy: &PasswordPolicy) -> Parsed<(AccountDraft, Role)> {
+pub(super) fn parse_new_user(cmd: &CreateUserCommand, policy: &PasswordPolicy) -> Parsed<(AccountDraft, Role)> {
     let draft =
         AccountDraft::parse(&cmd.email, &cmd.username, cmd.password.expose_secret(), cmd.full_name.as_deref(), policy);
     let role = Parsed::field("role", cmd.role.as_deref().map_or(Ok(Role::Member), str::parse::<Role>));

@@ -11,7 +11,7 @@ use forge_application::{
     },
     common::CommitError,
 };
-use forge_domain::users::UserId;
+use forge_domain::{projects::ProjectId, users::UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -56,6 +56,7 @@ fn audit_to_active_model(record: &AuditRecord) -> audit_logs::ActiveModel {
         action: Set(record.action.as_str().to_owned()),
         entity_type: Set(record.entity_type.as_str().to_owned()),
         entity_id: Set(record.entity_id.clone()),
+        project_id: Set(record.project_id.map(|id| id.as_uuid())),
         changes: Set(Value::Object(changes)),
         ip: Set(record.context.ip.clone()),
         user_agent: Set(record.context.user_agent.clone()),
@@ -127,6 +128,9 @@ fn matching(filter: &AuditLogFilter) -> Condition {
     if let Some(entity_id) = &filter.entity_id {
         condition = condition.add(Column::EntityId.eq(entity_id.as_str()));
     }
+    if let Some(project_id) = filter.project_id {
+        condition = condition.add(Column::ProjectId.eq(project_id.as_uuid()));
+    }
     if let Some(action) = filter.action {
         condition = condition.add(Column::Action.eq(action.as_str()));
     }
@@ -168,6 +172,7 @@ fn entry_from_row(row: audit_logs::Model) -> Result<AuditEntry, UnexpectedError>
         before: side("before")?,
         after: side("after")?,
         entity_id: row.entity_id,
+        project_id: row.project_id.map(ProjectId::from_uuid),
         context: ClientContext { ip: row.ip, user_agent: row.user_agent, request_id: row.request_id },
         created_at: row.created_at,
     })

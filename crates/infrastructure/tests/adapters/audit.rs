@@ -145,7 +145,7 @@ mod reading {
         },
         common::UnitOfWork,
     };
-    use forge_domain::users::UserId;
+    use forge_domain::{projects::ProjectId, users::UserId};
     use forge_infrastructure::SeaAuditLogRepository;
     use sea_orm::{ConnectionTrait, Statement};
 
@@ -280,5 +280,155 @@ mod reading {
         let error = repository.list(&AuditLogQuery::default()).await.unwrap_err();
 
         assert!(format!("{error:?}").contains("audit_logs"), "{error:?}");
+    }
+
+    /// Writes, a minute apart: project `a` created, a member added to it, project `b` created,
+    /// and a user updated (no project).
+    async fn two_projects(h: &Harness, a: ProjectId, b: ProjectId, member: UserId) -> Vec<AuditRecord> {
+        let at = |minutes| t0() + Duration::minutes(minutes);
+        let actor = Some(member);
+        let records = vec![
+            AuditRecord::new(AuditAction::ProjectCreated, AuditEntity::Project, a, actor, &context(), at(0))
+                .in_project(a),
+            AuditRecord::new(
+                AuditAction::ProjectMemberAdded,
+                AuditEntity::Membership,
+                format!("{a}:{member}"),
+                actor,
+                &context(),
+                at(1),
+            )
+            .in_project(a),
+            AuditRecord::new(AuditAction::ProjectCreated, AuditEntity::Project, b, actor, &context(), at(2))
+                .in_project(b),
+            AuditRecord::new(AuditAction::UserUpdated, AuditEntity::User, member, actor, &context(), at(3)),
+        ];
+        h.uow.commit(records.iter().cloned().collect()).await.unwrap();
+        records
+    }
+
+    #[tokio::test]
+    async fn the_trail_of_a_project_holds_its_own_entries_and_its_memberships_and_nothing_else() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let (a, b, member) = (ProjectId::generate(), ProjectId::generate(), UserId::generate());
+        let records = two_projects(&h, a, b, member).await;
+
+        let of_a = repository.list(&query(AuditLogFilter { project_id: Some(a), ..Default::default() })).await.unwrap();
+
+        assert_eq!(of_a.total, 2);
+        let ids: Vec<_> = of_a.items.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [records[1].id, records[0].id], "newest first");
+        assert!(of_a.items.iter().all(|e| e.project_id == Some(a)), "{:?}", of_a.items);
+        let all = repository.list(&AuditLogQuery::default()).await.unwrap();
+        let user_entry = all.items.iter().find(|e| e.entity_type == AuditEntity::User).unwrap();
+        assert_eq!(user_entry.project_id, None);
+        let of_nothing = AuditLogFilter { project_id: Some(ProjectId::generate()), ..Default::default() };
+        assert_eq!(repository.list(&query(of_nothing)).await.unwrap().total, 0);
+    }
+
+    #[tokio::test]
+    async fn the_project_filter_combines_with_the_others_and_pages() {
+        let h = Harness::new().await;
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let (a, b, member) = (ProjectId::generate(), ProjectId::generate(), UserId::generate());
+        let records = two_projects(&h, a, b, member).await;
+
+        let memberships_of_a =
+            AuditLogFilter { project_id: Some(a), entity_type: Some(AuditEntity::Membership), ..Default::default() };
+        let page = repository.list(&query(memberships_of_a)).await.unwrap();
+        assert_eq!(page.items.iter().map(|e| e.id).collect::<Vec<_>>(), [records[1].id]);
+        let created_in_b =
+            AuditLogFilter { project_id: Some(b), action: Some(AuditAction::ProjectCreated), ..Default::default() };
+        assert_eq!(repository.list(&query(created_in_b)).await.unwrap().items[0].id, records[2].id);
+        let second_page = AuditLogQuery {
+            filter: AuditLogFilter { project_id: Some(a), ..Default::default() },
+            page: PageRequest::new(2, 1).unwrap(),
+            ..AuditLogQuery::default()
+        };
+        let page = repository.list(&second_page).await.unwrap();
+        assert_eq!((page.total, page.items.len(), page.items[0].id), (2, 1, records[0].id));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The migration that gave entries their project
+
+mod project_backfill {
+    use forge_application::audit::{
+        AuditEntity,
+        ports::{AuditLogFilter, AuditLogQuery, AuditLogRepository},
+    };
+    use forge_domain::{projects::ProjectId, users::UserId};
+    use forge_infrastructure::SeaAuditLogRepository;
+    use forge_migration::{Migrator, MigratorTrait};
+    use sea_orm::{
+        ConnectionTrait, Statement,
+        sea_query::{Alias, Query},
+    };
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use crate::common::{Harness, t0};
+
+    /// Whether `audit_logs` has a `project_id` column.
+    async fn has_project_column(h: &Harness) -> bool {
+        let backend = h.conn.get_database_backend();
+        let probe = Statement::from_string(backend, "SELECT project_id FROM audit_logs WHERE 1 = 0");
+        h.conn.query_all_raw(probe).await.is_ok()
+    }
+
+    /// Stores an entry the way versions before the column did.
+    async fn old_entry(h: &Harness, action: &str, entity_type: &str, entity_id: &str) -> Uuid {
+        let id = Uuid::now_v7();
+        let insert = Query::insert()
+            .into_table(Alias::new("audit_logs"))
+            .columns(["id", "action", "entity_type", "entity_id", "changes", "created_at"].map(Alias::new))
+            .values_panic([
+                id.into(),
+                action.into(),
+                entity_type.into(),
+                entity_id.into(),
+                json!({"before": null, "after": null}).into(),
+                t0().into(),
+            ])
+            .to_owned();
+        let backend = h.conn.get_database_backend();
+        h.conn.execute_raw(backend.build(&insert)).await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn entries_written_before_the_column_get_their_project_and_down_takes_it_away() {
+        let h = Harness::new().await;
+        // Back to the schema before the column, however many migrations came after it.
+        while has_project_column(&h).await {
+            Migrator::down(&h.conn, Some(1)).await.unwrap();
+        }
+        let (project, other, user) = (ProjectId::generate(), ProjectId::generate(), UserId::generate());
+        let created = old_entry(&h, "project.created", "project", &project.to_string()).await;
+        let joined = old_entry(&h, "project.member_added", "membership", &format!("{project}:{user}")).await;
+        let elsewhere = old_entry(&h, "project.created", "project", &other.to_string()).await;
+        let about_user = old_entry(&h, "user.updated", "user", &user.to_string()).await;
+        let malformed = old_entry(&h, "project.updated", "project", "not-a-project-id").await;
+
+        Migrator::up(&h.conn, None).await.unwrap();
+
+        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let project_of = |entries: &[forge_application::audit::AuditEntry], id: Uuid| {
+            entries.iter().find(|e| e.id == id).map(|e| e.project_id)
+        };
+        let everything = repository.list(&AuditLogQuery::default()).await.unwrap().items;
+        assert_eq!(everything.len(), 5);
+        assert_eq!(project_of(&everything, created), Some(Some(project)));
+        assert_eq!(project_of(&everything, joined), Some(Some(project)));
+        assert_eq!(project_of(&everything, elsewhere), Some(Some(other)));
+        assert_eq!(project_of(&everything, about_user), Some(None));
+        assert_eq!(project_of(&everything, malformed), Some(None), "left alone, not a failed migration");
+        let filter = AuditLogFilter { project_id: Some(project), ..Default::default() };
+        let of_project = repository.list(&AuditLogQuery { filter, ..Default::default() }).await.unwrap();
+        let mut kinds: Vec<_> = of_project.items.iter().map(|e| e.entity_type).collect();
+        kinds.sort_by_key(|k| k.as_str());
+        assert_eq!(kinds, [AuditEntity::Membership, AuditEntity::Project]);
     }
 }

@@ -1,11 +1,12 @@
 //! The query of `GET /audit-logs`: paging, sort (`created_at`, the only one), order (`desc` by
-//! default), and the filters `actor_id`, `entity_type`, `entity_id`, `action`, `from`, `to`.
+//! default), and the filters `actor_id`, `entity_type`, `entity_id`, `project_id`, `action`,
+//! `from`, `to`.
 
 use forge_application::audit::{
     AuditAction, AuditEntity,
     ports::{AuditLogFilter, AuditLogQuery, AuditLogSort},
 };
-use forge_domain::users::UserId;
+use forge_domain::{projects::ProjectId, users::UserId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -28,6 +29,7 @@ impl FromQuery for AuditLogQuery {
             actor_id: params.uuid("actor_id").map(UserId::from_uuid),
             entity_type: params.choice("entity_type", &AuditEntity::ALL.map(|e| (e.as_str(), e))),
             entity_id: params.text("entity_id", MAX_ENTITY_ID_CHARS),
+            project_id: params.uuid("project_id").map(ProjectId::from_uuid),
             action: params.choice("action", &AuditAction::ALL.map(|a| (a.as_str(), a))),
             from: params.timestamp("from"),
             to: params.timestamp("to"),
@@ -70,6 +72,9 @@ pub struct AuditLogListParams {
     entity_type: Option<AuditEntityName>,
     /// Only entries about this one thing (its id, compared exactly; at most 80 characters).
     entity_id: Option<String>,
+    /// Only entries about this project: the project itself (`entity_type` `project`) and its
+    /// memberships (`membership`).
+    project_id: Option<Uuid>,
     /// Only this action.
     #[param(inline)]
     action: Option<AuditActionName>,
@@ -92,11 +97,24 @@ mod tests {
         let documented: Vec<String> = AuditLogListParams::into_params(|| None).into_iter().map(|p| p.name).collect();
         assert_eq!(
             documented,
-            ["page", "limit", "sort", "order", "actor_id", "entity_type", "entity_id", "action", "from", "to"]
+            [
+                "page",
+                "limit",
+                "sort",
+                "order",
+                "actor_id",
+                "entity_type",
+                "entity_id",
+                "project_id",
+                "action",
+                "from",
+                "to"
+            ]
         );
         let ListQuery(query) = ListQuery::<AuditLogQuery>::parse(
             "page=2&limit=5&sort=created_at&order=asc&actor_id=0192f0c4-5f8e-7c4a-9d2b-4b8e1f0a6c3d\
-             &entity_type=user&entity_id=abc&action=user.updated&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
+             &entity_type=user&entity_id=abc&project_id=0192f0c4-6a1b-7d2e-8f3a-5c9d0e1f2a3b&action=user.updated\
+             &from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
         )
         .unwrap();
         assert_eq!((query.page.page(), query.page.limit(), query.order), (2, 5, SortOrder::Asc));
@@ -104,6 +122,7 @@ mod tests {
         assert_eq!(filter.actor_id.map(|id| id.to_string()).as_deref(), Some("0192f0c4-5f8e-7c4a-9d2b-4b8e1f0a6c3d"));
         assert_eq!(filter.entity_type, Some(AuditEntity::User));
         assert_eq!(filter.entity_id.as_deref(), Some("abc"));
+        assert_eq!(filter.project_id.map(|id| id.to_string()).as_deref(), Some("0192f0c4-6a1b-7d2e-8f3a-5c9d0e1f2a3b"));
         assert_eq!(filter.action, Some(AuditAction::UserUpdated));
         assert_eq!(filter.from.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-01T00:00:00+00:00"));
         assert_eq!(filter.to.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-02T00:00:00+00:00"));
@@ -119,7 +138,8 @@ mod tests {
     #[test]
     fn every_bad_parameter_is_listed() {
         let problem = ListQuery::<AuditLogQuery>::parse(
-            "sort=action&actor_id=42&entity_type=robot&action=user.exploded&from=yesterday&to=2026-11-02&ip=1",
+            "sort=action&actor_id=42&entity_type=robot&project_id=apollo&action=user.exploded&from=yesterday\
+             &to=2026-11-02&ip=1",
         )
         .unwrap_err();
         let fields: Vec<String> =
@@ -130,6 +150,7 @@ mod tests {
                 "sort:INVALID_CHOICE",
                 "actor_id:INVALID_FORMAT",
                 "entity_type:INVALID_CHOICE",
+                "project_id:INVALID_FORMAT",
                 "action:INVALID_CHOICE",
                 "from:INVALID_FORMAT",
                 "to:INVALID_FORMAT",

@@ -30,6 +30,10 @@ pub struct AuditLogResponse {
     pub entity_type: AuditEntityName,
     /// Which one: a UUID, or for memberships `project_id:user_id`.
     pub entity_id: String,
+    /// The project the entry concerns: the project itself, or the project of a membership;
+    /// `null` for entries about anything else. `project_id` filters on it.
+    #[schema(required = true)]
+    pub project_id: Option<Uuid>,
     /// The recorded state before and after.
     pub changes: AuditChanges,
     /// The client's address, as resolved through trusted proxies.
@@ -65,6 +69,7 @@ impl From<&AuditEntry> for AuditLogResponse {
             action: AuditActionName(entry.action.as_str().to_owned()),
             entity_type: AuditEntityName(entry.entity_type.as_str().to_owned()),
             entity_id: entry.entity_id.clone(),
+            project_id: entry.project_id.map(|id| id.as_uuid()),
             changes: AuditChanges {
                 before: entry.before.as_ref().map(snapshot_json),
                 after: entry.after.as_ref().map(snapshot_json),

@@ -11,6 +11,7 @@ pub struct Model {
     pub action: String,
     pub entity_type: String,
     pub entity_id: String,
+    pub project_id: Option<Uuid>,
     #[sea_orm(column_type = "JsonBinary")]
     pub changes: Json,
     pub ip: Option<String>,
