@@ -60,6 +60,7 @@ fn matches(filter: &AuditLogFilter, record: &AuditRecord) -> bool {
         && filter.entity_type.is_none_or(|entity| record.entity_type == entity)
         && filter.entity_id.as_deref().is_none_or(|id| record.entity_id == id)
         && filter.action.is_none_or(|action| record.action == action)
+        && filter.project_id.is_none_or(|project| record.project_id == Some(project))
         && filter.from.is_none_or(|from| record.created_at >= from)
         && filter.to.is_none_or(|to| record.created_at <= to)
 }

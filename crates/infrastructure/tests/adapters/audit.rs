@@ -310,7 +310,7 @@ mod reading {
     #[tokio::test]
     async fn the_trail_of_a_project_holds_its_own_entries_and_its_memberships_and_nothing_else() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let (a, b, member) = (ProjectId::generate(), ProjectId::generate(), UserId::generate());
         let records = two_projects(&h, a, b, member).await;
 
@@ -330,7 +330,7 @@ mod reading {
     #[tokio::test]
     async fn the_project_filter_combines_with_the_others_and_pages() {
         let h = Harness::new().await;
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let (a, b, member) = (ProjectId::generate(), ProjectId::generate(), UserId::generate());
         let records = two_projects(&h, a, b, member).await;
 
@@ -414,7 +414,7 @@ mod project_backfill {
 
         Migrator::up(&h.conn, None).await.unwrap();
 
-        let repository = SeaAuditLogRepository::new(h.conn.clone());
+        let repository = SeaAuditLogRepository::new(&h.database);
         let project_of = |entries: &[forge_application::audit::AuditEntry], id: Uuid| {
             entries.iter().find(|e| e.id == id).map(|e| e.project_id)
         };
