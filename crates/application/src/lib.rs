@@ -45,6 +45,7 @@ pub mod mail;
 pub mod metrics;
 pub mod prelude;
 pub mod projects;
+pub mod services;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;

@@ -8,19 +8,13 @@ use std::{
 
 use forge_application::{
     UnexpectedError,
-    account::{AccountPorts, AccountService},
-    api_keys::{ApiKeyPorts, ApiKeyService},
-    audit::AuditLogService,
-    auth::{AuthPorts, AuthService, AuthSettings, ports::OpaqueTokens as _},
+    auth::{AuthSettings, ports::OpaqueTokens as _},
     common::Clock,
     dashboard::DashboardService,
-    health::HealthService,
     idempotency::{IdempotencyService, IdempotencySettings},
-    limits::{LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings},
-    mail::{MailQueue, MailTemplates, Mailer},
-    metrics::MetricsService,
-    projects::{ProjectPorts, ProjectService},
-    users::{UserPorts, UserService},
+    limits::{LockoutPolicy, RateLimitSettings},
+    mail::{MailQueue, Mailer},
+    services::{Ports, Services, Settings},
 };
 #[cfg(feature = "smtp")]
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
@@ -41,33 +35,19 @@ use secrecy::{ExposeSecret as _, SecretString};
 /// clone without it stops the periodic tasks and lets the mail queue drain on its own.
 #[derive(Clone)]
 pub struct Forge {
-    /// Registration, login, refresh, logout, sessions, authentication of access tokens.
-    pub auth: AuthService,
-    /// Profiles and the administration of accounts.
-    pub users: UserService,
-    /// E-mail verification, password reset and change.
-    pub account: AccountService,
-    /// API keys.
-    pub api_keys: ApiKeyService,
-    /// Projects and their members.
-    pub projects: ProjectService,
-    /// Reading the audit trail.
-    pub audit: AuditLogService,
-    /// `Idempotency-Key` claims and replays.
-    pub idempotency: IdempotencyService,
-    /// The dashboard's statistics.
-    pub dashboard: DashboardService,
-    /// Operational figures.
-    pub metrics: MetricsService,
-    /// Readiness of the dependencies.
-    pub health: HealthService,
-    /// Request limits per client address and account identifier.
-    pub limits: LimitService,
-    /// The lockout after repeated failed logins (attached to `auth` unless switched off).
-    pub lockout: LockoutService,
+    /// Every use case; a `Forge` dereferences to them, so `forge.auth` is `forge.services.auth`.
+    pub services: Services,
     database: Database,
     query_stats: Arc<QueryStats>,
     workers: Arc<Workers>,
+}
+
+impl std::ops::Deref for Forge {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl Forge {
@@ -316,131 +296,57 @@ impl ForgeBuilder {
         let query_stats = QueryStats::attach(&mut database);
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
         let (mail_queue, mail_worker) = self.start_mail(from)?;
-        let mail_templates: Arc<dyn MailTemplates> = Arc::new(templates);
 
-        let users = Arc::new(SeaUserRepository::new(&database));
-        let sessions = Arc::new(SeaSessionRepository::new(&database));
-        let unit_of_work = Arc::new(SeaUnitOfWork::new(&database));
-        let hasher = Arc::new(Argon2Hasher::owasp());
-        let revocations = Arc::new(InMemoryRevocationStore::new(clock.clone()));
-        let opaque_tokens = Arc::new(RandomTokens::new());
-        let access_tokens = Arc::new(JwtAccessTokens::new(
-            secret.expose_secret().as_bytes(),
-            self.jwt_issuer.clone(),
-            self.jwt_audience.clone(),
-            self.auth.access_token_ttl,
-        ));
-        // In-process limits: one instance counts alone.
-        let limiter = Arc::new(InMemoryRateLimiter::new(self.limiter_capacity));
-        let lockout = LockoutService::new(
-            LockoutPorts {
-                users: users.clone(),
-                throttles: Arc::new(SeaLoginThrottleRepository::new(&database)),
-                limiter: limiter.clone(),
-                unit_of_work: unit_of_work.clone(),
-                clock: clock.clone(),
-            },
-            self.lockout.clone().unwrap_or_default(),
-        );
-        let limits = LimitService::new(limiter, clock.clone(), self.rate_limits.clone());
-        let auth = AuthService::new(
-            AuthPorts {
-                users: users.clone(),
-                sessions: sessions.clone(),
-                unit_of_work: unit_of_work.clone(),
-                hasher: hasher.clone(),
-                access_tokens,
-                opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
-                clock: clock.clone(),
-                mail_templates: mail_templates.clone(),
-                mail_queue: mail_queue.clone(),
-            },
-            self.auth.clone(),
-        );
-        let auth = if self.lockout.is_some() { auth.with_lockout(lockout.clone()) } else { auth };
-        let account = AccountService::new(
-            AccountPorts {
-                users: users.clone(),
-                sessions: sessions.clone(),
-                tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
-                unit_of_work: unit_of_work.clone(),
-                hasher: hasher.clone(),
-                opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
-                mail_templates: mail_templates.clone(),
-                mail_queue: mail_queue.clone(),
-                clock: clock.clone(),
-            },
-            self.auth.clone(),
-        );
-        let api_keys = ApiKeyService::new(ApiKeyPorts {
+        let ports = Ports {
+            users: Arc::new(SeaUserRepository::new(&database)),
+            sessions: Arc::new(SeaSessionRepository::new(&database)),
+            account_tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
             api_keys: Arc::new(SeaApiKeyRepository::new(&database)),
-            users: users.clone(),
-            unit_of_work: unit_of_work.clone(),
-            tokens: opaque_tokens.clone(),
-            clock: clock.clone(),
-        });
-        let projects = ProjectService::new(ProjectPorts {
             projects: Arc::new(SeaProjectRepository::new(&database)),
-            users: users.clone(),
-            unit_of_work: unit_of_work.clone(),
-            clock: clock.clone(),
-        });
-        let users = UserService::new(
-            UserPorts {
-                users,
-                sessions,
-                unit_of_work,
-                hasher,
-                revocations,
-                clock: clock.clone(),
-                opaque_tokens,
-                mail_templates,
-                mail_queue,
-            },
-            self.auth.clone(),
-        );
-        let audit = AuditLogService::new(Arc::new(SeaAuditLogRepository::new(&database)));
-        let idempotency =
-            IdempotencyService::new(Arc::new(SeaIdempotencyStore::new(&database)), clock.clone(), self.idempotency);
-        let health =
-            HealthService::new().with_probe("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)));
-        let dashboard = DashboardService::new(
-            Arc::new(SeaStatsSource::new(&database)),
-            Arc::new(InMemoryStatsCache::new()),
+            throttles: Arc::new(SeaLoginThrottleRepository::new(&database)),
+            audit_log: Arc::new(SeaAuditLogRepository::new(&database)),
+            idempotency: Arc::new(SeaIdempotencyStore::new(&database)),
+            stats_source: Arc::new(SeaStatsSource::new(&database)),
+            stats_cache: Arc::new(InMemoryStatsCache::new()),
+            database_metrics: Arc::new(SeaDatabaseMetrics::new(&database, query_stats.clone())),
+            unit_of_work: Arc::new(SeaUnitOfWork::new(&database)),
+            hasher: Arc::new(Argon2Hasher::owasp()),
+            access_tokens: Arc::new(JwtAccessTokens::new(
+                secret.expose_secret().as_bytes(),
+                self.jwt_issuer.clone(),
+                self.jwt_audience.clone(),
+                self.auth.access_token_ttl,
+            )),
+            opaque_tokens: Arc::new(RandomTokens::new()),
+            revocations: Arc::new(InMemoryRevocationStore::new(clock.clone())),
+            // In-process limits: one instance counts alone.
+            limiter: Arc::new(InMemoryRateLimiter::new(self.limiter_capacity)),
             clock,
-            DashboardService::DEFAULT_MAX_AGE,
-        );
-        let metrics = MetricsService::new(Arc::new(SeaDatabaseMetrics::new(&database, query_stats.clone())));
+            mail_templates: Arc::new(templates),
+            mail_queue,
+            probes: vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))],
+        };
+        let settings = Settings {
+            auth: self.auth,
+            rate_limits: self.rate_limits,
+            lockout: self.lockout,
+            idempotency: self.idempotency,
+            dashboard_max_age: DashboardService::DEFAULT_MAX_AGE,
+        };
+        let services = Services::wire(ports, settings);
 
         // Revocations outlive a restart: the sessions ended within an access token's lifetime
         // are refused again from the first request.
-        let restored = auth
+        let restored = services
+            .auth
             .reload_revocations()
             .await
             .map_err(|source| BuildError::Database { what: "loading session revocations", source })?;
         tracing::debug!(restored, "session revocations loaded");
 
-        let purge = tokio::spawn(purge_idempotency_keys(idempotency.clone(), self.idempotency_purge_every));
+        let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
         let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });
-        Ok(Forge {
-            auth,
-            users,
-            account,
-            api_keys,
-            projects,
-            audit,
-            idempotency,
-            dashboard,
-            metrics,
-            health,
-            limits,
-            lockout,
-            database,
-            query_stats,
-            workers,
-        })
+        Ok(Forge { services, database, query_stats, workers })
     }
 
     /// Connects, then applies the pending migrations or refuses them, as configured.

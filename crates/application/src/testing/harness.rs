@@ -12,19 +12,12 @@ use super::{
     RecordingMailQueue,
 };
 use crate::{
-    account::{AccountPorts, AccountService},
-    api_keys::{ApiKeyPorts, ApiKeyService},
-    audit::AuditLogService,
-    auth::{AuthPorts, AuthService, AuthSettings},
+    auth::AuthSettings,
     common::Clock,
     dashboard::DashboardService,
-    health::HealthService,
-    idempotency::{IdempotencyService, IdempotencySettings},
-    limits::{LimitService, LockoutPolicy, LockoutPorts, LockoutService, RateLimitSettings},
-    mail::{MailQueue, MailTemplates},
-    metrics::MetricsService,
-    projects::{ProjectPorts, ProjectService},
-    users::{UserPorts, UserService},
+    idempotency::IdempotencySettings,
+    limits::{LockoutPolicy, RateLimitSettings},
+    services::{Ports, Services, Settings},
 };
 
 /// Every use case over in-memory fakes, wired as the server wires them over its adapters: the
@@ -62,30 +55,9 @@ use crate::{
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct InMemory {
-    /// Registration, login, refresh, logout, sessions and authentication, with the lockout.
-    pub auth: AuthService,
-    /// One's own profile and the administration of accounts.
-    pub users: UserService,
-    /// E-mail verification, password reset and change.
-    pub account: AccountService,
-    /// API keys.
-    pub api_keys: ApiKeyService,
-    /// Projects and their members.
-    pub projects: ProjectService,
-    /// Reading the audit trail.
-    pub audit: AuditLogService,
-    /// `Idempotency-Key` claims and replays.
-    pub idempotency: IdempotencyService,
-    /// The dashboard's statistics.
-    pub dashboard: DashboardService,
-    /// Operational figures (of [`FakeDatabaseMetrics`]).
-    pub metrics: MetricsService,
-    /// Readiness (one [`FakeProbe`], named `database`, that answers).
-    pub health: HealthService,
-    /// Request limits.
-    pub limits: LimitService,
-    /// The lockout after repeated failed logins, and the admin's unlock.
-    pub lockout: LockoutService,
+    /// Every use case, wired as the server wires them ([`Services::wire`]); an `InMemory`
+    /// dereferences to them, so `forge.auth` is `forge.services.auth`.
+    pub services: Services,
     /// The clock every use case reads.
     pub clock: Arc<FixedClock>,
     /// Every mail the use cases sent.
@@ -115,6 +87,14 @@ impl InMemory {
     /// with `.store_in(&forge.store)` for a user the use cases can find.
     pub fn actor(&self, role: Role) -> ActorBuilder {
         ActorBuilder::new(role).created_at(self.clock.now())
+    }
+}
+
+impl std::ops::Deref for InMemory {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 
@@ -201,105 +181,38 @@ impl InMemoryBuilder {
         let clock: Arc<dyn Clock> = fixed_clock.clone();
         let store = Arc::new(InMemoryStore::new());
         let mail = Arc::new(RecordingMailQueue::new());
-        let mail_queue: Arc<dyn MailQueue> = mail.clone();
-        let mail_templates: Arc<dyn MailTemplates> = Arc::new(PlainMailTemplates::new());
-        let hasher = Arc::new(FakePasswordHasher::new());
-        let opaque_tokens = Arc::new(FakeOpaqueTokens::new());
         let revocations = Arc::new(FakeRevocationStore::new(clock.clone()));
         let limiter = Arc::new(FakeRateLimiter::new());
-        let lockout_policy = self.lockout.clone();
-
-        let lockout = LockoutService::new(
-            LockoutPorts {
-                users: store.clone(),
-                throttles: store.clone(),
-                limiter: limiter.clone(),
-                unit_of_work: store.clone(),
-                clock: clock.clone(),
-            },
-            lockout_policy.clone().unwrap_or_default(),
-        );
-        let auth = AuthService::new(
-            AuthPorts {
-                users: store.clone(),
-                sessions: store.clone(),
-                unit_of_work: store.clone(),
-                hasher: hasher.clone(),
-                access_tokens: Arc::new(FakeAccessTokens::new(self.auth.access_token_ttl)),
-                opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
-                clock: clock.clone(),
-                mail_templates: mail_templates.clone(),
-                mail_queue: mail_queue.clone(),
-            },
-            self.auth.clone(),
-        );
-        let auth = if lockout_policy.is_some() { auth.with_lockout(lockout.clone()) } else { auth };
-        let account = AccountService::new(
-            AccountPorts {
-                users: store.clone(),
-                sessions: store.clone(),
-                tokens: store.clone(),
-                unit_of_work: store.clone(),
-                hasher: hasher.clone(),
-                opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
-                mail_templates: mail_templates.clone(),
-                mail_queue: mail_queue.clone(),
-                clock: clock.clone(),
-            },
-            self.auth.clone(),
-        );
-        let users = UserService::new(
-            UserPorts {
-                users: store.clone(),
-                sessions: store.clone(),
-                unit_of_work: store.clone(),
-                hasher,
-                revocations: revocations.clone(),
-                clock: clock.clone(),
-                opaque_tokens: opaque_tokens.clone(),
-                mail_templates,
-                mail_queue,
-            },
-            self.auth,
-        );
-        let api_keys = ApiKeyService::new(ApiKeyPorts {
+        let ports = Ports {
+            users: store.clone(),
+            sessions: store.clone(),
+            account_tokens: store.clone(),
             api_keys: store.clone(),
-            users: store.clone(),
-            unit_of_work: store.clone(),
-            tokens: opaque_tokens,
-            clock: clock.clone(),
-        });
-        let projects = ProjectService::new(ProjectPorts {
             projects: store.clone(),
-            users: store.clone(),
+            throttles: store.clone(),
+            audit_log: store.clone(),
+            idempotency: store.clone(),
+            stats_source: store.clone(),
+            stats_cache: Arc::new(FakeStatsCache::new()),
+            database_metrics: Arc::new(FakeDatabaseMetrics::default()),
             unit_of_work: store.clone(),
-            clock: clock.clone(),
-        });
-        InMemory {
-            auth,
-            users,
-            account,
-            api_keys,
-            projects,
-            audit: AuditLogService::new(store.clone()),
-            idempotency: IdempotencyService::new(store.clone(), clock.clone(), self.idempotency),
-            dashboard: DashboardService::new(
-                store.clone(),
-                Arc::new(FakeStatsCache::new()),
-                clock.clone(),
-                self.dashboard_max_age,
-            ),
-            metrics: MetricsService::new(Arc::new(FakeDatabaseMetrics::default())),
-            health: HealthService::new().with_probe("database", Arc::new(FakeProbe::up())),
-            limits: LimitService::new(limiter.clone(), clock, self.rate_limits),
-            lockout,
-            clock: fixed_clock,
-            mail,
-            store,
-            revocations,
-            limiter,
-        }
+            hasher: Arc::new(FakePasswordHasher::new()),
+            access_tokens: Arc::new(FakeAccessTokens::new(self.auth.access_token_ttl)),
+            opaque_tokens: Arc::new(FakeOpaqueTokens::new()),
+            revocations: revocations.clone(),
+            limiter: limiter.clone(),
+            clock,
+            mail_templates: Arc::new(PlainMailTemplates::new()),
+            mail_queue: mail.clone(),
+            probes: vec![("database", Arc::new(FakeProbe::up()))],
+        };
+        let settings = Settings {
+            auth: self.auth,
+            rate_limits: self.rate_limits,
+            lockout: self.lockout,
+            idempotency: self.idempotency,
+            dashboard_max_age: self.dashboard_max_age,
+        };
+        InMemory { services: Services::wire(ports, settings), clock: fixed_clock, mail, store, revocations, limiter }
     }
 }
