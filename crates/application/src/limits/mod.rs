@@ -15,6 +15,7 @@
 //! functions, so adapters and tests share them.
 
 mod changes;
+mod counter;
 mod lockout;
 mod policy;
 pub mod ports;
@@ -23,6 +24,7 @@ mod service;
 mod tests;
 
 pub use changes::ThrottleChange;
+pub use counter::Counter;
 pub use lockout::{LockoutPorts, LockoutService};
 pub use policy::{
     Decision, FailedLogins, Limit, LimitError, LimitedAction, LockoutPolicy, LockoutVerdict, RateLimitSettings,

@@ -14,7 +14,7 @@ use super::store::{Apply, InMemoryStore, Tables, guard};
 use crate::{
     common::{CommitError, UnexpectedError},
     limits::{
-        Decision, Limit, ThrottleChange,
+        Counter, Decision, Limit, ThrottleChange,
         ports::{FailureStreak, LoginThrottle, LoginThrottleRepository, RateKey, RateLimiter},
     },
 };
@@ -65,14 +65,6 @@ pub struct FakeRateLimiter {
     counters: Mutex<HashMap<RateKey, Counter>>,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Counter {
-    /// Hits in a window that ends at `ends_at`.
-    Window { hits: u64, ends_at: DateTime<Utc> },
-    /// Failures in a row, forgotten at `forget_at`.
-    Streak { streak: FailureStreak, forget_at: DateTime<Utc> },
-}
-
 impl FakeRateLimiter {
     /// No counters yet.
     #[must_use]
@@ -95,12 +87,9 @@ impl FakeRateLimiter {
 impl RateLimiter for FakeRateLimiter {
     async fn hit(&self, key: &RateKey, limit: &Limit, now: DateTime<Utc>) -> Result<Decision, UnexpectedError> {
         let mut counters = self.counters();
-        let (hits, ends_at) = match counters.get(key) {
-            Some(Counter::Window { hits, ends_at }) if now < *ends_at => (hits.saturating_add(1), *ends_at),
-            _ => (1, now + limit.window()),
-        };
-        counters.insert(key.clone(), Counter::Window { hits, ends_at });
-        Ok(Decision::from_count(limit, hits, ends_at - now))
+        let (counter, decision) = Counter::hit(counters.get(key), limit, now);
+        counters.insert(key.clone(), counter);
+        Ok(decision)
     }
 
     async fn record_failure(
@@ -110,19 +99,12 @@ impl RateLimiter for FakeRateLimiter {
         now: DateTime<Utc>,
     ) -> Result<FailureStreak, UnexpectedError> {
         let mut counters = self.counters();
-        let before = match counters.get(key) {
-            Some(Counter::Streak { streak, forget_at }) if now < *forget_at => streak.failures,
-            _ => 0,
-        };
-        let streak = FailureStreak { failures: before.saturating_add(1), last_failure_at: now };
-        counters.insert(key.clone(), Counter::Streak { streak, forget_at: now + forget_after });
+        let (counter, streak) = Counter::fail(counters.get(key), forget_after, now);
+        counters.insert(key.clone(), counter);
         Ok(streak)
     }
 
     async fn failures(&self, key: &RateKey, now: DateTime<Utc>) -> Result<Option<FailureStreak>, UnexpectedError> {
-        Ok(match self.counters().get(key) {
-            Some(Counter::Streak { streak, forget_at }) if now < *forget_at => Some(*streak),
-            _ => None,
-        })
+        Ok(Counter::streak(self.counters().get(key), now))
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use forge_application::{
     UnexpectedError,
     limits::{
-        Decision, Limit,
+        Counter, Decision, Limit,
         ports::{FailureStreak, RateKey, RateLimiter},
     },
 };
@@ -46,23 +46,6 @@ struct Inner {
     counters: HashMap<RateKey, Counter>,
     /// Every counter by the instant it lapses.
     lapses: BTreeSet<(DateTime<Utc>, RateKey)>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Counter {
-    /// Hits in a fixed window.
-    Window { hits: u64, ends_at: DateTime<Utc> },
-    /// Failures in a row, forgotten at `forget_at`.
-    Streak { streak: FailureStreak, forget_at: DateTime<Utc> },
-}
-
-impl Counter {
-    const fn lapses_at(&self) -> DateTime<Utc> {
-        match self {
-            Self::Window { ends_at, .. } => *ends_at,
-            Self::Streak { forget_at, .. } => *forget_at,
-        }
-    }
 }
 
 impl InMemoryRateLimiter {
@@ -132,12 +115,9 @@ impl RateLimiter for InMemoryRateLimiter {
     async fn hit(&self, key: &RateKey, limit: &Limit, now: DateTime<Utc>) -> Result<Decision, UnexpectedError> {
         let mut inner = self.lock();
         inner.sweep(now);
-        let (hits, ends_at) = match inner.counters.get(key) {
-            Some(Counter::Window { hits, ends_at }) => (hits.saturating_add(1), *ends_at),
-            Some(Counter::Streak { .. }) | None => (1, now + limit.window()),
-        };
-        inner.put(key, Counter::Window { hits, ends_at }, self.capacity);
-        Ok(Decision::from_count(limit, hits, ends_at - now))
+        let (counter, decision) = Counter::hit(inner.counters.get(key), limit, now);
+        inner.put(key, counter, self.capacity);
+        Ok(decision)
     }
 
     async fn record_failure(
@@ -148,20 +128,12 @@ impl RateLimiter for InMemoryRateLimiter {
     ) -> Result<FailureStreak, UnexpectedError> {
         let mut inner = self.lock();
         inner.sweep(now);
-        let before = match inner.counters.get(key) {
-            Some(Counter::Streak { streak, .. }) => streak.failures,
-            Some(Counter::Window { .. }) | None => 0,
-        };
-        let streak = FailureStreak { failures: before.saturating_add(1), last_failure_at: now };
-        inner.put(key, Counter::Streak { streak, forget_at: now + forget_after }, self.capacity);
+        let (counter, streak) = Counter::fail(inner.counters.get(key), forget_after, now);
+        inner.put(key, counter, self.capacity);
         Ok(streak)
     }
 
     async fn failures(&self, key: &RateKey, now: DateTime<Utc>) -> Result<Option<FailureStreak>, UnexpectedError> {
-        let inner = self.lock();
-        Ok(match inner.counters.get(key) {
-            Some(Counter::Streak { streak, forget_at }) if now < *forget_at => Some(*streak),
-            _ => None,
-        })
+        Ok(Counter::streak(self.lock().counters.get(key), now))
     }
 }
