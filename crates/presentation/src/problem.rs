@@ -87,6 +87,8 @@ pub enum ProblemCode {
     Internal,
     /// 503: a dependency is down.
     ServiceUnavailable,
+    /// 503: the password-hashing queue is full; nothing changed.
+    ServerBusy,
     /// 504: the request ran past the server's time limit.
     Timeout,
 }
@@ -110,7 +112,7 @@ impl ProblemCode {
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited | Self::AccountLocked => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable | Self::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -140,6 +142,7 @@ impl ProblemCode {
             Self::AccountLocked => "ACCOUNT_LOCKED",
             Self::Internal => "INTERNAL",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::ServerBusy => "SERVER_BUSY",
             Self::Timeout => "TIMEOUT",
         }
     }
@@ -169,6 +172,7 @@ impl ProblemCode {
             Self::AccountLocked => "Account locked",
             Self::Internal => "Internal error",
             Self::ServiceUnavailable => "Service unavailable",
+            Self::ServerBusy => "Server busy",
             Self::Timeout => "Timeout",
         }
     }
@@ -486,10 +490,22 @@ impl From<UnexpectedError> for Problem {
     fn from(e: UnexpectedError) -> Self {
         // Logged here, inside the request's span, because this is the last place that holds the
         // cause; the response says nothing about it.
-        tracing::error!(error = ?e, "request failed unexpectedly");
         match e.kind() {
-            UnexpectedKind::Unavailable => Self::unavailable(),
-            UnexpectedKind::Internal => Self::internal(),
+            UnexpectedKind::Busy { retry_after } => {
+                // Expected under load, and refused before anything changed: not an error line.
+                tracing::debug!(error = %e, "request refused: too busy");
+                let (name, value) = crate::limits::retry_after(retry_after);
+                Self::new(ProblemCode::ServerBusy, "the server is too busy to check passwords now; nothing changed")
+                    .with_header(name, value)
+            }
+            UnexpectedKind::Unavailable => {
+                tracing::error!(error = ?e, "request failed unexpectedly");
+                Self::unavailable()
+            }
+            UnexpectedKind::Internal => {
+                tracing::error!(error = ?e, "request failed unexpectedly");
+                Self::internal()
+            }
         }
     }
 }
@@ -783,6 +799,16 @@ mod tests {
         let problem = assert_maps(LoginError::InvalidCredentials.into(), 401, "INVALID_CREDENTIALS");
         assert_eq!(www_authenticate(&problem), Some("Bearer"));
         assert_maps(LoginError::Unexpected(UnexpectedError::internal("boom")).into(), 500, "INTERNAL");
+    }
+
+    #[test]
+    fn a_full_hashing_queue_is_503_server_busy_with_retry_after() {
+        let busy = UnexpectedError::busy("queue full", chrono::Duration::milliseconds(300));
+        let problem = assert_maps(LoginError::Unexpected(busy).into(), 503, "SERVER_BUSY");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("1"));
+        let busy = UnexpectedError::busy("queue full", chrono::Duration::seconds(3));
+        let problem = assert_maps(RegisterError::Unexpected(busy).into(), 503, "SERVER_BUSY");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("3"));
     }
 
     #[test]
