@@ -19,8 +19,10 @@ use forge_domain::users::PasswordPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod hashing;
 mod rate_limit;
 
+pub use hashing::HashingConfig;
 pub use rate_limit::RateLimitConfig;
 
 /// The settings of one `forge` process.
@@ -58,6 +60,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `Idempotency-Key` retention.
     pub idempotency: IdempotencyConfig,
+    /// The password-hashing threads and their queue.
+    pub hashing: HashingConfig,
 }
 
 /// Development or production.
@@ -287,6 +291,7 @@ impl Default for Settings {
             rate_limit: RateLimitConfig::default(),
             mail: MailSettings::default(),
             idempotency: IdempotencyConfig::default(),
+            hashing: HashingConfig::default(),
         }
     }
 }
@@ -528,6 +533,7 @@ impl Settings {
             ));
         }
         self.rate_limit.validate()?;
+        self.hashing.validate()?;
         Ok(())
     }
 

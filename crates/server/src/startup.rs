@@ -75,6 +75,8 @@ pub struct Services {
     pub metrics: MetricsService,
     /// Statement counts of the database pool.
     pub query_stats: Arc<QueryStats>,
+    /// The password hasher, for its pool's figures.
+    pub password_hasher: Arc<Argon2Hasher>,
 }
 
 /// A built, bound, not yet running server.
@@ -233,7 +235,9 @@ pub async fn wire(
     let users = Arc::new(SeaUserRepository::new(database.clone()));
     let sessions = Arc::new(SeaSessionRepository::new(database.clone()));
     let unit_of_work = Arc::new(SeaUnitOfWork::new(database.clone()));
-    let hasher = Arc::new(Argon2Hasher::owasp());
+    let hasher = Arc::new(
+        Argon2Hasher::owasp(settings.hashing.pool_settings()).context("starting the password-hashing threads")?,
+    );
     let revocations = Arc::new(InMemoryRevocationStore::new(clock.clone()));
     let opaque_tokens = Arc::new(RandomTokens::new());
     let access_tokens = Arc::new(JwtAccessTokens::new(
@@ -305,7 +309,7 @@ pub async fn wire(
             users,
             sessions,
             unit_of_work,
-            hasher,
+            hasher: hasher.clone(),
             revocations,
             clock: clock.clone(),
             opaque_tokens,
@@ -345,6 +349,7 @@ pub async fn wire(
         dashboard,
         metrics,
         query_stats,
+        password_hasher: hasher,
     })
 }
 
