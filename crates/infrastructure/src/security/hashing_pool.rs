@@ -4,8 +4,8 @@
 //! and takes tens of milliseconds of one core. Run on tokio's blocking pool, each concurrent hash
 //! gets a thread of its own and a fresh memory block, so a login storm grows the process by
 //! gigabytes (the allocator keeps what the threads freed). Here a fixed number of threads each
-//! own one memory block, reused from hash to hash, and a queue of bounded length holds the work
-//! waiting for them. When the queue is full, new work is refused at once ([`PoolError::Busy`],
+//! own one memory block, reused from hash to hash (and given back to the system after a while
+//! without work), and a queue of bounded length holds the work waiting for them. When the queue is full, new work is refused at once ([`PoolError::Busy`],
 //! with an estimate of when there will be room) instead of piling up. The threads can run at a
 //! lower scheduling priority (a higher nice value), so that hashing takes the CPU time request
 //! handling leaves rather than the other way round.
@@ -38,6 +38,16 @@ pub const MAX_NICE: u8 = 19;
 /// The nice value of hashing threads unless configured otherwise.
 pub const DEFAULT_NICE: u8 = 10;
 
+/// How long a hashing thread keeps its memory block without work, unless configured otherwise.
+pub const DEFAULT_IDLE_RELEASE: Duration = Duration::from_secs(10);
+
+/// The fewest blocks a thread reserves: just over 32 MiB of address space. glibc serves an
+/// allocation that large from a mapping of its own and unmaps it when it is freed; a smaller one
+/// it may carve from a thread arena after an earlier free of that size (its mmap threshold moves
+/// up to 32 MiB), and an arena keeps freed memory. Only the blocks a hash uses are ever touched,
+/// so the rest costs address space, not memory.
+const MIN_RESERVED_BLOCKS: usize = (32 << 20) / Block::SIZE + 1;
+
 /// How many threads hash, how much work may wait for them, and at what priority they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashingPoolSettings {
@@ -48,14 +58,17 @@ pub struct HashingPoolSettings {
     /// The nice value of the threads (0 to 19; 0: the same priority as request handling). Only
     /// applied on Linux, where the nice value is per thread.
     pub nice: u8,
+    /// How long a thread keeps its memory block with nothing to hash; `None`: for good.
+    pub idle_release: Option<Duration>,
 }
 
 impl HashingPoolSettings {
-    /// One thread per core, sixteen waiting hashes per thread, [`DEFAULT_NICE`].
+    /// One thread per core, sixteen waiting hashes per thread, [`DEFAULT_NICE`], memory given
+    /// back after [`DEFAULT_IDLE_RELEASE`] without work.
     #[must_use]
     pub fn for_this_machine() -> Self {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self { threads, queue_capacity: 16 * threads, nice: DEFAULT_NICE }
+        Self { threads, queue_capacity: 16 * threads, nice: DEFAULT_NICE, idle_release: Some(DEFAULT_IDLE_RELEASE) }
     }
 }
 
@@ -109,6 +122,8 @@ pub struct HashingPoolStats {
     pub rejected: u64,
     /// Hashes skipped because their requester had gone away.
     pub abandoned: u64,
+    /// Times a thread gave its memory block back after idling.
+    pub releases: u64,
 }
 
 /// The memory a hashing thread keeps between hashes: argon2 blocks for the configured cost,
@@ -121,6 +136,15 @@ pub struct HashMemory {
 impl HashMemory {
     fn new(block_count: usize) -> Self {
         Self { blocks: Vec::new(), block_count }
+    }
+
+    fn holds_memory(&self) -> bool {
+        self.blocks.capacity() > 0
+    }
+
+    /// Gives the blocks back to the allocator (and, see [`MIN_RESERVED_BLOCKS`], to the system).
+    fn release(&mut self) {
+        self.blocks = Vec::new();
     }
 
     /// Runs `f` over at least `needed` blocks. Up to the configured count they are the thread's
@@ -143,7 +167,7 @@ impl HashMemory {
 
 fn allocate(count: usize) -> Result<Vec<Block>, argon2::Error> {
     let mut blocks = Vec::new();
-    blocks.try_reserve_exact(count).map_err(|_| argon2::Error::OutOfMemory)?;
+    blocks.try_reserve_exact(count.max(MIN_RESERVED_BLOCKS)).map_err(|_| argon2::Error::OutOfMemory)?;
     blocks.resize(count, Block::new());
     Ok(blocks)
 }
@@ -183,6 +207,7 @@ struct Shared {
     completed: AtomicU64,
     rejected: AtomicU64,
     abandoned: AtomicU64,
+    releases: AtomicU64,
     /// A moving average of how long one hash takes, in microseconds, for `Retry-After`.
     mean_micros: AtomicU64,
 }
@@ -192,6 +217,15 @@ struct Queue {
     stopping: bool,
 }
 
+/// What a waiting thread got.
+enum Next {
+    Task(Box<dyn Task>),
+    /// Nothing to do for the idle period.
+    Idle,
+    /// The pool stopped and its queue is empty.
+    Stop,
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // No code panics while holding the lock, and the queue is consistent between any two
@@ -199,17 +233,26 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next task, waiting for one; `None` once the pool stops and the queue is empty.
-    fn next(&self) -> Option<Box<dyn Task>> {
+    /// The next task, waiting for one at most `idle` (for good with `None`).
+    fn next(&self, idle: Option<Duration>) -> Next {
         let mut queue = self.lock();
+        let deadline = idle.map(|idle| Instant::now() + idle);
         loop {
             if let Some(task) = queue.tasks.pop_front() {
-                return Some(task);
+                return Next::Task(task);
             }
             if queue.stopping {
-                return None;
+                return Next::Stop;
             }
-            queue = self.ready.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            queue = match deadline {
+                None => self.ready.wait(queue).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        return Next::Idle;
+                    };
+                    self.ready.wait_timeout(queue, left).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
         }
     }
 
@@ -313,6 +356,7 @@ impl HashingPool {
             completed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            releases: AtomicU64::new(0),
             mean_micros: AtomicU64::new(0),
         });
         // Built before the threads, so that a failure to start one stops those already started.
@@ -323,7 +367,7 @@ impl HashingPool {
                 .name(format!("forge-hash-{index}"))
                 // argon2 keeps its state in the heap blocks; the default 2 MiB stack is plenty
                 // larger than it needs, and untouched stack pages cost nothing.
-                .spawn(move || work(&shared, block_count, settings.nice))?;
+                .spawn(move || work(&shared, block_count, settings))?;
         }
         Ok(Self { handle })
     }
@@ -388,17 +432,29 @@ impl HashingPool {
             completed: shared.completed.load(Ordering::SeqCst),
             rejected: shared.rejected.load(Ordering::Relaxed),
             abandoned: shared.abandoned.load(Ordering::Relaxed),
+            releases: shared.releases.load(Ordering::Relaxed),
         }
     }
 }
 
 /// The loop of one hashing thread.
-fn work(shared: &Shared, block_count: usize, nice: u8) {
-    if nice > 0 {
-        lower_priority(nice);
+fn work(shared: &Shared, block_count: usize, settings: HashingPoolSettings) {
+    if settings.nice > 0 {
+        lower_priority(settings.nice);
     }
     let mut memory = HashMemory::new(block_count);
-    while let Some(task) = shared.next() {
+    loop {
+        // Wait with a deadline only while there is memory to give back after it.
+        let idle = settings.idle_release.filter(|_| memory.holds_memory());
+        let task = match shared.next(idle) {
+            Next::Task(task) => task,
+            Next::Idle => {
+                memory.release();
+                shared.releases.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Next::Stop => return,
+        };
         if task.abandoned() {
             shared.abandoned.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -444,7 +500,7 @@ mod tests {
     use super::*;
 
     fn settings(threads: usize, queue_capacity: usize) -> HashingPoolSettings {
-        HashingPoolSettings { threads, queue_capacity, nice: 0 }
+        HashingPoolSettings { threads, queue_capacity, nice: 0, idle_release: None }
     }
 
     #[test]
@@ -471,6 +527,21 @@ mod tests {
         assert_eq!(larger, 16);
         let again = pool.run(|m| m.with_blocks(8, |b| b.as_ptr() as usize).unwrap()).await.unwrap();
         assert_eq!(again, first.0, "the larger blocks were not kept");
+    }
+
+    #[tokio::test]
+    async fn an_idle_thread_gives_its_memory_back_and_allocates_it_again_when_needed() {
+        let idle = HashingPoolSettings { idle_release: Some(Duration::from_millis(20)), ..settings(1, 4) };
+        let pool = HashingPool::start(idle, 8).unwrap();
+        assert_eq!(pool.run(|m| m.with_blocks(8, |b| b.len()).unwrap()).await.unwrap(), 8);
+        for _ in 0..500 {
+            if pool.stats().releases == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(pool.stats().releases, 1, "released once, and not again while holding nothing");
+        assert_eq!(pool.run(|m| m.with_blocks(8, |b| b.len()).unwrap()).await.unwrap(), 8);
     }
 
     #[tokio::test]

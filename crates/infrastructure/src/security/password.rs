@@ -245,7 +245,7 @@ mod tests {
     use super::*;
 
     fn small_pool() -> HashingPoolSettings {
-        HashingPoolSettings { threads: 1, queue_capacity: 8, nice: 0 }
+        HashingPoolSettings { threads: 1, queue_capacity: 8, nice: 0, idle_release: None }
     }
 
     #[test]

@@ -49,7 +49,7 @@ mod passwords {
     use super::*;
 
     fn pool(threads: usize, queue_capacity: usize) -> HashingPoolSettings {
-        HashingPoolSettings { threads, queue_capacity, nice: 0 }
+        HashingPoolSettings { threads, queue_capacity, nice: 0, idle_release: None }
     }
 
     fn owasp() -> Argon2Hasher {

@@ -5,10 +5,14 @@
 //! threads = 2           # default: the number of cores; each keeps one 19 MiB argon2 block
 //! queue_capacity = 32   # hashes that may wait; default: 16 per thread. Past it: 503 SERVER_BUSY
 //! nice = 10             # 0 to 19: how far below request handling the threads run
+//! idle_release_secs = 10 # a thread idle this long gives its block back; 0: keep it for good
 //! ```
 //!
-//! Memory for hashing is `threads` × 19 MiB at most, however many logins arrive; a login waits
-//! at most about `queue_capacity / threads` hash times (a hash is tens of milliseconds).
+//! Memory for hashing is `threads` × 19 MiB at most, however many logins arrive, and nothing
+//! after `idle_release_secs` without any; a login waits at most about `queue_capacity / threads`
+//! hash times (a hash is tens of milliseconds).
+
+use std::time::Duration;
 
 use forge_infrastructure::HashingPoolSettings;
 use serde::{Deserialize, Serialize};
@@ -21,6 +25,9 @@ const MAX_THREADS: usize = 256;
 /// The longest queue: past this a login would wait longer than any client does.
 const MAX_QUEUE: usize = 100_000;
 
+/// The longest idle time before memory is given back: a day (0 keeps it for good).
+const MAX_IDLE_RELEASE_SECS: u64 = 24 * 3600;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 #[allow(missing_docs)]
@@ -31,11 +38,18 @@ pub struct HashingConfig {
     pub queue_capacity: Option<usize>,
     /// The nice value of the hashing threads (Linux), 0 to 19.
     pub nice: u8,
+    /// Seconds a thread keeps its memory block without work; 0: for good.
+    pub idle_release_secs: u64,
 }
 
 impl Default for HashingConfig {
     fn default() -> Self {
-        Self { threads: None, queue_capacity: None, nice: forge_infrastructure::security::DEFAULT_NICE }
+        Self {
+            threads: None,
+            queue_capacity: None,
+            nice: forge_infrastructure::security::DEFAULT_NICE,
+            idle_release_secs: forge_infrastructure::security::DEFAULT_IDLE_RELEASE.as_secs(),
+        }
     }
 }
 
@@ -61,6 +75,12 @@ impl HashingConfig {
                 format!("must be between 0 and {}", forge_infrastructure::security::MAX_NICE),
             ));
         }
+        if self.idle_release_secs > MAX_IDLE_RELEASE_SECS {
+            return Err(ConfigError::new(
+                "hashing.idle_release_secs",
+                format!("must be between 0 (keep the memory) and {MAX_IDLE_RELEASE_SECS}"),
+            ));
+        }
         Ok(())
     }
 
@@ -69,7 +89,12 @@ impl HashingConfig {
     pub fn pool_settings(&self) -> HashingPoolSettings {
         let machine = HashingPoolSettings::for_this_machine();
         let threads = self.threads.unwrap_or(machine.threads);
-        HashingPoolSettings { threads, queue_capacity: self.queue_capacity.unwrap_or(16 * threads), nice: self.nice }
+        HashingPoolSettings {
+            threads,
+            queue_capacity: self.queue_capacity.unwrap_or(16 * threads),
+            nice: self.nice,
+            idle_release: (self.idle_release_secs > 0).then(|| Duration::from_secs(self.idle_release_secs)),
+        }
     }
 }
 
@@ -86,18 +111,19 @@ mod tests {
         let pool = HashingConfig::default().pool_settings();
         assert_eq!(pool.threads, std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
         assert_eq!(pool.queue_capacity, 16 * pool.threads);
+        assert_eq!(pool.idle_release, Some(Duration::from_secs(10)));
         assert_eq!(HashingConfig { threads: Some(3), ..HashingConfig::default() }.pool_settings().queue_capacity, 48);
     }
 
     #[test]
     fn the_section_is_read_from_the_file_and_the_environment() {
         Jail::expect_with(|jail| {
-            jail.create_file("forge.toml", "[hashing]\nthreads = 3\nnice = 0\n")?;
+            jail.create_file("forge.toml", "[hashing]\nthreads = 3\nnice = 0\nidle_release_secs = 0\n")?;
             jail.set_env("FORGE_HASHING__QUEUE_CAPACITY", "7");
             let settings = Settings::load(None).unwrap();
             settings.validate().unwrap();
             let pool = settings.hashing.pool_settings();
-            assert_eq!((pool.threads, pool.queue_capacity, pool.nice), (3, 7, 0));
+            assert_eq!((pool.threads, pool.queue_capacity, pool.nice, pool.idle_release), (3, 7, 0, None));
             Ok(())
         });
     }
@@ -109,6 +135,7 @@ mod tests {
             ("hashing.threads", HashingConfig { threads: Some(1000), ..HashingConfig::default() }),
             ("hashing.queue_capacity", HashingConfig { queue_capacity: Some(0), ..HashingConfig::default() }),
             ("hashing.nice", HashingConfig { nice: 20, ..HashingConfig::default() }),
+            ("hashing.idle_release_secs", HashingConfig { idle_release_secs: 90_000, ..HashingConfig::default() }),
         ] {
             let settings = Settings { hashing: spoil, ..Settings::default() };
             assert_eq!(settings.validate().unwrap_err().key, key);
