@@ -15,12 +15,17 @@
 #   BENCH_PORT=18090        Forge's port; the references take the next two
 #   ANCHOR_DIR=../shared/bench/anchor    the reference servers (skipped when absent)
 #   BENCH_WRITE_DOCS=0      measure and print only, leave docs/ alone
+#   BENCH_REPORT_ONLY=1     rewrite docs/ from the last run (target/bench/results.json), measuring nothing
 #   FORGE_HASHING__*        passed through to Forge (e.g. FORGE_HASHING__NICE=0 to compare)
 #
 # Needs: wrk (Debian: apt-get install -y wrk), psql and a PostgreSQL server for the PostgreSQL
 # runs, Python 3 with matplotlib (pip install matplotlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
+  exec python3 scripts/bench/bench.py
+fi
 
 export CARGO_INCREMENTAL=0
 ANCHOR_DIR=${ANCHOR_DIR:-../shared/bench/anchor}
