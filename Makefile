@@ -4,7 +4,7 @@
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-postgres lint fmt migrate openapi check-layers ci
+.PHONY: run test test-postgres lint fmt migrate openapi bench check-layers ci
 
 run:
 	cargo run --release
@@ -28,6 +28,10 @@ migrate:
 
 openapi:
 	cargo run --release -- openapi > docs/openapi.json
+
+# Load runs on SQLite and PostgreSQL beside the reference servers; writes docs/performance.md.
+bench:
+	bash scripts/bench.sh
 
 ci:
 	bash .ci/run

@@ -77,6 +77,7 @@ impl HealthService {
                 tracing::warn!(probe = name, error = ?e, "readiness probe failed");
                 match e.kind() {
                     UnexpectedKind::Unavailable => "unreachable".to_owned(),
+                    UnexpectedKind::Busy { .. } => "busy".to_owned(),
                     UnexpectedKind::Internal => "failed".to_owned(),
                 }
             });

@@ -19,10 +19,10 @@ use forge_application::{
 #[cfg(feature = "smtp")]
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
 use forge_infrastructure::{
-    Argon2Hasher, Backend, Database, DatabaseProbe, InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache,
-    JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository,
-    SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository,
-    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, Backend, Database, DatabaseProbe, HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter,
+    InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
+    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
+    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };
@@ -39,6 +39,7 @@ pub struct Forge {
     pub services: Services,
     database: Database,
     query_stats: Arc<QueryStats>,
+    hasher: Arc<Argon2Hasher>,
     workers: Arc<Workers>,
 }
 
@@ -67,6 +68,12 @@ impl Forge {
     #[must_use]
     pub fn query_stats(&self) -> Arc<QueryStats> {
         self.query_stats.clone()
+    }
+
+    /// The figures of the password-hashing pool (hashes running, waiting, done, refused).
+    #[must_use]
+    pub fn hashing_stats(&self) -> HashingPoolStats {
+        self.hasher.stats()
     }
 
     /// Mails taken by the in-process queue and not yet delivered or given up (always 0 for a
@@ -144,6 +151,7 @@ pub struct ForgeBuilder {
     data_dir: PathBuf,
     clock: Option<Arc<dyn Clock>>,
     probe_timeout: Duration,
+    hashing: HashingPoolSettings,
 }
 
 impl ForgeBuilder {
@@ -169,6 +177,7 @@ impl ForgeBuilder {
             data_dir: PathBuf::from("./data"),
             clock: None,
             probe_timeout: Duration::from_secs(2),
+            hashing: HashingPoolSettings::for_this_machine(),
         }
     }
 
@@ -263,6 +272,14 @@ impl ForgeBuilder {
         self
     }
 
+    /// The password-hashing threads and their queue (default: one thread per core, sixteen
+    /// waiting hashes per thread); a full queue refuses logins and registrations with
+    /// `UnexpectedKind::Busy` instead of piling up.
+    pub const fn hashing(mut self, settings: HashingPoolSettings) -> Self {
+        self.hashing = settings;
+        self
+    }
+
     /// How long the readiness check waits for the database.
     pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -297,6 +314,10 @@ impl ForgeBuilder {
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
         let (mail_queue, mail_worker) = self.start_mail(from)?;
 
+        let hasher = Arc::new(Argon2Hasher::owasp(self.hashing).map_err(|e| BuildError::Setting {
+            key: "hashing",
+            reason: format!("cannot start the password-hashing threads: {e}"),
+        })?);
         let ports = Ports {
             users: Arc::new(SeaUserRepository::new(&database)),
             sessions: Arc::new(SeaSessionRepository::new(&database)),
@@ -310,7 +331,7 @@ impl ForgeBuilder {
             stats_cache: Arc::new(InMemoryStatsCache::new()),
             database_metrics: Arc::new(SeaDatabaseMetrics::new(&database, query_stats.clone())),
             unit_of_work: Arc::new(SeaUnitOfWork::new(&database)),
-            hasher: Arc::new(Argon2Hasher::owasp()),
+            hasher: hasher.clone(),
             access_tokens: Arc::new(JwtAccessTokens::new(
                 secret.expose_secret().as_bytes(),
                 self.jwt_issuer.clone(),
@@ -346,7 +367,7 @@ impl ForgeBuilder {
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
         let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });
-        Ok(Forge { services, database, query_stats, workers })
+        Ok(Forge { services, database, query_stats, hasher, workers })
     }
 
     /// Connects, then applies the pending migrations or refuses them, as configured.

@@ -1,9 +1,9 @@
 //! # forge-infrastructure
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
-//! SQLite or PostgreSQL, argon2id password hashing, HS256 access tokens, opaque refresh tokens,
-//! the in-process revocation store and rate limiter, the system clock, and mail (templates, the
-//! `.eml` file and SMTP mailers, the in-process queue).
+//! SQLite or PostgreSQL, argon2id password hashing on a bounded pool of threads, HS256 access
+//! tokens, opaque refresh tokens, the in-process revocation store and rate limiter, the system
+//! clock, and mail (templates, the `.eml` file and SMTP mailers, the in-process queue).
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
 //! domain's constructors) and back, turn database failures into the errors the ports promise
@@ -27,4 +27,4 @@ pub use persistence::{
     SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
     SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
 };
-pub use security::{Argon2Hasher, JwtAccessTokens, RandomTokens};
+pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

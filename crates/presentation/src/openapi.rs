@@ -245,7 +245,9 @@ pub mod responses {
         Internal => ProblemCode::Internal, "`INTERNAL`: a bug; quote the request id when reporting it";
         /// 503.
         ServiceUnavailable => ProblemCode::ServiceUnavailable,
-            "`SERVICE_UNAVAILABLE`: a dependency is down; retry after `Retry-After` seconds";
+            "`SERVICE_UNAVAILABLE`: a dependency is down; `SERVER_BUSY`: the password-hashing queue is full \
+             (login, registration, password changes, account creation) and nothing changed. Retry after \
+             `Retry-After` seconds";
         /// 504.
         Timeout => ProblemCode::Timeout, "`TIMEOUT`: the request ran past the server's time limit";
         /// 429 of a limited endpoint.

@@ -141,7 +141,8 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
             },
             settings.mail.queue_capacity,
         )
-        .data_dir(settings.data_dir.clone());
+        .data_dir(settings.data_dir.clone())
+        .hashing(settings.hashing.pool_settings());
     if let Some(max) = settings.database.max_connections {
         builder = builder.max_connections(max);
     }

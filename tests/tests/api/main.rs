@@ -12,6 +12,7 @@ mod auth;
 mod bulk;
 mod conditional;
 mod harness;
+mod hashing;
 mod http;
 mod idempotency;
 mod limits;

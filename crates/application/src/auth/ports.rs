@@ -11,14 +11,17 @@ use uuid::Uuid;
 
 use crate::common::UnexpectedError;
 
-/// Hashes and verifies passwords. Implementations run the work off the async executor.
+/// Hashes and verifies passwords. Implementations run the work off the async executor, on a
+/// bounded amount of CPU and memory: when too much work is already waiting they refuse more at
+/// once with a [`UnexpectedKind::Busy`](crate::common::UnexpectedKind::Busy) error, before
+/// anything is hashed, so a use case that hashes before it writes changes nothing then.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// Hashes a password with a fresh salt.
     ///
     /// # Errors
-    /// [`UnexpectedError`] if hashing fails.
+    /// [`UnexpectedError`] if hashing fails, of kind `Busy` when the hasher has no room for it.
     async fn hash(&self, password: SecretString) -> Result<PasswordHash, UnexpectedError>;
 
     /// Hashes many passwords, each with a fresh salt, returning the hashes in the same order.
@@ -26,7 +29,8 @@ pub trait PasswordHasher: Send + Sync {
     /// thread); this default hashes them one after the other.
     ///
     /// # Errors
-    /// [`UnexpectedError`] if any hashing fails (then no hash is returned).
+    /// [`UnexpectedError`] if any hashing fails (then no hash is returned), of kind `Busy` when
+    /// the hasher has no room for the work.
     async fn hash_many(&self, passwords: Vec<SecretString>) -> Result<Vec<PasswordHash>, UnexpectedError> {
         let mut hashes = Vec::with_capacity(passwords.len());
         for password in passwords {
@@ -40,7 +44,8 @@ pub trait PasswordHasher: Send + Sync {
     /// not tell whether an account exists.
     ///
     /// # Errors
-    /// [`UnexpectedError`] if verification cannot run (a malformed stored hash is `Ok(false)`).
+    /// [`UnexpectedError`] if verification cannot run (a malformed stored hash is `Ok(false)`),
+    /// of kind `Busy` when the hasher has no room for it (with or without a hash).
     async fn verify(&self, password: SecretString, hash: Option<PasswordHash>) -> Result<bool, UnexpectedError>;
 }
 

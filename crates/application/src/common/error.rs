@@ -1,11 +1,20 @@
 use std::{error::Error, fmt};
 
-/// Whether an unexpected failure is a dependency being unavailable (worth retrying: a 503) or a
-/// fault (a 500).
+use chrono::Duration;
+
+/// Whether an unexpected failure is a dependency being unavailable (worth retrying: a 503), the
+/// service being too busy to take the work on now (worth retrying later: a 503 saying when), or
+/// a fault (a 500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnexpectedKind {
     /// A dependency (database, cache) could not be reached or timed out.
     Unavailable,
+    /// A bounded resource (the password-hashing queue) is full: the work was refused before it
+    /// started, so nothing changed.
+    Busy {
+        /// About how long until there is room again.
+        retry_after: Duration,
+    },
     /// Anything else: a bug or corrupt data.
     Internal,
 }
@@ -28,6 +37,11 @@ impl UnexpectedError {
         Self { kind: UnexpectedKind::Unavailable, source: source.into() }
     }
 
+    /// A bounded resource that refused the work; retrying after `retry_after` may succeed.
+    pub fn busy(source: impl Into<Box<dyn Error + Send + Sync + 'static>>, retry_after: Duration) -> Self {
+        Self { kind: UnexpectedKind::Busy { retry_after }, source: source.into() }
+    }
+
     /// Which kind of failure this is.
     #[must_use]
     pub const fn kind(&self) -> UnexpectedKind {
@@ -39,6 +53,7 @@ impl fmt::Display for UnexpectedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             UnexpectedKind::Unavailable => write!(f, "a dependency is unavailable: {}", self.source),
+            UnexpectedKind::Busy { .. } => write!(f, "too busy: {}", self.source),
             UnexpectedKind::Internal => write!(f, "unexpected failure: {}", self.source),
         }
     }

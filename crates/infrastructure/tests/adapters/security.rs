@@ -5,7 +5,7 @@ use forge_domain::{
     sessions::SessionId,
     users::{PasswordHash, UserId},
 };
-use forge_infrastructure::{Argon2Hasher, JwtAccessTokens, RandomTokens};
+use forge_infrastructure::{Argon2Hasher, HashingPoolSettings, JwtAccessTokens, RandomTokens};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -44,11 +44,21 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
 }
 
 mod passwords {
+    use forge_application::common::UnexpectedKind;
+
     use super::*;
+
+    fn pool(threads: usize, queue_capacity: usize) -> HashingPoolSettings {
+        HashingPoolSettings { threads, queue_capacity, nice: 0, idle_release: None }
+    }
+
+    fn owasp() -> Argon2Hasher {
+        Argon2Hasher::owasp(pool(2, 32)).unwrap()
+    }
 
     #[tokio::test]
     async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
-        let hasher = Argon2Hasher::owasp();
+        let hasher = owasp();
         let hash = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
 
         assert!(hash.expose().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.expose());
@@ -58,7 +68,7 @@ mod passwords {
 
     #[tokio::test]
     async fn each_hash_has_its_own_salt() {
-        let hasher = Argon2Hasher::owasp();
+        let hasher = owasp();
         let first = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
         let second = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
         assert_ne!(first.expose(), second.expose());
@@ -66,13 +76,13 @@ mod passwords {
 
     #[tokio::test]
     async fn verifying_without_a_hash_is_false() {
-        let hasher = Argon2Hasher::owasp();
+        let hasher = owasp();
         assert!(!hasher.verify(secret("anything"), None).await.unwrap());
     }
 
     #[tokio::test]
     async fn a_stored_hash_that_is_not_a_phc_string_is_false_not_an_error() {
-        let hasher = Argon2Hasher::owasp();
+        let hasher = owasp();
         for stored in ["", "plain-text-password", "$argon2id$v=19$m=19456,t=2,p=1$notbase64!$x", "$md5$abc$def"] {
             let verdict =
                 hasher.verify(secret("plain-text-password"), Some(PasswordHash::new(stored.to_owned()))).await;
@@ -82,7 +92,7 @@ mod passwords {
 
     #[tokio::test]
     async fn hashing_many_keeps_the_order_salts_each_and_uses_the_configured_parameters() {
-        let hasher = Argon2Hasher::owasp();
+        let hasher = owasp();
         let passwords: Vec<String> = (0..5).map(|i| format!("Correct-Horse-{i}")).collect();
 
         let hashes = hasher.hash_many(passwords.iter().map(|p| secret(p)).collect()).await.unwrap();
@@ -98,10 +108,133 @@ mod passwords {
 
     #[tokio::test]
     async fn hashes_made_with_other_parameters_still_verify() {
-        let cheap = Argon2Hasher::new(argon2::Params::new(8 * 1024, 1, 1, None).unwrap()).unwrap();
+        let cheap = Argon2Hasher::new(argon2::Params::new(8 * 1024, 1, 1, None).unwrap(), pool(1, 4)).unwrap();
         let hash = cheap.hash(secret("Correct-Horse-42")).await.unwrap();
         assert!(hash.expose().contains("m=8192,t=1,p=1"));
-        assert!(Argon2Hasher::owasp().verify(secret("Correct-Horse-42"), Some(hash)).await.unwrap());
+        assert!(owasp().verify(secret("Correct-Horse-42"), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_pool_never_runs_more_hashes_at_once_than_it_has_threads() {
+        let hasher = Argon2Hasher::owasp(pool(2, 64)).unwrap();
+        let stored = hasher.hash(secret("Correct-Horse-42")).await.unwrap();
+
+        let verifications = (0..12).map(|i| {
+            let (hasher, stored) = (hasher.clone(), stored.clone());
+            // Known and unknown accounts alike: the dummy verification runs on the pool too.
+            tokio::spawn(async move { hasher.verify(secret("Correct-Horse-42"), (i % 2 == 0).then_some(stored)).await })
+        });
+        let hashes = (0..4).map(|_| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(secret("Correct-Horse-42")).await.map(|_| true) })
+        });
+        for task in verifications.chain(hashes).collect::<Vec<_>>() {
+            task.await.unwrap().unwrap();
+        }
+
+        let stats = hasher.stats();
+        assert_eq!(stats.completed, 1 + 12 + 4, "{stats:?}");
+        // Never more than the threads; and as many, or the counter would prove nothing.
+        assert_eq!(stats.peak_in_flight, 2, "{stats:?}");
+        assert_eq!((stats.in_flight, stats.queued, stats.rejected), (0, 0, 0), "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_with_busy_and_hashes_nothing_for_the_refused() {
+        let hasher = Argon2Hasher::owasp(pool(1, 1)).unwrap();
+
+        let attempts: Vec<_> = (0..8)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(secret("Correct-Horse-42")).await })
+            })
+            .collect();
+        let mut accepted = 0;
+        let mut refused = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(e) => {
+                    let UnexpectedKind::Busy { retry_after } = e.kind() else { panic!("not busy: {e:?}") };
+                    assert!(retry_after >= chrono::Duration::seconds(1), "{retry_after}");
+                    refused += 1;
+                }
+            }
+        }
+
+        let stats = hasher.stats();
+        assert!(refused >= 1, "one thread and one place in the queue cannot take eight hashes at once");
+        assert_eq!(stats.rejected, refused, "{stats:?}");
+        assert_eq!(stats.completed, accepted, "only accepted work was hashed: {stats:?}");
+        assert!(stats.peak_in_flight <= 1, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_verification_is_refused_with_busy_too() {
+        let hasher = Argon2Hasher::owasp(pool(1, 1)).unwrap();
+        let attempts: Vec<_> = (0..8)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.verify(secret("guess"), None).await.map(|_| i) })
+            })
+            .collect();
+        let mut refused = 0;
+        for attempt in attempts {
+            if let Err(e) = attempt.await.unwrap() {
+                assert!(matches!(e.kind(), UnexpectedKind::Busy { .. }), "{e:?}");
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1);
+    }
+
+    #[tokio::test]
+    async fn hashing_many_goes_through_the_pool_a_few_at_a_time() {
+        let hasher = Argon2Hasher::owasp(pool(2, 2)).unwrap();
+        let passwords: Vec<_> = (0..9).map(|i| secret(&format!("Correct-Horse-{i}"))).collect();
+
+        let hashes = hasher.hash_many(passwords).await.unwrap();
+
+        let stats = hasher.stats();
+        assert_eq!(hashes.len(), 9);
+        assert_eq!(stats.completed, 9, "every hash ran on the pool: {stats:?}");
+        assert!(stats.peak_in_flight <= 2, "{stats:?}");
+        assert_eq!(stats.rejected, 0, "a batch never takes more of the queue than the pool has threads");
+    }
+
+    #[tokio::test]
+    async fn hashing_many_fails_busy_when_the_queue_is_full_and_returns_no_hash() {
+        let hasher = Argon2Hasher::owasp(pool(1, 1)).unwrap();
+        // Occupy the thread, then the one place in the queue.
+        let running = spawn_hash(&hasher);
+        until(&hasher, |s| s.in_flight == 1).await;
+        let queued = spawn_hash(&hasher);
+        until(&hasher, |s| s.queued == 1).await;
+
+        let refused = hasher.hash_many(vec![secret("a"), secret("b"), secret("c")]).await.unwrap_err();
+
+        assert!(matches!(refused.kind(), UnexpectedKind::Busy { .. }), "{refused:?}");
+        running.await.unwrap().unwrap();
+        queued.await.unwrap().unwrap();
+        assert_eq!(hasher.stats().completed, 2, "nothing of the batch was hashed");
+    }
+
+    fn spawn_hash(
+        hasher: &Argon2Hasher,
+    ) -> tokio::task::JoinHandle<Result<PasswordHash, forge_application::UnexpectedError>> {
+        let hasher = hasher.clone();
+        tokio::spawn(async move { hasher.hash(secret("Correct-Horse-42")).await })
+    }
+
+    /// Waits (a few seconds at most) until the pool's figures satisfy `condition`.
+    async fn until(hasher: &Argon2Hasher, condition: impl Fn(&forge_infrastructure::HashingPoolStats) -> bool) {
+        for _ in 0..1000 {
+            if condition(&hasher.stats()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        panic!("the pool never reached the state: {:?}", hasher.stats());
     }
 }
 

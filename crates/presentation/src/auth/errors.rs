@@ -154,6 +154,16 @@ mod tests {
     }
 
     #[test]
+    fn a_full_hashing_queue_is_503_server_busy_with_retry_after() {
+        let busy = UnexpectedError::busy("queue full", chrono::Duration::milliseconds(300));
+        let problem = assert_maps(LoginError::Unexpected(busy).into(), 503, "SERVER_BUSY");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("1"));
+        let busy = UnexpectedError::busy("queue full", chrono::Duration::seconds(3));
+        let problem = assert_maps(RegisterError::Unexpected(busy).into(), 503, "SERVER_BUSY");
+        assert_eq!(header_of(&problem, &header::RETRY_AFTER), Some("3"));
+    }
+
+    #[test]
     fn lockout_refusals_are_429_with_retry_after_in_whole_seconds() {
         let wait = chrono::Duration::milliseconds(1500);
         let problem = assert_maps(LoginError::RateLimited { retry_after: wait }.into(), 429, "RATE_LIMITED");

@@ -119,6 +119,9 @@ problem_codes! {
         "500: a bug; quote the request id when reporting it.";
     ServiceUnavailable = "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE, "Service unavailable",
         "503: a dependency is down; retry after `Retry-After` seconds.";
+    ServerBusy = "SERVER_BUSY", SERVICE_UNAVAILABLE, "Server busy",
+        "503: the password-hashing queue is full (login, registration, password change); nothing changed; \
+         retry after `Retry-After` seconds.";
     Timeout = "TIMEOUT", GATEWAY_TIMEOUT, "Timeout",
         "504: the request ran past the server's time limit.";
 }

@@ -344,10 +344,22 @@ impl From<UnexpectedError> for Problem {
     fn from(e: UnexpectedError) -> Self {
         // Logged here, inside the request's span, because this is the last place that holds the
         // cause; the response says nothing about it.
-        tracing::error!(error = ?e, "request failed unexpectedly");
         match e.kind() {
-            UnexpectedKind::Unavailable => Self::unavailable(),
-            UnexpectedKind::Internal => Self::internal(),
+            UnexpectedKind::Busy { retry_after } => {
+                // Expected under load, and refused before anything changed: not an error line.
+                tracing::debug!(error = %e, "request refused: too busy");
+                let (name, value) = crate::limits::retry_after(retry_after);
+                Self::new(ProblemCode::ServerBusy, "the server is too busy to check passwords now; nothing changed")
+                    .with_header(name, value)
+            }
+            UnexpectedKind::Unavailable => {
+                tracing::error!(error = ?e, "request failed unexpectedly");
+                Self::unavailable()
+            }
+            UnexpectedKind::Internal => {
+                tracing::error!(error = ?e, "request failed unexpectedly");
+                Self::internal()
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ mod admin;
 mod auth;
 mod cors;
 mod database;
+mod hashing;
 mod idempotency;
 mod log;
 mod mail;
@@ -40,6 +41,7 @@ pub use admin::AdminBootstrap;
 pub use auth::AuthConfig;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
+pub use hashing::HashingConfig;
 pub use idempotency::IdempotencyConfig;
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
@@ -83,6 +85,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `Idempotency-Key` retention.
     pub idempotency: IdempotencyConfig,
+    /// The password-hashing threads and their queue.
+    pub hashing: HashingConfig,
 }
 
 /// Development or production.
@@ -114,6 +118,7 @@ impl Default for Settings {
             rate_limit: RateLimitConfig::default(),
             mail: MailSettings::default(),
             idempotency: IdempotencyConfig::default(),
+            hashing: HashingConfig::default(),
         }
     }
 }
@@ -203,6 +208,7 @@ impl Settings {
         self.trusted_proxy_networks()?;
         self.auth.validate(self.env)?;
         self.idempotency.validate()?;
+        self.hashing.validate()?;
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
