@@ -14,7 +14,7 @@ use forge_domain::{
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::account_tokens,
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -39,8 +39,10 @@ impl SeaAccountTokenRepository {
 impl AccountTokenRepository for SeaAccountTokenRepository {
     #[tracing::instrument(skip_all)]
     async fn by_digest(&self, digest: &TokenDigest) -> Result<Option<AccountToken>, UnexpectedError> {
-        let row =
-            account_tokens::Entity::find_by_id(digest.as_str().to_owned()).one(&self.db).await.map_err(unexpected)?;
+        let row = account_tokens::Entity::find_by_id(digest.as_str().to_owned())
+            .unique(&self.db)
+            .await
+            .map_err(unexpected)?;
         row.map(to_domain).transpose()
     }
 }

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::api_keys::{self, Column},
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -47,7 +47,7 @@ impl SeaApiKeyRepository {
 impl ApiKeyRepository for SeaApiKeyRepository {
     #[tracing::instrument(skip_all, fields(api_key_id = %id))]
     async fn by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, UnexpectedError> {
-        let row = api_keys::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(unexpected)?;
+        let row = api_keys::Entity::find_by_id(id.as_uuid()).unique(&self.db).await.map_err(unexpected)?;
         row.map(to_domain).transpose()
     }
 
@@ -55,7 +55,7 @@ impl ApiKeyRepository for SeaApiKeyRepository {
     async fn by_digest(&self, digest: &TokenDigest) -> Result<Option<ApiKey>, UnexpectedError> {
         let row = api_keys::Entity::find()
             .filter(Column::Digest.eq(digest.as_str()))
-            .one(&self.db)
+            .unique(&self.db)
             .await
             .map_err(unexpected)?;
         row.map(to_domain).transpose()

@@ -17,7 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::idempotency_keys::{self, Column},
     errors::{CorruptRow, unexpected},
     stored,
@@ -80,7 +80,7 @@ impl IdempotencyStore for SeaIdempotencyStore {
             }
             let existing = idempotency_keys::Entity::find()
                 .filter(Self::of(&claim.caller, &claim.key))
-                .one(&self.db)
+                .unique(&self.db)
                 .await
                 .map_err(unexpected)?;
             if let Some(row) = existing {

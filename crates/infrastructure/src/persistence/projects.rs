@@ -30,7 +30,7 @@ use sea_orm::{
 };
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::{
         project_members::{self, Column as MemberColumn},
         projects::{self, Column},
@@ -56,7 +56,7 @@ impl SeaProjectRepository {
     }
 
     async fn one(&self, select: Select<projects::Entity>) -> Result<Option<Project>, UnexpectedError> {
-        select.one(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
+        select.unique(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
     }
 
     /// The member counts of `ids`, in one grouped query.
@@ -186,7 +186,7 @@ impl ProjectRepository for SeaProjectRepository {
             .filter(MemberColumn::ProjectId.eq(project.as_uuid()))
             .filter(MemberColumn::UserId.eq(user.as_uuid()))
             .into_model::<MemberRow>()
-            .one(&self.db)
+            .unique(&self.db)
             .await
             .map_err(unexpected)?
             .map(member_to_domain)

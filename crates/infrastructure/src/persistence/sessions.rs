@@ -19,7 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::{refresh_tokens, sessions},
     errors::{guard, unexpected, write_error},
     stored,
@@ -44,14 +44,16 @@ impl SeaSessionRepository {
 impl SessionRepository for SeaSessionRepository {
     #[tracing::instrument(skip_all, fields(session_id = %id))]
     async fn by_id(&self, id: SessionId) -> Result<Option<Session>, UnexpectedError> {
-        let row = sessions::Entity::find_by_id(id.as_uuid()).one(&self.db).await.map_err(unexpected)?;
+        let row = sessions::Entity::find_by_id(id.as_uuid()).unique(&self.db).await.map_err(unexpected)?;
         Ok(row.map(session_to_domain))
     }
 
     #[tracing::instrument(skip_all)]
     async fn refresh_token(&self, digest: &TokenDigest) -> Result<Option<RefreshToken>, UnexpectedError> {
-        let row =
-            refresh_tokens::Entity::find_by_id(digest.as_str().to_owned()).one(&self.db).await.map_err(unexpected)?;
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str().to_owned())
+            .unique(&self.db)
+            .await
+            .map_err(unexpected)?;
         Ok(row.map(refresh_token_to_domain))
     }
 

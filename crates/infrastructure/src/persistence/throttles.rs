@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::{
-    Database,
+    Database, FetchUnique,
     entities::login_throttles,
     errors::{CorruptRow, guard, unexpected, write_error},
     stored,
@@ -41,7 +41,7 @@ impl SeaLoginThrottleRepository {
 impl LoginThrottleRepository for SeaLoginThrottleRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn for_user(&self, user_id: UserId) -> Result<Option<LoginThrottle>, UnexpectedError> {
-        let row = login_throttles::Entity::find_by_id(user_id.as_uuid()).one(&self.db).await.map_err(unexpected)?;
+        let row = login_throttles::Entity::find_by_id(user_id.as_uuid()).unique(&self.db).await.map_err(unexpected)?;
         row.map(to_domain).transpose()
     }
 }

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::{
-    BATCH_ROWS, Database,
+    BATCH_ROWS, Database, FetchUnique,
     entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
@@ -42,7 +42,7 @@ impl SeaUserRepository {
     }
 
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {
-        select.one(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
+        select.unique(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
     }
 }
 
@@ -101,7 +101,7 @@ impl UserRepository for SeaUserRepository {
             .filter(Column::DeletedAt.is_null())
             .limit(1)
             .into_tuple()
-            .one(&self.db)
+            .unique(&self.db)
             .await
             .map_err(unexpected)?;
         Ok(found.is_some())
