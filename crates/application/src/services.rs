@@ -2,7 +2,7 @@
 //! the `forge` builder (SQLite or PostgreSQL adapters), the server built on it, and
 //! [`testing::InMemory`](crate::testing) (the in-memory fakes). Whatever adapters a caller picks,
 //! the services are put together the same way: the lockout attached to logins unless switched
-//! off, one clock, one revocation store, one mail queue.
+//! off, one clock, one mail queue.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use crate::{
     audit::{AuditLogService, ports::AuditLogRepository},
     auth::{
         AuthPorts, AuthService, AuthSettings,
-        ports::{AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
+        ports::{AccessTokens, OpaqueTokens, PasswordHasher, PrincipalRepository, SessionRepository},
     },
     common::{Clock, UnitOfWork},
     dashboard::{
@@ -52,7 +52,7 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     pub access_tokens: Arc<dyn AccessTokens>,
     pub opaque_tokens: Arc<dyn OpaqueTokens>,
-    pub revocations: Arc<dyn RevocationStore>,
+    pub principals: Arc<dyn PrincipalRepository>,
     pub limiter: Arc<dyn RateLimiter>,
     pub clock: Arc<dyn Clock>,
     pub mail_templates: Arc<dyn MailTemplates>,
@@ -137,7 +137,7 @@ impl Services {
             hasher,
             access_tokens,
             opaque_tokens,
-            revocations,
+            principals,
             limiter,
             clock,
             mail_templates,
@@ -162,7 +162,7 @@ impl Services {
                 hasher: hasher.clone(),
                 access_tokens,
                 opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
+                principals,
                 clock: clock.clone(),
                 mail_templates: mail_templates.clone(),
                 mail_queue: mail_queue.clone(),
@@ -178,7 +178,6 @@ impl Services {
                 unit_of_work: unit_of_work.clone(),
                 hasher: hasher.clone(),
                 opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
                 mail_templates: mail_templates.clone(),
                 mail_queue: mail_queue.clone(),
                 clock: clock.clone(),
@@ -204,7 +203,6 @@ impl Services {
                 sessions,
                 unit_of_work,
                 hasher,
-                revocations,
                 clock: clock.clone(),
                 opaque_tokens,
                 mail_templates,

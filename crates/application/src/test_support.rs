@@ -22,7 +22,7 @@ use crate::{
     audit::{AuditAction, AuditRecord, OutboxEvent},
     auth::{
         SessionChange,
-        ports::{MockOpaqueTokens, MockRevocationStore},
+        ports::MockOpaqueTokens,
     },
     common::{
         Actor, AnyConstraint, Change, Changes, ClientContext, CommitError, Constraint, MockClock, MockUnitOfWork,
@@ -249,30 +249,6 @@ pub(crate) fn record_commits(
         outcome(all.len() - 1)
     });
     commits
-}
-
-/// A session told to a revocation store, and until when it must be remembered.
-pub(crate) type Revocation = (SessionId, DateTime<Utc>);
-
-/// Every revocation told to a revocation store, in order.
-#[derive(Clone, Default)]
-pub(crate) struct Revocations(Arc<Mutex<Vec<Revocation>>>);
-
-impl Revocations {
-    pub(crate) fn all(&self) -> Vec<Revocation> {
-        self.0.lock().expect("not poisoned").clone()
-    }
-}
-
-/// Makes `store` record every revocation and accept it.
-pub(crate) fn record_revocations(store: &mut MockRevocationStore) -> Revocations {
-    let revocations = Revocations::default();
-    let log = revocations.clone();
-    store.expect_revoke().returning(move |id, until| {
-        log.0.lock().expect("not poisoned").push((id, until));
-        Ok(())
-    });
-    revocations
 }
 
 /// The field and code of each validation error, in order.

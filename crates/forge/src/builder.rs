@@ -20,7 +20,7 @@ use forge_application::{
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
 use forge_infrastructure::{
     Argon2Hasher, Backend, Database, DatabaseProbe, HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter,
-    InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
+    InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
     SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
     SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
@@ -318,8 +318,9 @@ impl ForgeBuilder {
             key: "hashing",
             reason: format!("cannot start the password-hashing threads: {e}"),
         })?);
+        let users = Arc::new(SeaUserRepository::new(&database));
         let ports = Ports {
-            users: Arc::new(SeaUserRepository::new(&database)),
+            users: users.clone(),
             sessions: Arc::new(SeaSessionRepository::new(&database)),
             account_tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
             api_keys: Arc::new(SeaApiKeyRepository::new(&database)),
@@ -339,7 +340,7 @@ impl ForgeBuilder {
                 self.auth.access_token_ttl,
             )),
             opaque_tokens: Arc::new(RandomTokens::new()),
-            revocations: Arc::new(InMemoryRevocationStore::new(clock.clone())),
+            principals: users.clone(),
             // In-process limits: one instance counts alone.
             limiter: Arc::new(InMemoryRateLimiter::new(self.limiter_capacity)),
             clock,
@@ -355,15 +356,6 @@ impl ForgeBuilder {
             dashboard_max_age: DashboardService::DEFAULT_MAX_AGE,
         };
         let services = Services::wire(ports, settings);
-
-        // Revocations outlive a restart: the sessions ended within an access token's lifetime
-        // are refused again from the first request.
-        let restored = services
-            .auth
-            .reload_revocations()
-            .await
-            .map_err(|source| BuildError::Database { what: "loading session revocations", source })?;
-        tracing::debug!(restored, "session revocations loaded");
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
         let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });

@@ -3,7 +3,7 @@
 //! Forge's use cases, embedded in another Rust service: one builder connects to SQLite or
 //! PostgreSQL, migrates, and wires every use case with the adapters and defaults the `forge`
 //! server itself uses (it is built on this crate), so an embedding service gets the same rules,
-//! the same lockout, the same revocations and the same tokens as the HTTP API.
+//! the same lockout, the same session checks and the same tokens as the HTTP API.
 //!
 //! ```no_run
 //! use forge::prelude::*;

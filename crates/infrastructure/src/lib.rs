@@ -2,7 +2,7 @@
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
 //! SQLite or PostgreSQL, argon2id password hashing on a bounded pool of threads, HS256 access
-//! tokens, opaque refresh tokens, the in-process revocation store and rate limiter, the system
+//! tokens, opaque refresh tokens, the in-process rate limiter, the system
 //! clock, and mail (templates, the `.eml` file and SMTP mailers, the in-process queue).
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
@@ -21,7 +21,7 @@ pub mod persistence;
 pub mod security;
 
 pub use clock::SystemClock;
-pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache};
+pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{
     Backend, Database, DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository,
     SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,

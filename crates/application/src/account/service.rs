@@ -18,7 +18,7 @@ use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::{
         AuthSettings,
-        ports::{OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
+        ports::{OpaqueTokens, PasswordHasher, SessionRepository},
         service::{SessionEnding, end_sessions},
     },
     common::{Actor, Changes, ClientContext, Clock, CommitError, Fields, Parsed, Staleness, UnitOfWork},
@@ -40,7 +40,6 @@ pub struct AccountPorts {
     pub unit_of_work: Arc<dyn UnitOfWork>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub opaque_tokens: Arc<dyn OpaqueTokens>,
-    pub revocations: Arc<dyn RevocationStore>,
     pub mail_templates: Arc<dyn MailTemplates>,
     pub mail_queue: Arc<dyn MailQueue>,
     pub clock: Arc<dyn Clock>,
@@ -84,7 +83,7 @@ pub struct AccountService {
 
 impl AccountService {
     /// Builds the service. It shares the authentication settings (token lifetimes, the public
-    /// URL of links, the password policy, the access-token lifetime for revocations).
+    /// URL of links, the password policy).
     #[must_use]
     pub fn new(ports: AccountPorts, settings: AuthSettings) -> Self {
         Self { ports, settings: Arc::new(settings) }
@@ -225,7 +224,7 @@ impl AccountService {
             let sessions: Vec<_> =
                 self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
             let ending = SessionEnding { ids: &sessions, by: None, context: &cmd.context, now };
-            match end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
+            match end_sessions(&*self.ports.unit_of_work, ending, changes)
                 .await
             {
                 Ok(()) => {
@@ -293,7 +292,7 @@ impl AccountService {
             .filter(|id| Some(*id) != actor.session_id())
             .collect();
         let ending = SessionEnding { ids: &others, by: Some(actor.id()), context: actor.context(), now };
-        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
+        end_sessions(&*self.ports.unit_of_work, ending, changes)
             .await
             .map_err(|e| match e {
                 CommitError::Stale => AccountError::Stale(Staleness::LostRace),

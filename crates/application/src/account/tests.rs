@@ -23,13 +23,13 @@ use crate::{
     audit::AuditAction,
     auth::{
         AuthSettings,
-        ports::{MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
+        ports::{MockOpaqueTokens, MockPasswordHasher, MockSessionRepository},
     },
     common::{ClientContext, CommitError, MockUnitOfWork, UnexpectedError},
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, Outbox, STORED_HASH, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
-        issue_account_tokens, now, record_commits, record_mail, record_revocations,
+        issue_account_tokens, now, record_commits, record_mail,
     },
     users::ports::MockUserRepository,
 };
@@ -47,7 +47,6 @@ struct Mocks {
     unit_of_work: MockUnitOfWork,
     hasher: MockPasswordHasher,
     opaque_tokens: MockOpaqueTokens,
-    revocations: MockRevocationStore,
     mail_templates: MockMailTemplates,
     mail_queue: MockMailQueue,
 }
@@ -61,7 +60,6 @@ impl Mocks {
             unit_of_work: MockUnitOfWork::new(),
             hasher: MockPasswordHasher::new(),
             opaque_tokens: MockOpaqueTokens::new(),
-            revocations: MockRevocationStore::new(),
             mail_templates: MockMailTemplates::new(),
             mail_queue: MockMailQueue::new(),
         }
@@ -76,7 +74,6 @@ impl Mocks {
                 unit_of_work: Arc::new(self.unit_of_work),
                 hasher: Arc::new(self.hasher),
                 opaque_tokens: Arc::new(self.opaque_tokens),
-                revocations: Arc::new(self.revocations),
                 mail_templates: Arc::new(self.mail_templates),
                 mail_queue: Arc::new(self.mail_queue),
                 clock: Arc::new(fixed_clock()),
@@ -102,7 +99,6 @@ impl Mocks {
     /// Nothing is written, revoked or mailed.
     fn nothing_happens(&mut self) {
         self.unit_of_work.expect_commit().never();
-        self.revocations.expect_revoke().never();
         self.mail_queue.expect_enqueue().never();
     }
 
@@ -462,7 +458,6 @@ async fn reset_password_sets_the_new_password_uses_the_token_up_and_ends_every_s
     m.present(Some(token_of(&user, TokenPurpose::ResetPassword, Duration::hours(2))), Some(&user));
     m.hash_the_new_password();
     m.active_sessions(&user, sessions.clone());
-    let revocations = record_revocations(&mut m.revocations);
     let outbox = m.mail();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
@@ -481,8 +476,6 @@ async fn reset_password_sets_the_new_password_uses_the_token_up_and_ends_every_s
     assert_eq!(digest.as_str(), PRESENTED_DIGEST);
     assert_eq!(stored.password_hash().expose(), "$argon2id$new");
     assert_eq!([*first, *second], [sessions[0].id, sessions[1].id]);
-    let revoked: Vec<_> = revocations.all().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(revoked, [sessions[0].id, sessions[1].id]);
     assert_eq!(
         commits.audit_actions(),
         [AuditAction::UserPasswordReset, AuditAction::SessionRevoked, AuditAction::SessionRevoked]
@@ -553,7 +546,6 @@ async fn change_password_stores_the_new_hash_and_ends_the_other_sessions_but_not
     current_password_is(&mut m, CURRENT_PASSWORD, true);
     m.hash_the_new_password();
     m.active_sessions(&user, vec![this_one, other.clone()]);
-    let revocations = record_revocations(&mut m.revocations);
     let outbox = m.mail();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
@@ -570,7 +562,6 @@ async fn change_password_stores_the_new_hash_and_ends_the_other_sessions_but_not
     };
     assert_eq!(stored.password_hash().expose(), "$argon2id$new");
     assert_eq!(*id, other.id);
-    assert_eq!(revocations.all().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), [other.id]);
     assert_eq!(commits.audit_actions(), [AuditAction::UserPasswordChanged, AuditAction::SessionRevoked]);
     assert_eq!(commits.audits()[0].actor_id, Some(user.id()));
     assert_eq!(outbox.sent(), [(user.email().as_ref().to_owned(), "password_changed".to_owned())]);

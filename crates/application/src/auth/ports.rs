@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forge_domain::{
     sessions::{RefreshToken, Session, SessionId, TokenDigest},
-    users::{PasswordHash, UserId},
+    users::{PasswordHash, User, UserId},
 };
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -137,29 +137,30 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// [`UnexpectedError`] when storage fails.
     async fn active_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> Result<Vec<Session>, UnexpectedError>;
-
-    /// Sessions revoked at or after `since`, with their revocation time: what a fresh revocation
-    /// store must know after a restart (older revocations cover only expired access tokens).
-    ///
-    /// # Errors
-    /// [`UnexpectedError`] when storage fails.
-    async fn revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<(SessionId, DateTime<Utc>)>, UnexpectedError>;
 }
 
-/// The fast check made on every authenticated request: has this session been ended? An entry
-/// needs to outlive only the access tokens of its session, so it is kept until `until`.
+/// Who an access token stands for, as stored now: the account, and whether the token's session
+/// is still live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The account, as it is now.
+    pub user: User,
+    /// False when the session has been ended (or does not exist, or is another account's): its
+    /// access tokens are refused from that moment on, on every instance.
+    pub session_live: bool,
+}
+
+/// The read made on every authenticated request: the account behind an access token and the
+/// state of its session, together. Adapters read both in one statement (one round trip), so an
+/// ended session is refused on the very next request by every instance, with no shared store
+/// beside the database; a caching adapter must be invalidated by every write of either.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
-pub trait RevocationStore: Send + Sync {
-    /// Marks `session_id` revoked until `until`.
+pub trait PrincipalRepository: Send + Sync {
+    /// The account `user_id` and whether its session `session_id` is live; `None` when there is
+    /// no such account.
     ///
     /// # Errors
-    /// [`UnexpectedError`] when the store fails.
-    async fn revoke(&self, session_id: SessionId, until: DateTime<Utc>) -> Result<(), UnexpectedError>;
-
-    /// Whether `session_id` is revoked.
-    ///
-    /// # Errors
-    /// [`UnexpectedError`] when the store fails (callers must then refuse, not allow).
-    async fn is_revoked(&self, session_id: SessionId) -> Result<bool, UnexpectedError>;
+    /// [`UnexpectedError`] when storage fails (callers must then refuse, not allow).
+    async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError>;
 }

@@ -11,7 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{
     SessionChange,
     errors::{AdmissionError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError},
-    ports::{AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
+    ports::{
+        AccessTokenError, AccessTokens, OpaqueTokens, PasswordHasher, Principal, PrincipalRepository, SessionRepository,
+    },
 };
 use crate::{
     account::tokens,
@@ -29,7 +31,7 @@ pub struct AuthSettings {
     pub allow_registration: bool,
     /// The rules for new passwords.
     pub password_policy: PasswordPolicy,
-    /// How long an access token lives; a revocation must be remembered this long.
+    /// How long an access token lives.
     pub access_token_ttl: Duration,
     /// The absolute lifetime of a session, however it is used.
     pub session_lifetime: Duration,
@@ -76,7 +78,7 @@ pub struct AuthPorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub access_tokens: Arc<dyn AccessTokens>,
     pub opaque_tokens: Arc<dyn OpaqueTokens>,
-    pub revocations: Arc<dyn RevocationStore>,
+    pub principals: Arc<dyn PrincipalRepository>,
     pub clock: Arc<dyn Clock>,
     pub mail_templates: Arc<dyn MailTemplates>,
     pub mail_queue: Arc<dyn MailQueue>,
@@ -338,13 +340,7 @@ impl AuthService {
             return Err(RefreshError::Invalid);
         };
         let now = self.ports.clock.now();
-        if let Some(revoked_at) = session.revoked_at {
-            // Idempotent: if telling the store failed when the session was ended, a retry of the
-            // refresh repairs it, so the session's access tokens are refused everywhere.
-            let until = revoked_at + self.settings.access_token_ttl;
-            if until > now {
-                self.ports.revocations.revoke(session.id, until).await?;
-            }
+        if session.revoked_at.is_some() {
             return Err(RefreshError::Revoked);
         }
         let mut consume = match presented.judge(now, self.settings.refresh_reuse_grace) {
@@ -429,11 +425,11 @@ impl AuthService {
             AccessTokenError::Expired => AuthenticateError::Expired,
             AccessTokenError::Invalid => AuthenticateError::Invalid,
         })?;
-        if self.ports.revocations.is_revoked(claims.session_id).await? {
-            return Err(AuthenticateError::Revoked);
-        }
-        match self.ports.users.by_id(claims.user_id).await? {
-            Some(user) if user.ensure_can_act().is_ok() => Ok(Actor::new(user, Some(claims.session_id), context)),
+        match self.ports.principals.principal(claims.user_id, claims.session_id).await? {
+            Some(Principal { session_live: false, .. }) => Err(AuthenticateError::Revoked),
+            Some(Principal { user, .. }) if user.ensure_can_act().is_ok() => {
+                Ok(Actor::new(user, Some(claims.session_id), context))
+            }
             _ => Err(AuthenticateError::Invalid),
         }
     }
@@ -453,22 +449,7 @@ impl AuthService {
         }
     }
 
-    /// Reloads the revocation store from storage: every session revoked recently enough that one
-    /// of its access tokens may still be unexpired. Run at start-up, so a revocation survives a
-    /// restart of an instance that keeps its store in memory.
-    ///
-    /// # Errors
-    /// [`UnexpectedError`] when storage or the store fails.
-    pub async fn reload_revocations(&self) -> Result<usize, UnexpectedError> {
-        let since = self.ports.clock.now() - self.settings.access_token_ttl;
-        let revoked = self.ports.sessions.revoked_since(since).await?;
-        for (id, at) in &revoked {
-            self.ports.revocations.revoke(*id, *at + self.settings.access_token_ttl).await?;
-        }
-        Ok(revoked.len())
-    }
-
-    /// Revokes `ids` in storage and in the revocation store, with an audit entry for each.
+    /// Revokes `ids` in storage, with an audit entry for each.
     pub(crate) async fn end_sessions(
         &self,
         ids: &[SessionId],
@@ -476,15 +457,9 @@ impl AuthService {
         context: &ClientContext,
         now: DateTime<Utc>,
     ) -> Result<(), UnexpectedError> {
-        end_sessions(
-            &*self.ports.unit_of_work,
-            &*self.ports.revocations,
-            &self.settings,
-            SessionEnding { ids, by, context, now },
-            Changes::new(),
-        )
-        .await
-        .map_err(CommitError::into_unexpected)
+        end_sessions(&*self.ports.unit_of_work, SessionEnding { ids, by, context, now }, Changes::new())
+            .await
+            .map_err(CommitError::into_unexpected)
     }
 
     fn new_refresh_token(&self, session: &Session, now: DateTime<Utc>) -> (SecretString, RefreshToken) {
@@ -517,12 +492,11 @@ pub(crate) struct SessionEnding<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
-/// Commits `before` plus the revocation of the sessions (each with its audit entry), then tells
-/// the revocation store, so the sessions' access tokens are refused on the very next request.
+/// Commits `before` plus the revocation of the sessions (each with its audit entry): from the
+/// commit on, the sessions' access tokens are refused (every authentication reads the session's
+/// state with the account, [`PrincipalRepository`]).
 pub(crate) async fn end_sessions(
     unit_of_work: &dyn UnitOfWork,
-    revocations: &dyn RevocationStore,
-    settings: &AuthSettings,
     ending: SessionEnding<'_>,
     mut before: Changes,
 ) -> Result<(), CommitError> {
@@ -533,9 +507,6 @@ pub(crate) async fn end_sessions(
     }
     if !before.is_empty() {
         unit_of_work.commit(before).await?;
-    }
-    for &id in ids {
-        revocations.revoke(id, now + settings.access_token_ttl).await?;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //!
 //! Only an actor that authenticated through a session may do this: with an API key these use
 //! cases answer [`SessionError::ApiKeyNotAllowed`], so a leaked key cannot lock its owner out.
-//! Ending sessions goes through [`end_sessions`], like logout: storage first, then the
-//! revocation store, so the sessions' access tokens are refused on the very next request.
+//! Ending sessions goes through [`end_sessions`], like logout: once it is committed, the
+//! sessions' access tokens are refused on the very next request.
 
 use chrono::{DateTime, Utc};
 use forge_domain::sessions::{Session, SessionId};

@@ -13,12 +13,12 @@ use forge_domain::{
 
 use super::{
     AuthPorts, AuthService, AuthSettings, SessionError, SessionQuery, SessionSort,
-    ports::{MockAccessTokens, MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
+    ports::{MockAccessTokens, MockOpaqueTokens, MockPasswordHasher, MockPrincipalRepository, MockSessionRepository},
 };
 use crate::{
     audit::AuditAction,
     common::{Actor, ClientContext, CommitError, MockUnitOfWork, PageRequest, SortOrder, UnexpectedError},
-    test_support::{a_session, a_user, fixed_clock, now, record_commits, record_revocations},
+    test_support::{a_session, a_user, fixed_clock, now, record_commits},
     users::ports::MockUserRepository,
 };
 
@@ -26,7 +26,6 @@ use crate::{
 struct Mocks {
     sessions: MockSessionRepository,
     unit_of_work: MockUnitOfWork,
-    revocations: MockRevocationStore,
 }
 
 impl Mocks {
@@ -34,7 +33,6 @@ impl Mocks {
         Self {
             sessions: MockSessionRepository::new(),
             unit_of_work: MockUnitOfWork::new(),
-            revocations: MockRevocationStore::new(),
         }
     }
 
@@ -49,7 +47,7 @@ impl Mocks {
                 hasher: Arc::new(MockPasswordHasher::new()),
                 access_tokens: Arc::new(MockAccessTokens::new()),
                 opaque_tokens: Arc::new(MockOpaqueTokens::new()),
-                revocations: Arc::new(self.revocations),
+                principals: Arc::new(MockPrincipalRepository::new()),
                 clock: Arc::new(fixed_clock()),
                 mail_templates: Arc::new(crate::mail::MockMailTemplates::new()),
                 mail_queue: Arc::new(crate::mail::MockMailQueue::new()),
@@ -80,7 +78,6 @@ impl Mocks {
     /// Nothing may be written or revoked.
     fn nothing_ends(&mut self) {
         self.unit_of_work.expect_commit().never();
-        self.revocations.expect_revoke().never();
     }
 }
 
@@ -193,13 +190,12 @@ async fn list_sessions_propagates_a_storage_failure() {
 // revoke_session
 
 #[tokio::test]
-async fn revoke_session_ends_that_session_with_an_audit_entry_and_tells_the_revocation_store() {
+async fn revoke_session_ends_that_session_with_an_audit_entry() {
     let ada = a_user(Role::Member).build();
     let other = session_of(&ada, 5, 1);
     let mut m = Mocks::new();
     m.found(&other);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
     let actor = in_session(&ada, SessionId::generate());
 
     m.service().revoke_session(&actor, other.id).await.unwrap();
@@ -210,7 +206,6 @@ async fn revoke_session_ends_that_session_with_an_audit_entry_and_tells_the_revo
     assert_eq!(audit.entity_id, other.id.to_string());
     assert_eq!(audit.actor_id, Some(ada.id()));
     assert_eq!(audit.context, context());
-    assert_eq!(revocations.all(), [(other.id, now() + Duration::minutes(15))]);
 }
 
 #[tokio::test]
@@ -220,12 +215,10 @@ async fn revoke_session_may_end_the_current_session() {
     let mut m = Mocks::new();
     m.found(&current);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     m.service().revoke_session(&in_session(&ada, current.id), current.id).await.unwrap();
 
     assert_eq!(revoked_ids(&commits.single()), [current.id]);
-    assert_eq!(revocations.all().len(), 1);
 }
 
 #[tokio::test]
@@ -291,7 +284,6 @@ async fn revoke_session_reports_a_storage_failure_without_telling_the_store() {
     let mut m = Mocks::new();
     m.found(&session);
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Unexpected(UnexpectedError::unavailable("down"))));
-    m.revocations.expect_revoke().never();
 
     let err = m.service().revoke_session(&in_session(&ada, SessionId::generate()), session.id).await;
 
@@ -308,7 +300,6 @@ async fn logout_all_ends_every_active_session_including_the_current_one() {
     let mut m = Mocks::new();
     m.active(&ada, sessions.clone());
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     m.service().logout_all(&in_session(&ada, sessions[0].id)).await.unwrap();
 
@@ -316,8 +307,6 @@ async fn logout_all_ends_every_active_session_including_the_current_one() {
     assert_eq!(revoked_ids(&commits.single()), expected);
     assert_eq!(commits.audit_actions(), [AuditAction::SessionRevoked; 3]);
     assert!(commits.audits().iter().all(|a| a.actor_id == Some(ada.id())));
-    let told: Vec<SessionId> = revocations.all().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(told, expected);
 }
 
 #[tokio::test]
@@ -348,7 +337,6 @@ async fn logout_all_reports_a_storage_failure() {
     let mut m = Mocks::new();
     m.active(&ada, vec![session_of(&ada, 1, 0)]);
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Unexpected(UnexpectedError::unavailable("down"))));
-    m.revocations.expect_revoke().never();
 
     let err = m.service().logout_all(&in_session(&ada, SessionId::generate())).await;
 

@@ -1,5 +1,6 @@
 //! Unit tests of the authentication use cases, every port mocked.
 
+use crate::auth::ports::Principal;
 use crate::account::AccountTokenChange;
 use crate::auth::SessionChange;
 use crate::test_support::Written;
@@ -21,7 +22,7 @@ use super::{
     LogoutError, RefreshCommand, RefreshError, RegisterCommand, RegisterError,
     ports::{
         AccessClaims, AccessTokenError, IssuedAccessToken, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher,
-        MockRevocationStore, MockSessionRepository,
+        MockPrincipalRepository, MockSessionRepository,
     },
 };
 use crate::{
@@ -30,7 +31,7 @@ use crate::{
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, STORED_HASH, a_refresh_token, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
-        issue_account_tokens, now, record_commits, record_mail, record_revocations,
+        issue_account_tokens, now, record_commits, record_mail,
     },
     users::ports::MockUserRepository,
 };
@@ -48,7 +49,7 @@ struct Mocks {
     hasher: MockPasswordHasher,
     access_tokens: MockAccessTokens,
     opaque_tokens: MockOpaqueTokens,
-    revocations: MockRevocationStore,
+    principals: MockPrincipalRepository,
     mail_templates: MockMailTemplates,
     mail_queue: MockMailQueue,
 }
@@ -62,7 +63,7 @@ impl Mocks {
             hasher: MockPasswordHasher::new(),
             access_tokens: MockAccessTokens::new(),
             opaque_tokens: MockOpaqueTokens::new(),
-            revocations: MockRevocationStore::new(),
+            principals: MockPrincipalRepository::new(),
             mail_templates: MockMailTemplates::new(),
             mail_queue: MockMailQueue::new(),
         }
@@ -81,7 +82,7 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 access_tokens: Arc::new(self.access_tokens),
                 opaque_tokens: Arc::new(self.opaque_tokens),
-                revocations: Arc::new(self.revocations),
+                principals: Arc::new(self.principals),
                 clock: Arc::new(fixed_clock()),
                 mail_templates: Arc::new(self.mail_templates),
                 mail_queue: Arc::new(self.mail_queue),
@@ -621,7 +622,6 @@ async fn refresh_consumes_the_token_issues_the_next_and_touches_the_session_in_o
     m.find_by_id(&user);
     m.generate_refresh_tokens();
     m.issue_access_tokens();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
 
     let outcome = m.service().refresh(a_refresh()).await.unwrap();
@@ -697,22 +697,13 @@ async fn refresh_refuses_a_token_whose_session_is_gone() {
 }
 
 #[tokio::test]
-async fn refresh_refuses_a_token_of_a_revoked_session_and_re_tells_the_store() {
-    // Telling the store may have failed when the session was ended; a refused refresh repairs it
-    // while the session's access tokens can still be unexpired.
+async fn refresh_refuses_a_token_of_a_revoked_session_and_writes_nothing() {
     let (_, mut session, token) = a_live_session();
-    let revoked_at = now() - Duration::minutes(5);
-    session.revoke(revoked_at);
-    let session_id = session.id;
+    session.revoke(now() - Duration::minutes(5));
     let mut m = Mocks::new();
     m.present(&token, &session);
     m.users.expect_by_id().never();
     m.unit_of_work.expect_commit().never();
-    m.revocations
-        .expect_revoke()
-        .withf(move |id, until| *id == session_id && *until == revoked_at + Duration::minutes(15))
-        .times(1)
-        .returning(|_, _| Ok(()));
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
 
@@ -729,7 +720,6 @@ async fn refresh_with_a_token_of_a_long_ended_session_writes_nothing() {
     let mut m = Mocks::new();
     m.present(&token, &session);
     m.unit_of_work.expect_commit().never();
-    m.revocations.expect_revoke().never();
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
 
@@ -759,13 +749,11 @@ async fn refresh_with_a_used_token_ends_the_whole_session() {
     m.users.expect_by_id().never();
     m.access_tokens.expect_issue().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
 
     assert!(matches!(err, RefreshError::Revoked), "{err:?}");
     assert_only_revoked(&commits.single(), session.id);
-    assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
     let [audit] = commits.audits().try_into().expect("one audit entry");
     assert_eq!((audit.action, audit.actor_id), (AuditAction::SessionRevoked, None));
     assert_eq!(audit.entity_id, session.id.to_string());
@@ -780,7 +768,6 @@ async fn refresh_with_a_used_token_within_the_grace_window_issues_a_pair_without
     m.find_by_id(&user);
     m.generate_refresh_tokens();
     m.issue_access_tokens();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let settings = AuthSettings { refresh_reuse_grace: Duration::seconds(30), ..AuthSettings::default() };
 
@@ -804,14 +791,12 @@ async fn refresh_with_a_used_token_past_the_grace_window_ends_the_whole_session(
     m.present(&token, &session);
     m.users.expect_by_id().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
     let settings = AuthSettings { refresh_reuse_grace: Duration::seconds(30), ..AuthSettings::default() };
 
     let err = m.service_with(settings).refresh(a_refresh()).await.unwrap_err();
 
     assert!(matches!(err, RefreshError::Revoked), "{err:?}");
     assert_only_revoked(&commits.single(), session.id);
-    assert_eq!(revocations.all().len(), 1);
 }
 
 #[tokio::test]
@@ -823,7 +808,6 @@ async fn refresh_that_loses_a_race_for_the_token_ends_the_session_without_a_grac
     m.generate_refresh_tokens();
     m.access_tokens.expect_issue().never();
     let commits = record_commits(&mut m.unit_of_work, |n| if n == 0 { Err(CommitError::Stale) } else { Ok(()) });
-    let revocations = record_revocations(&mut m.revocations);
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
 
@@ -832,7 +816,6 @@ async fn refresh_that_loses_a_race_for_the_token_ends_the_session_without_a_grac
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(matches!(all[0].first(), Some(Written::Session(SessionChange::ConsumeRefreshToken { .. }))), "{all:#?}");
     assert_only_revoked(&all[1], session.id);
-    assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
 }
 
 #[tokio::test]
@@ -843,7 +826,6 @@ async fn refresh_that_loses_a_race_within_a_grace_window_retries_without_consumi
     m.find_by_id(&user);
     m.generate_refresh_tokens();
     m.issue_access_tokens();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |n| if n == 0 { Err(CommitError::Stale) } else { Ok(()) });
     let settings = AuthSettings { refresh_reuse_grace: Duration::seconds(30), ..AuthSettings::default() };
 
@@ -900,13 +882,11 @@ async fn refresh_for_an_owner_who_cannot_act(owner_id: UserId, stored: Option<Us
     m.users.expect_by_id().withf(move |id| *id == owner_id).times(1).returning(move |_| Ok(stored.clone()));
     m.access_tokens.expect_issue().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
 
     assert!(matches!(err, RefreshError::Invalid), "{err:?}");
     assert_only_revoked(&commits.single(), session.id);
-    assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
 }
 
 #[tokio::test]
@@ -934,7 +914,6 @@ async fn refresh_propagates_an_unexpected_storage_failure_without_ending_the_ses
     m.find_by_id(&user);
     m.generate_refresh_tokens();
     m.access_tokens.expect_issue().never();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Err(CommitError::Unexpected(storage_down())));
 
     let err = m.service().refresh(a_refresh()).await.unwrap_err();
@@ -948,13 +927,12 @@ async fn refresh_propagates_an_unexpected_storage_failure_without_ending_the_ses
 // logout
 
 #[tokio::test]
-async fn logout_ends_the_actors_session_in_storage_and_in_the_revocation_store() {
+async fn logout_ends_the_actors_session_in_storage() {
     let user = a_user(Role::Member).build();
     let session_id = SessionId::generate();
     let actor = Actor::new(user, Some(session_id), ClientContext::default());
     let mut m = Mocks::new();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     m.service().logout(&actor).await.unwrap();
 
@@ -962,7 +940,6 @@ async fn logout_ends_the_actors_session_in_storage_and_in_the_revocation_store()
     let [audit] = commits.audits().try_into().expect("one audit entry");
     assert_eq!((audit.action, audit.actor_id), (AuditAction::SessionRevoked, Some(actor.id())));
     assert_eq!(audit.entity_id, session_id.to_string());
-    assert_eq!(revocations.all(), [(session_id, now() + Duration::minutes(15))]);
 }
 
 #[tokio::test]
@@ -970,7 +947,6 @@ async fn logout_of_an_actor_without_a_session_does_nothing() {
     let actor = Actor::new(a_user(Role::Member).build(), None, ClientContext::default());
     let mut m = Mocks::new();
     m.unit_of_work.expect_commit().never();
-    m.revocations.expect_revoke().never();
 
     let result = m.service().logout(&actor).await;
 
@@ -982,7 +958,6 @@ async fn logout_reports_a_storage_failure_so_it_can_be_retried() {
     let actor = Actor::new(a_user(Role::Member).build(), Some(SessionId::generate()), ClientContext::default());
     let mut m = Mocks::new();
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Unexpected(storage_down())));
-    m.revocations.expect_revoke().never();
 
     let err = m.service().logout(&actor).await.unwrap_err();
 
@@ -1013,8 +988,14 @@ fn verify_access_token(m: &mut Mocks, verdict: Result<AccessClaims, AccessTokenE
         .returning(move |_, _| verdict.clone());
 }
 
-fn session_not_revoked(m: &mut Mocks, session_id: SessionId) {
-    m.revocations.expect_is_revoked().withf(move |id| *id == session_id).times(1).returning(|_| Ok(false));
+/// Makes the principal read of (`user`'s id, `session_id`) return `stored` with the session
+/// `live` or not, once.
+fn principal_is(m: &mut Mocks, user_id: UserId, session_id: SessionId, stored: Option<User>, live: bool) {
+    m.principals
+        .expect_principal()
+        .withf(move |u, s| (*u, *s) == (user_id, session_id))
+        .times(1)
+        .returning(move |_, _| Ok(stored.clone().map(|user| Principal { user, session_live: live })));
 }
 
 fn a_context() -> ClientContext {
@@ -1028,8 +1009,8 @@ async fn authenticate_returns_an_actor_with_the_role_currently_stored() {
     let session_id = SessionId::generate();
     let mut m = Mocks::new();
     verify_access_token(&mut m, Ok(claims_for(&stored, session_id)));
-    session_not_revoked(&mut m, session_id);
-    m.find_by_id(&stored);
+    principal_is(&mut m, stored.id(), session_id, Some(stored.clone()), true);
+    m.users.expect_by_id().never();
 
     let actor = m.service().authenticate(ACCESS, a_context()).await.unwrap();
 
@@ -1043,8 +1024,7 @@ async fn authenticate_returns_an_actor_with_the_role_currently_stored() {
 async fn authenticate_refuses_an_invalid_token() {
     let mut m = Mocks::new();
     verify_access_token(&mut m, Err(AccessTokenError::Invalid));
-    m.revocations.expect_is_revoked().never();
-    m.users.expect_by_id().never();
+    m.principals.expect_principal().never();
 
     let err = m.service().authenticate(ACCESS, a_context()).await.unwrap_err();
 
@@ -1055,8 +1035,7 @@ async fn authenticate_refuses_an_invalid_token() {
 async fn authenticate_reports_an_expired_token_as_expired() {
     let mut m = Mocks::new();
     verify_access_token(&mut m, Err(AccessTokenError::Expired));
-    m.revocations.expect_is_revoked().never();
-    m.users.expect_by_id().never();
+    m.principals.expect_principal().never();
 
     let err = m.service().authenticate(ACCESS, a_context()).await.unwrap_err();
 
@@ -1064,13 +1043,12 @@ async fn authenticate_reports_an_expired_token_as_expired() {
 }
 
 #[tokio::test]
-async fn authenticate_refuses_a_token_of_a_revoked_session_without_loading_the_user() {
+async fn authenticate_refuses_a_token_of_an_ended_session_as_revoked() {
     let user = a_user(Role::Admin).build();
     let session_id = SessionId::generate();
     let mut m = Mocks::new();
     verify_access_token(&mut m, Ok(claims_for(&user, session_id)));
-    m.revocations.expect_is_revoked().withf(move |id| *id == session_id).times(1).returning(|_| Ok(true));
-    m.users.expect_by_id().never();
+    principal_is(&mut m, user.id(), session_id, Some(user.clone()), false);
 
     let err = m.service().authenticate(ACCESS, a_context()).await.unwrap_err();
 
@@ -1078,12 +1056,11 @@ async fn authenticate_refuses_a_token_of_a_revoked_session_without_loading_the_u
 }
 
 #[tokio::test]
-async fn authenticate_fails_closed_when_the_revocation_store_fails() {
+async fn authenticate_fails_closed_when_storage_fails() {
     let user = a_user(Role::Member).build();
     let mut m = Mocks::new();
     verify_access_token(&mut m, Ok(claims_for(&user, SessionId::generate())));
-    m.revocations.expect_is_revoked().returning(|_| Err(storage_down()));
-    m.users.expect_by_id().never();
+    m.principals.expect_principal().returning(|_, _| Err(storage_down()));
 
     let err = m.service().authenticate(ACCESS, a_context()).await.unwrap_err();
 
@@ -1095,9 +1072,7 @@ async fn authenticate_a_token_whose_user_is(claimed: &User, stored: Option<User>
     let session_id = SessionId::generate();
     let mut m = Mocks::new();
     verify_access_token(&mut m, Ok(claims_for(claimed, session_id)));
-    session_not_revoked(&mut m, session_id);
-    let id = claimed.id();
-    m.users.expect_by_id().withf(move |i| *i == id).times(1).returning(move |_| Ok(stored.clone()));
+    principal_is(&mut m, claimed.id(), session_id, stored, true);
     m.service().authenticate(ACCESS, a_context()).await.unwrap_err()
 }
 
@@ -1124,40 +1099,6 @@ async fn authenticate_refuses_a_token_of_a_disabled_user() {
     let err = authenticate_a_token_whose_user_is(&user, Some(user.clone())).await;
 
     assert!(matches!(err, AuthenticateError::Invalid), "{err:?}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// reload_revocations
-
-#[tokio::test]
-async fn reload_revocations_remembers_each_recent_revocation_for_an_access_token_lifetime() {
-    let ttl = Duration::minutes(5);
-    let (first, second) = (SessionId::generate(), SessionId::generate());
-    let (first_at, second_at) = (now() - Duration::minutes(4), now() - Duration::seconds(30));
-    let mut m = Mocks::new();
-    m.sessions
-        .expect_revoked_since()
-        .withf(move |since| *since == now() - ttl)
-        .times(1)
-        .returning(move |_| Ok(vec![(first, first_at), (second, second_at)]));
-    let revocations = record_revocations(&mut m.revocations);
-    let settings = AuthSettings { access_token_ttl: ttl, ..AuthSettings::default() };
-
-    let reloaded = m.service_with(settings).reload_revocations().await.unwrap();
-
-    assert_eq!(reloaded, 2);
-    assert_eq!(revocations.all(), [(first, first_at + ttl), (second, second_at + ttl)]);
-}
-
-#[tokio::test]
-async fn reload_revocations_propagates_a_storage_failure() {
-    let mut m = Mocks::new();
-    m.sessions.expect_revoked_since().returning(|_| Err(storage_down()));
-    m.revocations.expect_revoke().never();
-
-    let err = m.service().reload_revocations().await.unwrap_err();
-
-    assert_unexpected(&err);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ use crate::{
     auth::{
         AuthPorts, AuthService, AuthSettings, LoginCommand, LoginError,
         ports::{
-            IssuedAccessToken, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher, MockRevocationStore,
+            IssuedAccessToken, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher, MockPrincipalRepository,
             MockSessionRepository,
         },
     },
@@ -163,7 +163,7 @@ impl Bench {
                 hasher: Arc::new(hasher),
                 access_tokens: Arc::new(access_tokens),
                 opaque_tokens: Arc::new(opaque_tokens),
-                revocations: Arc::new(MockRevocationStore::new()),
+                principals: Arc::new(MockPrincipalRepository::new()),
                 clock: Arc::new(time.mock()),
                 mail_templates: Arc::new(crate::mail::MockMailTemplates::new()),
                 mail_queue: Arc::new(crate::mail::MockMailQueue::new()),

@@ -8,7 +8,7 @@ use forge_domain::users::Role;
 
 use super::{
     ActorBuilder, FakeAccessTokens, FakeDatabaseMetrics, FakeOpaqueTokens, FakePasswordHasher, FakeProbe,
-    FakeRateLimiter, FakeRevocationStore, FakeStatsCache, FixedClock, InMemoryStore, PlainMailTemplates,
+    FakeRateLimiter, FakeStatsCache, FixedClock, InMemoryStore, PlainMailTemplates,
     RecordingMailQueue,
 };
 use crate::{
@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Every use case over in-memory fakes, wired as the server wires them over its adapters: the
-/// lockout in front of every login, revocations checked on every authentication, mail rendered
+/// lockout in front of every login, the session's state read with the account on every authentication, mail rendered
 /// and queued after each commit. Nothing touches a database, a network or the file system, and
 /// nothing runs in the background.
 ///
@@ -49,8 +49,7 @@ use crate::{
 /// ```
 ///
 /// The fields are the services, then the fakes a test reads or moves: the clock, the mail queue,
-/// the store behind every repository and the unit of work, the revocation store and the rate
-/// limiter. Settings are the defaults of the server's configuration unless changed through
+/// the store behind every repository and the unit of work, and the rate limiter. Settings are the defaults of the server's configuration unless changed through
 /// [`InMemory::builder`].
 #[derive(Clone)]
 #[non_exhaustive]
@@ -64,8 +63,6 @@ pub struct InMemory {
     pub mail: Arc<RecordingMailQueue>,
     /// Every table, behind every repository and the unit of work.
     pub store: Arc<InMemoryStore>,
-    /// The sessions revoked, as authentication checks them.
-    pub revocations: Arc<FakeRevocationStore>,
     /// The counters of the request limits and of unknown login identifiers.
     pub limiter: Arc<FakeRateLimiter>,
 }
@@ -181,7 +178,6 @@ impl InMemoryBuilder {
         let clock: Arc<dyn Clock> = fixed_clock.clone();
         let store = Arc::new(InMemoryStore::new());
         let mail = Arc::new(RecordingMailQueue::new());
-        let revocations = Arc::new(FakeRevocationStore::new(clock.clone()));
         let limiter = Arc::new(FakeRateLimiter::new());
         let ports = Ports {
             users: store.clone(),
@@ -199,7 +195,7 @@ impl InMemoryBuilder {
             hasher: Arc::new(FakePasswordHasher::new()),
             access_tokens: Arc::new(FakeAccessTokens::new(self.auth.access_token_ttl)),
             opaque_tokens: Arc::new(FakeOpaqueTokens::new()),
-            revocations: revocations.clone(),
+            principals: store.clone(),
             limiter: limiter.clone(),
             clock,
             mail_templates: Arc::new(PlainMailTemplates::new()),
@@ -213,6 +209,6 @@ impl InMemoryBuilder {
             idempotency: self.idempotency,
             dashboard_max_age: self.dashboard_max_age,
         };
-        InMemory { services: Services::wire(ports, settings), clock: fixed_clock, mail, store, revocations, limiter }
+        InMemory { services: Services::wire(ports, settings), clock: fixed_clock, mail, store, limiter }
     }
 }

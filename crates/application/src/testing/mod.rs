@@ -27,7 +27,7 @@
 //! - [`FakePasswordHasher`], [`FakeAccessTokens`] and [`FakeOpaqueTokens`] are cheap stand-ins
 //!   for argon2, JWTs and random tokens that verify what they made and refuse anything else
 //!   (expired and tampered tokens included). **They are for tests only: none of them is
-//!   secure.** The remaining ports have fakes too: [`FakeRevocationStore`],
+//!   secure.** The remaining ports have fakes too:
 //!   [`FakeRateLimiter`], [`FakeStatsCache`], [`FakeDatabaseMetrics`], [`FakeProbe`].
 //!
 //! ## What the fakes do not model
@@ -75,5 +75,4 @@ pub use limits::FakeRateLimiter;
 pub use mail::{PlainMailTemplates, RecordingMailQueue, link_token};
 pub use operations::{FakeDatabaseMetrics, FakeProbe};
 pub use security::{FakeAccessTokens, FakeOpaqueTokens, FakePasswordHasher};
-pub use sessions::FakeRevocationStore;
 pub use store::InMemoryStore;

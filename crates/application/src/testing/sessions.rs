@@ -1,10 +1,6 @@
 //! Sessions in memory: the [`SessionRepository`] of the store, how it applies
-//! [`SessionChange`]s, and a [`RevocationStore`] judged by the clock.
+//! [`SessionChange`]s, and the [`PrincipalRepository`] reading a session with its account.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,9 +13,9 @@ use super::store::{Apply, InMemoryStore, Tables, refused};
 use crate::{
     auth::{
         SessionChange,
-        ports::{RevocationStore, SessionRepository},
+        ports::{Principal, PrincipalRepository, SessionRepository},
     },
-    common::{Clock, CommitError, UnexpectedError},
+    common::{CommitError, UnexpectedError},
 };
 
 /// The widths of the `ip` and `user_agent` columns: longer client details are cut, not refused.
@@ -101,63 +97,15 @@ impl SessionRepository for InMemoryStore {
         active.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
         Ok(active)
     }
-
-    async fn revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<(SessionId, DateTime<Utc>)>, UnexpectedError> {
-        let tables = self.tables();
-        let mut revoked: Vec<(SessionId, DateTime<Utc>)> = tables
-            .sessions
-            .values()
-            .filter_map(|s| s.revoked_at.filter(|at| *at >= since).map(|at| (s.id, at)))
-            .collect();
-        revoked.sort_by(|(a_id, a_at), (b_id, b_at)| a_at.cmp(b_at).then_with(|| a_id.cmp(b_id)));
-        Ok(revoked)
-    }
-}
-
-/// [`RevocationStore`] in a map from session to the instant its entry may be forgotten, judged by
-/// the clock the use cases read (a test moving its clock past that instant sees the entry gone),
-/// as the server's in-process store does. Entries are never swept: a test's store is short-lived.
-pub struct FakeRevocationStore {
-    until: Mutex<HashMap<SessionId, DateTime<Utc>>>,
-    clock: Arc<dyn Clock>,
-}
-
-impl FakeRevocationStore {
-    /// An empty store judging expiry by `clock`.
-    #[must_use]
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { until: Mutex::default(), clock }
-    }
-
-    /// The sessions revoked as of now, in no particular order.
-    #[must_use]
-    pub fn revoked(&self) -> Vec<SessionId> {
-        let now = self.clock.now();
-        self.entries().iter().filter(|(_, until)| now < **until).map(|(id, _)| *id).collect()
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, DateTime<Utc>>> {
-        // Every update is a single insert: a panic elsewhere cannot leave the map half-updated.
-        self.until.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl std::fmt::Debug for FakeRevocationStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeRevocationStore").field("entries", &self.entries().len()).finish_non_exhaustive()
-    }
 }
 
 #[async_trait]
-impl RevocationStore for FakeRevocationStore {
-    async fn revoke(&self, session_id: SessionId, until: DateTime<Utc>) -> Result<(), UnexpectedError> {
-        // Revoking twice keeps the later deadline: an entry must outlive every access token.
-        self.entries().entry(session_id).and_modify(|held| *held = (*held).max(until)).or_insert(until);
-        Ok(())
-    }
-
-    async fn is_revoked(&self, session_id: SessionId) -> Result<bool, UnexpectedError> {
-        let now = self.clock.now();
-        Ok(self.entries().get(&session_id).is_some_and(|until| now < *until))
+impl PrincipalRepository for InMemoryStore {
+    async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError> {
+        // One read of the tables, as the SQL adapter reads both in one statement.
+        let tables = self.tables();
+        let session_live =
+            tables.sessions.get(&session_id).is_some_and(|s| s.user_id == user_id && s.revoked_at.is_none());
+        Ok(tables.users.get(&user_id).map(|user| Principal { user: user.clone(), session_live }))
     }
 }

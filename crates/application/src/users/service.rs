@@ -21,7 +21,7 @@ use crate::{
     audit::{AuditAction, AuditEntity, AuditRecord, Snapshot},
     auth::{
         AuthSettings,
-        ports::{OpaqueTokens, PasswordHasher, RevocationStore, SessionRepository},
+        ports::{OpaqueTokens, PasswordHasher, SessionRepository},
         service::{SessionEnding, end_sessions},
     },
     common::{
@@ -38,7 +38,6 @@ pub struct UserPorts {
     pub sessions: Arc<dyn SessionRepository>,
     pub unit_of_work: Arc<dyn UnitOfWork>,
     pub hasher: Arc<dyn PasswordHasher>,
-    pub revocations: Arc<dyn RevocationStore>,
     pub clock: Arc<dyn Clock>,
     pub opaque_tokens: Arc<dyn OpaqueTokens>,
     pub mail_templates: Arc<dyn MailTemplates>,
@@ -110,7 +109,7 @@ pub struct UserService {
 
 impl UserService {
     /// Builds the service. It shares the authentication settings (password policy, token
-    /// lifetimes for revocations).
+    /// lifetimes).
     #[must_use]
     pub fn new(ports: UserPorts, settings: AuthSettings) -> Self {
         Self { ports, settings: Arc::new(settings) }
@@ -470,7 +469,7 @@ impl UserService {
         let ids: Vec<_> =
             self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
         let ending = SessionEnding { ids: &ids, by: Some(actor.id()), context: actor.context(), now };
-        end_sessions(&*self.ports.unit_of_work, &*self.ports.revocations, &self.settings, ending, changes)
+        end_sessions(&*self.ports.unit_of_work, ending, changes)
             .await
             .map_err(|e| UserError::of_commit(e, expected_version))
     }

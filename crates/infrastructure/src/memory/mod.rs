@@ -2,9 +2,7 @@
 //! wrong for several, which need the shared equivalents.
 
 mod limiter;
-mod revocations;
 mod stats_cache;
 
 pub use limiter::{DEFAULT_CAPACITY, InMemoryRateLimiter};
-pub use revocations::InMemoryRevocationStore;
 pub use stats_cache::InMemoryStatsCache;

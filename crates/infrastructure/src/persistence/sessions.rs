@@ -14,9 +14,8 @@ use forge_domain::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    sea_query::Expr,
 };
-use uuid::Uuid;
 
 use super::{
     Database, FetchUnique,
@@ -69,22 +68,6 @@ impl SessionRepository for SeaSessionRepository {
             .await
             .map_err(unexpected)?;
         Ok(rows.into_iter().map(session_to_domain).collect())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn revoked_since(&self, since: DateTime<Utc>) -> Result<Vec<(SessionId, DateTime<Utc>)>, UnexpectedError> {
-        let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::Id)
-            .column(sessions::Column::RevokedAt)
-            .filter(sessions::Column::RevokedAt.gte(stored(since)))
-            .order_by_asc(sessions::Column::RevokedAt)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
-        // `revoked_at >= since` excludes NULLs, so every row has a time.
-        Ok(rows.into_iter().filter_map(|(id, at)| Some((SessionId::from(id), at?))).collect())
     }
 }
 

@@ -4,26 +4,57 @@ use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
     common::{AnyConstraint, CommitError},
+    auth::ports::{Principal, PrincipalRepository},
     users::{
         UserChange, UserConstraint,
         ports::{TakenIdentities, UserFilter, UserQuery, UserRepository, UserSort},
     },
 };
+use forge_domain::sessions::SessionId;
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
     BATCH_ROWS, Database, FetchUnique,
-    entities::users::{self, Column},
+    entities::{
+        sessions,
+        users::{self, Column},
+    },
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
     unit_of_work::Store,
 };
+
+#[async_trait]
+impl PrincipalRepository for SeaUserRepository {
+    /// One statement: the account, left-joined to the session with that id and that account (a
+    /// session of another account joins nothing, so it reads as not live).
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError> {
+        let sid = session_id.as_uuid();
+        let of_user: RelationDef =
+            sessions::Entity::belongs_to(users::Entity).from(sessions::Column::UserId).to(Column::Id).into();
+        let to_session = of_user
+            .rev()
+            .on_condition(move |_, session| Condition::all().add(Expr::col((session, sessions::Column::Id)).eq(sid)));
+        let row = users::Entity::find_by_id(user_id.as_uuid())
+            .select_also(sessions::Entity)
+            .join(JoinType::LeftJoin, to_session)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .next();
+        let Some((user, session)) = row else { return Ok(None) };
+        let session_live = session.is_some_and(|s| s.revoked_at.is_none());
+        Ok(Some(Principal { user: to_domain(user)?, session_live }))
+    }
+}
 
 /// The character that makes the next `%`, `_` or itself literal in a LIKE pattern.
 pub(super) const LIKE_ESCAPE: char = '\\';

@@ -2,12 +2,12 @@ use chrono::Duration;
 use forge_application::auth::SessionChange;
 use forge_application::users::UserChange;
 use forge_application::{
-    auth::ports::SessionRepository,
+    auth::ports::{PrincipalRepository, SessionRepository},
     common::{Changes, CommitError, UnexpectedKind, UnitOfWork},
 };
 use forge_domain::{
     sessions::{Session, SessionId, TokenDigest},
-    users::User,
+    users::{User, UserId},
 };
 use tokio::task::JoinSet;
 
@@ -193,16 +193,28 @@ async fn active_for_user_lists_only_the_users_unrevoked_unexpired_sessions() {
 }
 
 #[tokio::test]
-async fn revoked_since_lists_the_sessions_revoked_at_or_after_the_instant() {
+async fn the_principal_is_the_account_with_the_state_of_its_session_read_together() {
     let (h, ada) = with_user().await;
-    let sessions: Vec<Session> = (0..4).map(|_| session_for(&ada, t0())).collect();
-    let since = t0() + Duration::hours(1);
-    let mut changes: Changes = sessions.iter().cloned().map(SessionChange::Open).collect();
-    changes.push(SessionChange::Revoke { id: sessions[0].id, at: since - Duration::seconds(1) });
-    changes.push(SessionChange::Revoke { id: sessions[1].id, at: since });
-    changes.push(SessionChange::Revoke { id: sessions[2].id, at: since + Duration::minutes(5) });
-    h.uow.commit(changes).await.unwrap();
+    let live = session_for(&ada, t0());
+    let ended = session_for(&ada, t0());
+    let bob = user("bob@example.com", "bob");
+    h.uow.commit(UserChange::Insert(bob.clone()).into()).await.unwrap();
+    let others = session_for(&bob, t0());
+    h.uow
+        .commit(Changes::from_iter([
+            SessionChange::Open(live.clone()),
+            SessionChange::Open(ended.clone()),
+            SessionChange::Open(others.clone()),
+            SessionChange::Revoke { id: ended.id, at: t0() + Duration::hours(1) },
+        ]))
+        .await
+        .unwrap();
 
-    let revoked = h.sessions.revoked_since(since).await.unwrap();
-    assert_eq!(revoked, [(sessions[1].id, since), (sessions[2].id, since + Duration::minutes(5))]);
+    let principal = h.users.principal(ada.id(), live.id).await.unwrap().unwrap();
+    assert_eq!(principal.user, ada);
+    assert!(principal.session_live);
+    assert!(!h.users.principal(ada.id(), ended.id).await.unwrap().unwrap().session_live, "revoked");
+    assert!(!h.users.principal(ada.id(), others.id).await.unwrap().unwrap().session_live, "another account's");
+    assert!(!h.users.principal(ada.id(), SessionId::generate()).await.unwrap().unwrap().session_live, "none");
+    assert!(h.users.principal(UserId::generate(), live.id).await.unwrap().is_none(), "no such account");
 }

@@ -208,7 +208,6 @@ async fn in_cookie_mode_logout_and_logout_all_clear_the_cookie() {
     let ada = user_with_role("ada", Role::Member);
     let mut mocks = Mocks::default().authenticates("t", &ada);
     mocks.unit_of_work.expect_commit().returning(|_| Ok(()));
-    mocks.revocations.expect_revoke().returning(|_, _| Ok(()));
     mocks.sessions.expect_active_for_user().returning(|_, _| Ok(Vec::new()));
     mocks.http = cookie_mode();
     let app = test::init_service(build_app(mocks.state())).await;

@@ -16,7 +16,7 @@ use forge_application::{
         AuthPorts, AuthService, AuthSettings,
         ports::{
             AccessClaims, AccessTokenError, MockAccessTokens, MockOpaqueTokens, MockPasswordHasher,
-            MockRevocationStore, MockSessionRepository,
+            MockPrincipalRepository, MockSessionRepository, Principal,
         },
     },
     common::{Clock, MockUnitOfWork, UnexpectedError},
@@ -102,7 +102,7 @@ pub(crate) struct Mocks {
     pub hasher: MockPasswordHasher,
     pub access_tokens: MockAccessTokens,
     pub opaque_tokens: MockOpaqueTokens,
-    pub revocations: MockRevocationStore,
+    pub principals: MockPrincipalRepository,
     pub account_tokens: MockAccountTokenRepository,
     pub mail_templates: MockMailTemplates,
     pub mail_queue: MockMailQueue,
@@ -164,6 +164,8 @@ impl Mocks {
     pub fn state(mut self) -> AppState {
         let tokens = std::mem::take(&mut self.tokens);
         if !tokens.is_empty() {
+            let known: HashMap<_, _> =
+                tokens.values().filter_map(|user| user.as_ref().ok()).map(|user| (user.id(), user.clone())).collect();
             self.access_tokens.expect_verify().returning(move |token, now| match tokens.get(token) {
                 Some(Ok(user)) => Ok(AccessClaims {
                     user_id: user.id(),
@@ -175,14 +177,15 @@ impl Mocks {
                 Some(Err(e)) => Err(*e),
                 None => Err(AccessTokenError::Invalid),
             });
-            let revoked = self.revoked;
-            self.revocations.expect_is_revoked().returning(move |_| Ok(revoked));
+            let live = !self.revoked;
+            self.principals.expect_principal().returning(move |user_id, _| {
+                Ok(known.get(&user_id).map(|user| Principal { user: user.clone(), session_live: live }))
+            });
         }
         let users: Arc<MockUserRepository> = Arc::new(self.users);
         let sessions = Arc::new(self.sessions);
         let unit_of_work = Arc::new(self.unit_of_work);
         let hasher = Arc::new(self.hasher);
-        let revocations = Arc::new(self.revocations);
         let opaque_tokens = Arc::new(self.opaque_tokens);
         let clock = Arc::new(FixedClock);
         let limiter = Arc::new(self.limiter);
@@ -211,7 +214,7 @@ impl Mocks {
                 hasher: hasher.clone(),
                 access_tokens: Arc::new(self.access_tokens),
                 opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
+                principals: Arc::new(self.principals),
                 clock: clock.clone(),
                 mail_templates: mail_templates.clone(),
                 mail_queue: mail_queue.clone(),
@@ -226,7 +229,6 @@ impl Mocks {
                 unit_of_work: unit_of_work.clone(),
                 hasher: hasher.clone(),
                 opaque_tokens: opaque_tokens.clone(),
-                revocations: revocations.clone(),
                 mail_templates: mail_templates.clone(),
                 mail_queue: mail_queue.clone(),
                 clock: clock.clone(),
@@ -252,7 +254,6 @@ impl Mocks {
                 sessions,
                 unit_of_work,
                 hasher,
-                revocations,
                 clock,
                 opaque_tokens,
                 mail_templates,

@@ -1,14 +1,13 @@
 //! Sessions, tokens, keys, throttles, claims and the audit trail: the guarded writes and the
 //! reads of the smaller tables.
 
-use std::sync::Arc;
 
 use chrono::Duration;
 use forge_domain::{
     account_tokens::{AccountToken, TokenPurpose},
     api_keys::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyParts, ApiKeyScopes},
-    sessions::{RefreshToken, Session, TokenDigest},
-    users::User,
+    sessions::{RefreshToken, Session, SessionId, TokenDigest},
+    users::{User, UserId},
 };
 use uuid::Uuid;
 
@@ -26,7 +25,7 @@ use crate::{
     },
     auth::{
         SessionChange,
-        ports::{RevocationStore, SessionRepository},
+        ports::{PrincipalRepository, SessionRepository},
     },
     common::{Changes, CommitError},
     idempotency::{
@@ -37,7 +36,7 @@ use crate::{
         ThrottleChange,
         ports::{LoginThrottle, LoginThrottleRepository},
     },
-    testing::{FakeRevocationStore, FixedClock, InMemoryStore},
+    testing::InMemoryStore,
     users::UserChange,
 };
 
@@ -103,8 +102,11 @@ async fn a_session_is_touched_only_forward_revoked_once_and_listed_while_active(
     let active: Vec<_> = store.active_for_user(ada.id(), later).await.unwrap().iter().map(|s| s.id).collect();
     assert_eq!(active, [newer.id, older.id], "newest first, the revoked one left out");
     assert!(store.active_for_user(ada.id(), t0() + Duration::days(31)).await.unwrap().is_empty());
-    assert_eq!(store.revoked_since(later).await.unwrap(), [(ended.id, later)]);
-    assert!(store.revoked_since(later + Duration::seconds(1)).await.unwrap().is_empty());
+    let principal = |session| store.principal(ada.id(), session);
+    assert!(principal(older.id).await.unwrap().unwrap().session_live);
+    assert!(!principal(ended.id).await.unwrap().unwrap().session_live, "revoked");
+    assert!(!principal(SessionId::generate()).await.unwrap().unwrap().session_live, "no such session");
+    assert!(store.principal(UserId::generate(), older.id).await.unwrap().is_none(), "no such account");
 }
 
 #[tokio::test]
@@ -304,19 +306,3 @@ async fn an_event_for_a_user_who_is_not_stored_is_refused_with_everything_commit
     assert_eq!(store.outbox_events(), [event]);
 }
 
-#[tokio::test]
-async fn a_revocation_lasts_until_its_deadline_by_the_clock_and_the_later_deadline_wins() {
-    let clock = Arc::new(FixedClock::default());
-    let revocations = FakeRevocationStore::new(clock.clone());
-    let session = forge_domain::sessions::SessionId::generate();
-
-    revocations.revoke(session, t0() + Duration::minutes(15)).await.unwrap();
-    revocations.revoke(session, t0() + Duration::minutes(5)).await.unwrap();
-
-    assert!(revocations.is_revoked(session).await.unwrap());
-    clock.advance(Duration::minutes(14));
-    assert!(revocations.is_revoked(session).await.unwrap());
-    clock.advance(Duration::minutes(1));
-    assert!(!revocations.is_revoked(session).await.unwrap());
-    assert!(revocations.revoked().is_empty());
-}

@@ -31,13 +31,13 @@ use crate::{
     audit::{AuditAction, AuditValue},
     auth::{
         AuthSettings,
-        ports::{MockOpaqueTokens, MockPasswordHasher, MockRevocationStore, MockSessionRepository},
+        ports::{MockOpaqueTokens, MockPasswordHasher, MockSessionRepository},
     },
     common::{CommitError, MockUnitOfWork, Page, PageRequest, SortOrder, UnexpectedError},
     mail::{MockMailQueue, MockMailTemplates},
     test_support::{
         ACCOUNT_DIGEST, Commits, STORED_HASH, a_session, a_user, acting_as, fields_and_codes, fixed_clock,
-        issue_account_tokens, now, record_commits, record_mail, record_revocations,
+        issue_account_tokens, now, record_commits, record_mail,
     },
 };
 
@@ -49,7 +49,6 @@ struct Mocks {
     sessions: MockSessionRepository,
     unit_of_work: MockUnitOfWork,
     hasher: MockPasswordHasher,
-    revocations: MockRevocationStore,
     opaque_tokens: MockOpaqueTokens,
     mail_templates: MockMailTemplates,
     mail_queue: MockMailQueue,
@@ -62,7 +61,6 @@ impl Mocks {
             sessions: MockSessionRepository::new(),
             unit_of_work: MockUnitOfWork::new(),
             hasher: MockPasswordHasher::new(),
-            revocations: MockRevocationStore::new(),
             opaque_tokens: MockOpaqueTokens::new(),
             mail_templates: MockMailTemplates::new(),
             mail_queue: MockMailQueue::new(),
@@ -76,7 +74,6 @@ impl Mocks {
                 sessions: Arc::new(self.sessions),
                 unit_of_work: Arc::new(self.unit_of_work),
                 hasher: Arc::new(self.hasher),
-                revocations: Arc::new(self.revocations),
                 clock: Arc::new(fixed_clock()),
                 opaque_tokens: Arc::new(self.opaque_tokens),
                 mail_templates: Arc::new(self.mail_templates),
@@ -105,7 +102,6 @@ impl Mocks {
     /// Nothing is to be written.
     fn nothing_stored(&mut self) {
         self.unit_of_work.expect_commit().never();
-        self.revocations.expect_revoke().never();
     }
 
     /// `user_id` has `sessions` active at [`now`].

@@ -492,7 +492,6 @@ async fn update_lets_an_admin_change_another_users_role() {
     let mut m = Mocks::new();
     m.stored(&member);
     m.sessions.expect_active_for_user().never();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let update = UserUpdate { role: Some("manager".into()), ..UserUpdate::default() };
 
@@ -843,7 +842,6 @@ async fn update_that_deactivates_a_user_ends_every_active_session_in_the_same_co
     m.stored(&member);
     m.active_sessions(member.id(), sessions);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
     let update = UserUpdate { is_active: Some(false), ..UserUpdate::default() };
 
     let updated = m.service().update(&acting_as(&admin), member.id(), update).await.unwrap();
@@ -860,8 +858,6 @@ async fn update_that_deactivates_a_user_ends_every_active_session_in_the_same_co
     };
     assert_eq!((user, *expected_version), (&updated, member.version()));
     assert_eq!([(*first, *first_at), (*second, *second_at)], [(ids[0], now()), (ids[1], now())]);
-    let until = now() + Duration::minutes(15);
-    assert_eq!(revocations.all(), [(ids[0], until), (ids[1], until)]);
 }
 
 #[tokio::test]
@@ -871,7 +867,6 @@ async fn update_that_reactivates_a_user_ends_no_session() {
     let mut m = Mocks::new();
     m.stored(&member);
     m.sessions.expect_active_for_user().never();
-    m.revocations.expect_revoke().never();
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
     let update = UserUpdate { is_active: Some(true), ..UserUpdate::default() };
 
@@ -916,7 +911,6 @@ async fn delete_soft_deletes_the_user_and_ends_its_sessions_in_one_commit() {
     m.stored(&member);
     m.active_sessions(member.id(), vec![session.clone()]);
     let commits = record_commits(&mut m.unit_of_work, |_| Ok(()));
-    let revocations = record_revocations(&mut m.revocations);
 
     m.service().delete(&acting_as(&admin), member.id(), Some(member.version())).await.unwrap();
 
@@ -932,7 +926,6 @@ async fn delete_soft_deletes_the_user_and_ends_its_sessions_in_one_commit() {
     assert_eq!(user.deleted_at(), Some(now()));
     assert_eq!(*expected_version, member.version());
     assert_eq!((*id, *at), (session.id, now()));
-    assert_eq!(revocations.all(), [(session.id, now() + Duration::minutes(15))]);
     assert_eq!(commits.audit_actions(), [AuditAction::UserDeleted, AuditAction::SessionRevoked]);
     assert!(commits.audits().iter().all(|a| a.actor_id == Some(admin.id())));
 }
@@ -981,7 +974,6 @@ async fn delete_reports_a_concurrent_change_as_a_conflict_and_revokes_nothing() 
     m.stored(&member);
     m.active_sessions(member.id(), vec![a_session(member.id())]);
     record_commits(&mut m.unit_of_work, |_| Err(CommitError::Stale));
-    m.revocations.expect_revoke().never();
 
     let result = m.service().delete(&acting_as(&a_user(Role::Admin).build()), member.id(), None).await;
 
