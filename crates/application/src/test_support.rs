@@ -20,10 +20,7 @@ use crate::{
     account::AccountTokenChange,
     api_keys::ApiKeyChange,
     audit::{AuditAction, AuditRecord, OutboxEvent},
-    auth::{
-        SessionChange,
-        ports::MockOpaqueTokens,
-    },
+    auth::{SessionChange, ports::MockOpaqueTokens},
     common::{
         Actor, AnyConstraint, Change, Changes, ClientContext, CommitError, Constraint, MockClock, MockUnitOfWork,
     },

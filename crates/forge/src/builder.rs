@@ -20,9 +20,9 @@ use forge_application::{
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
 use forge_infrastructure::{
     Argon2Hasher, Backend, Database, DatabaseProbe, HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter,
-    InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
-    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
-    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
+    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };

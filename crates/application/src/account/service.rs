@@ -224,9 +224,7 @@ impl AccountService {
             let sessions: Vec<_> =
                 self.ports.sessions.active_for_user(user.id(), now).await?.into_iter().map(|s| s.id).collect();
             let ending = SessionEnding { ids: &sessions, by: None, context: &cmd.context, now };
-            match end_sessions(&*self.ports.unit_of_work, ending, changes)
-                .await
-            {
+            match end_sessions(&*self.ports.unit_of_work, ending, changes).await {
                 Ok(()) => {
                     tracing::info!(user_id = %user.id(), sessions = sessions.len(), "password reset");
                     self.send(user.email(), Notice::PasswordChanged { username: username(&user), at: now }).await;
@@ -292,12 +290,10 @@ impl AccountService {
             .filter(|id| Some(*id) != actor.session_id())
             .collect();
         let ending = SessionEnding { ids: &others, by: Some(actor.id()), context: actor.context(), now };
-        end_sessions(&*self.ports.unit_of_work, ending, changes)
-            .await
-            .map_err(|e| match e {
-                CommitError::Stale => AccountError::Stale(Staleness::LostRace),
-                other => other.into_unexpected().into(),
-            })?;
+        end_sessions(&*self.ports.unit_of_work, ending, changes).await.map_err(|e| match e {
+            CommitError::Stale => AccountError::Stale(Staleness::LostRace),
+            other => other.into_unexpected().into(),
+        })?;
         tracing::info!(sessions_ended = others.len(), "password changed");
         self.send(user.email(), Notice::PasswordChanged { username: username(user), at: now }).await;
         Ok(())

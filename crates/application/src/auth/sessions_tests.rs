@@ -30,10 +30,7 @@ struct Mocks {
 
 impl Mocks {
     fn new() -> Self {
-        Self {
-            sessions: MockSessionRepository::new(),
-            unit_of_work: MockUnitOfWork::new(),
-        }
+        Self { sessions: MockSessionRepository::new(), unit_of_work: MockUnitOfWork::new() }
     }
 
     fn service(self) -> AuthService {

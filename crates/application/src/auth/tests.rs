@@ -1,8 +1,8 @@
 //! Unit tests of the authentication use cases, every port mocked.
 
-use crate::auth::ports::Principal;
 use crate::account::AccountTokenChange;
 use crate::auth::SessionChange;
+use crate::auth::ports::Principal;
 use crate::test_support::Written;
 use crate::test_support::refused;
 use crate::users::UserChange;

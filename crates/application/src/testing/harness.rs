@@ -8,8 +8,7 @@ use forge_domain::users::Role;
 
 use super::{
     ActorBuilder, FakeAccessTokens, FakeDatabaseMetrics, FakeOpaqueTokens, FakePasswordHasher, FakeProbe,
-    FakeRateLimiter, FakeStatsCache, FixedClock, InMemoryStore, PlainMailTemplates,
-    RecordingMailQueue,
+    FakeRateLimiter, FakeStatsCache, FixedClock, InMemoryStore, PlainMailTemplates, RecordingMailQueue,
 };
 use crate::{
     auth::AuthSettings,

@@ -1,7 +1,6 @@
 //! Sessions in memory: the [`SessionRepository`] of the store, how it applies
 //! [`SessionChange`]s, and the [`PrincipalRepository`] reading a session with its account.
 
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use forge_domain::{

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
-    common::{AnyConstraint, CommitError},
     auth::ports::{Principal, PrincipalRepository},
+    common::{AnyConstraint, CommitError},
     users::{
         UserChange, UserConstraint,
         ports::{TakenIdentities, UserFilter, UserQuery, UserRepository, UserSort},

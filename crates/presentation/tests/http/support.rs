@@ -249,16 +249,7 @@ impl Mocks {
             clock: clock.clone(),
         });
         let users = UserService::new(
-            UserPorts {
-                users,
-                sessions,
-                unit_of_work,
-                hasher,
-                clock,
-                opaque_tokens,
-                mail_templates,
-                mail_queue,
-            },
+            UserPorts { users, sessions, unit_of_work, hasher, clock, opaque_tokens, mail_templates, mail_queue },
             self.settings.clone(),
         );
         AppState {

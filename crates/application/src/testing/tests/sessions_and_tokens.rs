@@ -1,7 +1,6 @@
 //! Sessions, tokens, keys, throttles, claims and the audit trail: the guarded writes and the
 //! reads of the smaller tables.
 
-
 use chrono::Duration;
 use forge_domain::{
     account_tokens::{AccountToken, TokenPurpose},
@@ -305,4 +304,3 @@ async fn an_event_for_a_user_who_is_not_stored_is_refused_with_everything_commit
     commit(&store, event.clone()).unwrap();
     assert_eq!(store.outbox_events(), [event]);
 }
-
