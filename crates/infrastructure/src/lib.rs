@@ -2,7 +2,8 @@
 //!
 //! The adapters behind the application's ports: SeaORM repositories and the unit of work over
 //! SQLite or PostgreSQL, argon2id password hashing on a bounded pool of threads, HS256 access
-//! tokens, opaque refresh tokens, the in-process rate limiter, the system
+//! tokens, opaque refresh tokens, the in-process rate limiter, the two-level read cache, the
+//! Redis adapters (shared limits, statistics, cache level and invalidations), the system
 //! clock, and mail (templates, the `.eml` file and SMTP mailers, the in-process queue).
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
@@ -14,12 +15,16 @@
 //! may be read, token rotation policy), or let a SeaORM model, a `DbErr` or a `sqlx` type escape
 //! through its public API. Only `forge-server` names these types; everything else sees the ports.
 
+pub mod cache;
 pub mod clock;
 pub mod mail;
 pub mod memory;
 pub mod persistence;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod security;
 
+pub use cache::{CacheSettings, CacheStats, CachedUsers, InvalidatingUnitOfWork, ReadCache};
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{

@@ -13,7 +13,7 @@ mod account_tokens;
 mod api_keys;
 mod audit;
 mod dashboard;
-mod entities;
+pub(crate) mod entities;
 mod errors;
 mod idempotency;
 mod probe;
@@ -22,7 +22,7 @@ mod sessions;
 mod stats;
 mod throttles;
 mod unit_of_work;
-mod users;
+pub(crate) mod users;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

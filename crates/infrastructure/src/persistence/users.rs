@@ -32,27 +32,41 @@ use super::{
 
 #[async_trait]
 impl PrincipalRepository for SeaUserRepository {
-    /// One statement: the account, left-joined to the session with that id and that account (a
-    /// session of another account joins nothing, so it reads as not live).
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError> {
+        let Some((user, session)) = self.principal_row(user_id, session_id).await? else { return Ok(None) };
+        let session_live = session.is_some_and(|s| s.revoked_at.is_none());
+        Ok(Some(Principal { user: to_domain(user)?, session_live }))
+    }
+}
+
+impl SeaUserRepository {
+    /// The row of `user_id`, left-joined to the session with id `session_id` **and** that
+    /// account (a session of another account joins nothing): one statement.
+    pub(crate) async fn principal_row(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> Result<Option<(users::Model, Option<sessions::Model>)>, UnexpectedError> {
         let sid = session_id.as_uuid();
         let of_user: RelationDef =
             sessions::Entity::belongs_to(users::Entity).from(sessions::Column::UserId).to(Column::Id).into();
         let to_session = of_user
             .rev()
             .on_condition(move |_, session| Condition::all().add(Expr::col((session, sessions::Column::Id)).eq(sid)));
-        let row = users::Entity::find_by_id(user_id.as_uuid())
+        Ok(users::Entity::find_by_id(user_id.as_uuid())
             .select_also(sessions::Entity)
             .join(JoinType::LeftJoin, to_session)
             .all(&self.db)
             .await
             .map_err(unexpected)?
             .into_iter()
-            .next();
-        let Some((user, session)) = row else { return Ok(None) };
-        let session_live = session.is_some_and(|s| s.revoked_at.is_none());
-        Ok(Some(Principal { user: to_domain(user)?, session_live }))
+            .next())
+    }
+
+    /// The row of `id`, as stored.
+    pub(crate) async fn row_by_id(&self, id: UserId) -> Result<Option<users::Model>, UnexpectedError> {
+        users::Entity::find_by_id(id.as_uuid()).unique(&self.db).await.map_err(unexpected)
     }
 }
 
@@ -214,7 +228,7 @@ pub(super) fn escape_like(raw: &str) -> String {
 /// Rebuilds a [`User`] from its row. Every value is parsed again by the domain's constructors:
 /// a row that no longer satisfies them is a [`CorruptRow`] (an internal error), never a user
 /// holding a value that cannot exist.
-fn to_domain(row: users::Model) -> Result<User, UnexpectedError> {
+pub(crate) fn to_domain(row: users::Model) -> Result<User, UnexpectedError> {
     let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("users", row.id, column, reason);
     let email = Email::parse(&row.email).map_err(|e| corrupt("email", &e))?;
     let username = Username::parse(&row.username).map_err(|e| corrupt("username", &e))?;

@@ -1,0 +1,328 @@
+//! The cache of hot reads: the principal read on every authenticated request (the account and the
+//! state of its session) and accounts by id.
+//!
+//! Two levels. The first is in the process (moka: bounded by entry count, entries live at most
+//! `ttl`). The second, when Redis is configured, is shared by every instance (entries live at most
+//! `shared_ttl`). A read looks in the first level, then the second, then the database, and fills
+//! the levels it missed.
+//!
+//! Every commit through the unit of work ([`InvalidatingUnitOfWork`]) names the cached reads its
+//! changes make stale and, once committed, drops them from both levels on every instance: from
+//! its own first level at once, from the second level, and from the other instances' first levels
+//! through a Redis channel they all listen to. Two races are closed:
+//!
+//! - **A fill racing an invalidation** (a reader loaded the old row just before a write committed,
+//!   and would store it after the invalidation passed): in the second level every key has a
+//!   generation, bumped by each invalidation, and a fill stores its value only if the generation
+//!   it read before loading is still current (one script). In the first level an epoch, bumped by
+//!   every invalidation the process applies, plays the same part.
+//! - **Missed invalidations**: the first level is used only while this instance listens to the
+//!   channel. When the subscription drops (Redis restarted, network cut), the first level is
+//!   emptied and bypassed until the instance has subscribed again, so an invalidation sent while it
+//!   was deaf cannot leave a stale entry behind.
+//!
+//! Without Redis the first level is used only when the process is the database's one user (the
+//! embedded SQLite default); on a database that several instances share, the cache is off and
+//! every read goes to the database.
+
+mod invalidate;
+mod users;
+
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use forge_application::UnexpectedError;
+use forge_domain::users::User;
+use uuid::Uuid;
+
+pub use invalidate::InvalidatingUnitOfWork;
+pub use users::CachedUsers;
+
+/// How big and how fresh the cache is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The most entries the first level holds (accounts and sessions each): what bounds its memory.
+    pub capacity: u64,
+    /// How long an entry stays in the first level at most.
+    pub ttl: Duration,
+    /// How long an entry stays in the second level (Redis) at most.
+    pub shared_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { capacity: 10_000, ttl: Duration::from_secs(60), shared_ttl: Duration::from_secs(600) }
+    }
+}
+
+/// One cached read, as invalidations name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CacheKey {
+    /// An account by id.
+    User(Uuid),
+    /// The state of a session by id.
+    Session(Uuid),
+}
+
+impl CacheKey {
+    /// The key as the shared level and the channel spell it: `u:<id>` or `s:<id>`.
+    pub(crate) fn encode(self) -> String {
+        match self {
+            Self::User(id) => format!("u:{id}"),
+            Self::Session(id) => format!("s:{id}"),
+        }
+    }
+
+    /// The key `encode` spelled, if it is one.
+    pub(crate) fn decode(raw: &str) -> Option<Self> {
+        let (kind, id) = raw.split_once(':')?;
+        let id = Uuid::parse_str(id).ok()?;
+        match kind {
+            "u" => Some(Self::User(id)),
+            "s" => Some(Self::Session(id)),
+            _ => None,
+        }
+    }
+}
+
+/// A value read from the shared level, with the generation its key had when it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedRead {
+    /// The value, if the key held one.
+    pub(crate) value: Option<String>,
+    /// The key's generation (0 when it never had one).
+    pub(crate) generation: u64,
+}
+
+/// The shared level of the cache and the channel of invalidations (Redis).
+#[async_trait]
+pub(crate) trait SharedLevel: Send + Sync {
+    /// The values of `keys`, each with its generation, in one round trip.
+    async fn read(&self, keys: &[CacheKey]) -> Result<Vec<SharedRead>, UnexpectedError>;
+
+    /// Stores each value under its key, only if the key's generation is still the one given.
+    async fn fill(&self, entries: &[(CacheKey, u64, String)]) -> Result<(), UnexpectedError>;
+
+    /// Bumps the generation of each key, drops its value, and tells every instance.
+    async fn invalidate(&self, keys: &[CacheKey]) -> Result<(), UnexpectedError>;
+}
+
+/// The state of a session as the first level keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionEntry {
+    /// The account the session belongs to.
+    pub(crate) user_id: Uuid,
+    /// Not revoked.
+    pub(crate) live: bool,
+}
+
+impl SessionEntry {
+    fn encode(self) -> String {
+        format!("{}:{}", u8::from(self.live), self.user_id)
+    }
+
+    fn decode(raw: &str) -> Option<Self> {
+        let (live, user_id) = raw.split_once(':')?;
+        Some(Self { user_id: Uuid::parse_str(user_id).ok()?, live: live == "1" })
+    }
+}
+
+/// Hits and misses of each level since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads the first level answered.
+    pub local_hits: u64,
+    /// Reads the first level could not answer (or skipped, while bypassed).
+    pub local_misses: u64,
+    /// Reads the second level answered.
+    pub shared_hits: u64,
+    /// Reads the second level could not answer (failures included).
+    pub shared_misses: u64,
+    /// Entries in the first level now (accounts and sessions).
+    pub local_entries: u64,
+    /// Whether the first level is in use now.
+    pub local_enabled: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    local_hits: AtomicU64,
+    local_misses: AtomicU64,
+    shared_hits: AtomicU64,
+    shared_misses: AtomicU64,
+}
+
+/// Both levels, the epoch guarding first-level fills, and the counters.
+pub struct ReadCache {
+    users: moka::future::Cache<Uuid, User>,
+    sessions: moka::future::Cache<Uuid, SessionEntry>,
+    epoch: AtomicU64,
+    local_enabled: AtomicBool,
+    shared: Option<Arc<dyn SharedLevel>>,
+    counters: Counters,
+}
+
+impl fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadCache").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl ReadCache {
+    /// A first level alone, in use from the start: for a process that is its database's only user.
+    #[must_use]
+    pub fn local(settings: CacheSettings) -> Arc<Self> {
+        Arc::new(Self::new(settings, None, true))
+    }
+
+    /// Both levels; the first is off until [`ReadCache::listening`] says invalidations arrive.
+    pub(crate) fn shared(settings: CacheSettings, shared: Arc<dyn SharedLevel>) -> Arc<Self> {
+        Arc::new(Self::new(settings, Some(shared), false))
+    }
+
+    fn new(settings: CacheSettings, shared: Option<Arc<dyn SharedLevel>>, local_enabled: bool) -> Self {
+        let users = moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
+        let sessions =
+            moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
+        Self {
+            users,
+            sessions,
+            epoch: AtomicU64::new(0),
+            local_enabled: AtomicBool::new(local_enabled),
+            shared,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The counters, and the first level's size and state.
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            local_hits: self.counters.local_hits.load(Ordering::Relaxed),
+            local_misses: self.counters.local_misses.load(Ordering::Relaxed),
+            shared_hits: self.counters.shared_hits.load(Ordering::Relaxed),
+            shared_misses: self.counters.shared_misses.load(Ordering::Relaxed),
+            local_entries: self.users.entry_count() + self.sessions.entry_count(),
+            local_enabled: self.local_enabled.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether this instance hears the invalidations of the others: while it does not, the first
+    /// level is emptied and bypassed. Called by the channel's listener.
+    pub(crate) fn listening(&self, listening: bool) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.users.invalidate_all();
+        self.sessions.invalidate_all();
+        self.local_enabled.store(listening, Ordering::Release);
+    }
+
+    /// Drops `keys` from the first level (an invalidation from this or another instance).
+    pub(crate) async fn forget_locally(&self, keys: &[CacheKey]) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for key in keys {
+            match *key {
+                CacheKey::User(id) => self.users.invalidate(&id).await,
+                CacheKey::Session(id) => self.sessions.invalidate(&id).await,
+            }
+        }
+    }
+
+    /// Drops `keys` from both levels on every instance, after a commit made them stale.
+    pub(crate) async fn invalidate(&self, keys: &[CacheKey]) {
+        if keys.is_empty() {
+            return;
+        }
+        self.forget_locally(keys).await;
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.invalidate(keys).await
+        {
+            // The other instances' first levels are emptied when they lose Redis too; entries
+            // that survive a partial outage expire with the first level's time to live.
+            tracing::warn!(error = %e, "could not invalidate the shared cache");
+        }
+    }
+
+    fn local_on(&self) -> bool {
+        self.local_enabled.load(Ordering::Acquire)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads `keys` from the shared level; a failure reads as misses (the database answers).
+    async fn shared_read(&self, keys: &[CacheKey]) -> Option<Vec<SharedRead>> {
+        let shared = self.shared.as_ref()?;
+        match shared.read(keys).await {
+            Ok(reads) => {
+                for read in &reads {
+                    Self::count(if read.value.is_some() {
+                        &self.counters.shared_hits
+                    } else {
+                        &self.counters.shared_misses
+                    });
+                }
+                Some(reads)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "shared cache unavailable; reading the database");
+                for _ in keys {
+                    Self::count(&self.counters.shared_misses);
+                }
+                None
+            }
+        }
+    }
+
+    async fn shared_fill(&self, entries: &[(CacheKey, u64, String)]) {
+        if let Some(shared) = &self.shared
+            && !entries.is_empty()
+            && let Err(e) = shared.fill(entries).await
+        {
+            tracing::debug!(error = %e, "could not fill the shared cache");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_session_entries_read_back_as_written() {
+        let id = Uuid::now_v7();
+        for key in [CacheKey::User(id), CacheKey::Session(id)] {
+            assert_eq!(CacheKey::decode(&key.encode()), Some(key));
+        }
+        assert_eq!(CacheKey::decode("x:1"), None);
+        assert_eq!(CacheKey::decode("u:not-a-uuid"), None);
+        for live in [true, false] {
+            let entry = SessionEntry { user_id: id, live };
+            assert_eq!(SessionEntry::decode(&entry.encode()), Some(entry));
+        }
+    }
+
+    #[tokio::test]
+    async fn losing_the_channel_empties_and_bypasses_the_first_level_until_it_is_back() {
+        let cache = ReadCache::local(CacheSettings::default());
+        let id = Uuid::now_v7();
+        cache.sessions.insert(id, SessionEntry { user_id: id, live: true }).await;
+        cache.listening(false);
+        assert!(!cache.local_on());
+        assert_eq!(cache.sessions.get(&id).await, None);
+        cache.listening(true);
+        assert!(cache.local_on());
+    }
+}

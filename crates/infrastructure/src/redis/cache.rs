@@ -1,0 +1,157 @@
+//! The second level of the read cache in Redis, and the channel that keeps every instance's first
+//! level coherent.
+//!
+//! Keys: `<prefix>:c:<key>` holds a value, `<prefix>:g:<key>` its generation; invalidations are
+//! published on `<prefix>:invalidate` as the invalidated keys joined by spaces.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use forge_application::UnexpectedError;
+use futures::StreamExt as _;
+use redis::Script;
+
+use super::{Redis, unavailable};
+use crate::cache::{CacheKey, ReadCache, SharedLevel, SharedRead};
+
+/// How long a generation is kept after its last bump: far longer than any read between loading
+/// a row and filling the cache with it.
+const GENERATION_TTL_SECS: u64 = 24 * 60 * 60;
+/// How long the listener waits before subscribing again after losing the channel.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);
+
+/// Stores each value only if its generation is unchanged. KEYS: value and generation keys in
+/// pairs; ARGV: the time to live in milliseconds, then a generation and a value per pair.
+const FILL: &str = r"
+local ttl = ARGV[1]
+for i = 1, #KEYS, 2 do
+  local current = redis.call('GET', KEYS[i + 1]) or '0'
+  if current == ARGV[i + 1] then
+    redis.call('SET', KEYS[i], ARGV[i + 2], 'PX', ttl)
+  end
+end
+return 0
+";
+
+/// Bumps each generation, drops each value, and publishes the keys. KEYS: value and generation
+/// keys in pairs, then the channel; ARGV: the generations' time to live in seconds, the message.
+const INVALIDATE: &str = r"
+local ttl = ARGV[1]
+for i = 1, #KEYS - 1, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], ttl)
+end
+redis.call('PUBLISH', KEYS[#KEYS], ARGV[2])
+return 0
+";
+
+/// The shared level over Redis.
+pub(crate) struct RedisLevel {
+    redis: Redis,
+    ttl: Duration,
+    fill: Script,
+    invalidate: Script,
+}
+
+impl RedisLevel {
+    pub(crate) fn new(redis: Redis, ttl: Duration) -> Self {
+        Self { redis, ttl, fill: Script::new(FILL), invalidate: Script::new(INVALIDATE) }
+    }
+
+    fn value_key(&self, key: CacheKey) -> String {
+        self.redis.key(&format!("c:{}", key.encode()))
+    }
+
+    fn generation_key(&self, key: CacheKey) -> String {
+        self.redis.key(&format!("g:{}", key.encode()))
+    }
+}
+
+fn channel(redis: &Redis) -> String {
+    redis.key("invalidate")
+}
+
+#[async_trait]
+impl SharedLevel for RedisLevel {
+    async fn read(&self, keys: &[CacheKey]) -> Result<Vec<SharedRead>, UnexpectedError> {
+        let mut names = Vec::with_capacity(keys.len() * 2);
+        for key in keys {
+            names.push(self.value_key(*key));
+            names.push(self.generation_key(*key));
+        }
+        let values: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&names).query_async(&mut self.redis.connection()).await.map_err(unavailable)?;
+        Ok(values
+            .chunks(2)
+            .map(|pair| SharedRead {
+                value: pair.first().cloned().flatten(),
+                generation: pair.get(1).cloned().flatten().and_then(|g| g.parse().ok()).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn fill(&self, entries: &[(CacheKey, u64, String)]) -> Result<(), UnexpectedError> {
+        let mut invocation = self.fill.prepare_invoke();
+        invocation.arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
+        for (key, generation, value) in entries {
+            invocation.key(self.value_key(*key)).key(self.generation_key(*key));
+            invocation.arg(generation.to_string()).arg(value);
+        }
+        invocation.invoke_async::<i64>(&mut self.redis.connection()).await.map(|_| ()).map_err(unavailable)
+    }
+
+    async fn invalidate(&self, keys: &[CacheKey]) -> Result<(), UnexpectedError> {
+        let mut invocation = self.invalidate.prepare_invoke();
+        for key in keys {
+            invocation.key(self.value_key(*key)).key(self.generation_key(*key));
+        }
+        invocation.key(channel(&self.redis));
+        let message = keys.iter().map(|key| key.encode()).collect::<Vec<_>>().join(" ");
+        invocation.arg(GENERATION_TTL_SECS).arg(message);
+        invocation.invoke_async::<i64>(&mut self.redis.connection()).await.map(|_| ()).map_err(unavailable)
+    }
+}
+
+/// Listens to the invalidation channel for as long as the process runs: applies every
+/// invalidation to `cache`'s first level, which is in use only while subscribed (emptied and
+/// bypassed from the moment the subscription is lost until it is back). Spawn it once per cache.
+pub async fn listen_for_invalidations(redis: Redis, cache: Arc<ReadCache>) {
+    let channel = channel(&redis);
+    let mut warned = false;
+    loop {
+        match subscribe(&redis, &channel).await {
+            Ok(mut pubsub) => {
+                cache.listening(true);
+                if warned {
+                    tracing::info!("listening to cache invalidations again; the first cache level is back in use");
+                }
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    let Ok(payload) = message.get_payload::<String>() else { continue };
+                    let keys: Vec<CacheKey> = payload.split(' ').filter_map(CacheKey::decode).collect();
+                    cache.forget_locally(&keys).await;
+                }
+                cache.listening(false);
+                tracing::warn!("lost the cache invalidation channel; reading through to the database until it is back");
+                warned = true;
+            }
+            Err(e) => {
+                cache.listening(false);
+                if !warned {
+                    tracing::warn!(error = %e, "cannot listen to cache invalidations; the first cache level is off");
+                    warned = true;
+                }
+            }
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+async fn subscribe(redis: &Redis, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = tokio::time::timeout(super::CONNECTION_TIMEOUT, redis.client.get_async_pubsub())
+        .await
+        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
