@@ -18,6 +18,13 @@ pub trait Probe: Send + Sync {
     /// # Errors
     /// [`UnexpectedError`] when it does not answer.
     async fn check(&self) -> Result<(), UnexpectedError>;
+
+    /// Whether the service is unready while this dependency does not answer. A dependency the
+    /// service can do without for a while (a cache: reads then go to the database) says no: its
+    /// failure is reported as degraded, and readiness holds.
+    fn required(&self) -> bool {
+        true
+    }
 }
 
 /// The outcome of one probe.
@@ -29,6 +36,8 @@ pub struct CheckResult {
     pub error: Option<String>,
     /// How long the probe took.
     pub latency: Duration,
+    /// Whether readiness depends on it ([`Probe::required`]).
+    pub required: bool,
 }
 
 /// Every probe's outcome.
@@ -39,10 +48,10 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Whether every dependency answered.
+    /// Whether every required dependency answered.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|c| c.error.is_none())
+        self.checks.iter().all(|c| c.error.is_none() || !c.required)
     }
 }
 
@@ -81,7 +90,7 @@ impl HealthService {
                     UnexpectedKind::Internal => "failed".to_owned(),
                 }
             });
-            checks.push(CheckResult { name, error, latency: started.elapsed() });
+            checks.push(CheckResult { name, error, latency: started.elapsed(), required: probe.required() });
         }
         HealthReport { checks }
     }
@@ -95,13 +104,33 @@ mod tests {
     async fn the_report_is_ready_only_when_every_probe_answers() {
         let mut up = MockProbe::new();
         up.expect_check().returning(|| Ok(()));
+        up.expect_required().return_const(true);
         let mut down = MockProbe::new();
         down.expect_check().returning(|| Err(UnexpectedError::unavailable("connection refused")));
+        down.expect_required().return_const(true);
         let service = HealthService::new().with_probe("database", Arc::new(up)).with_probe("cache", Arc::new(down));
         let report = service.check().await;
         assert!(!report.is_ready());
         assert_eq!(report.checks[0].error, None);
         assert_eq!(report.checks[1].name, "cache");
         assert_eq!(report.checks[1].error.as_deref(), Some("unreachable"), "no adapter text in the public report");
+    }
+
+    #[tokio::test]
+    async fn a_dependency_that_is_not_required_reports_its_failure_without_failing_readiness() {
+        let mut up = MockProbe::new();
+        up.expect_check().returning(|| Ok(()));
+        up.expect_required().return_const(true);
+        let mut cache = MockProbe::new();
+        cache.expect_check().returning(|| Err(UnexpectedError::unavailable("connection refused")));
+        cache.expect_required().return_const(false);
+        let report = HealthService::new()
+            .with_probe("database", Arc::new(up))
+            .with_probe("cache", Arc::new(cache))
+            .check()
+            .await;
+        assert!(report.is_ready());
+        assert_eq!(report.checks[1].error.as_deref(), Some("unreachable"));
+        assert!(!report.checks[1].required);
     }
 }

@@ -8,21 +8,29 @@ use std::{
 
 use forge_application::{
     UnexpectedError,
-    auth::{AuthSettings, ports::OpaqueTokens as _},
-    common::Clock,
-    dashboard::DashboardService,
+    auth::{
+        AuthSettings,
+        ports::{OpaqueTokens as _, PrincipalRepository},
+    },
+    common::{Clock, UnitOfWork},
+    dashboard::{DashboardService, ports::StatsCache},
+    health::Probe,
     idempotency::{IdempotencyService, IdempotencySettings},
-    limits::{LockoutPolicy, RateLimitSettings},
+    limits::{LockoutPolicy, RateLimitSettings, ports::RateLimiter},
     mail::{MailQueue, Mailer},
     services::{Ports, Services, Settings},
+    users::ports::UserRepository,
 };
 #[cfg(feature = "smtp")]
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
+#[cfg(feature = "redis")]
+use forge_infrastructure::redis::{Redis, RedisProbe, RedisRateLimiter, RedisStatsCache, listen_for_invalidations};
 use forge_infrastructure::{
-    Argon2Hasher, Backend, Database, DatabaseProbe, HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter,
-    InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository, SeaApiKeyRepository,
-    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, Backend, CacheSettings, CacheStats, CachedUsers, Database, DatabaseProbe, HashingPoolSettings,
+    HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork, JwtAccessTokens, QueryStats,
+    RandomTokens, ReadCache, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics,
+    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository, SeaStatsSource,
+    SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };
@@ -40,6 +48,8 @@ pub struct Forge {
     database: Database,
     query_stats: Arc<QueryStats>,
     hasher: Arc<Argon2Hasher>,
+    cache: Option<Arc<ReadCache>>,
+    shared_state: bool,
     workers: Arc<Workers>,
 }
 
@@ -74,6 +84,19 @@ impl Forge {
     #[must_use]
     pub fn hashing_stats(&self) -> HashingPoolStats {
         self.hasher.stats()
+    }
+
+    /// The read cache's hits and misses per level, and its size; `None` when the cache is off.
+    #[must_use]
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// Whether request limits and the cache are shared with other instances (through Redis).
+    /// Without it, each instance counts its own requests against the limits.
+    #[must_use]
+    pub const fn shares_state(&self) -> bool {
+        self.shared_state
     }
 
     /// Mails taken by the in-process queue and not yet delivered or given up (always 0 for a
@@ -152,6 +175,9 @@ pub struct ForgeBuilder {
     clock: Option<Arc<dyn Clock>>,
     probe_timeout: Duration,
     hashing: HashingPoolSettings,
+    cache: Option<CacheSettings>,
+    #[cfg(feature = "redis")]
+    redis: Option<(String, String)>,
 }
 
 impl ForgeBuilder {
@@ -178,6 +204,9 @@ impl ForgeBuilder {
             clock: None,
             probe_timeout: Duration::from_secs(2),
             hashing: HashingPoolSettings::for_this_machine(),
+            cache: Some(CacheSettings::default()),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 
@@ -280,6 +309,24 @@ impl ForgeBuilder {
         self
     }
 
+    /// The read cache's size and lifetimes; `None` switches it off (every read goes to the
+    /// database). It is used only with [Redis](Self::redis), which gives it its second level and
+    /// tells every instance of every write.
+    pub const fn cache(mut self, settings: Option<CacheSettings>) -> Self {
+        self.cache = settings;
+        self
+    }
+
+    /// Redis at `url`, with every key under `prefix`: request limits, failure streaks and the
+    /// dashboard statistics are shared by every instance, and the read cache gains its shared
+    /// level and cross-instance invalidations. Redis may be down at start-up or later: limits
+    /// then count in the process and reads go to the database until it answers again.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        self.redis = Some((url.into(), prefix.into()));
+        self
+    }
+
     /// How long the readiness check waits for the database.
     pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -318,9 +365,36 @@ impl ForgeBuilder {
             key: "hashing",
             reason: format!("cannot start the password-hashing threads: {e}"),
         })?);
-        let users = Arc::new(SeaUserRepository::new(&database));
+        let shared = self.shared_state()?;
+        let cache = self.read_cache(shared.as_ref());
+        let sea_users = SeaUserRepository::new(&database);
+        let sea_unit_of_work: Arc<dyn UnitOfWork> = Arc::new(SeaUnitOfWork::new(&database));
+        let (users, principals, unit_of_work): (Arc<dyn UserRepository>, Arc<dyn PrincipalRepository>, _) = match &cache
+        {
+            Some(cache) => {
+                let cached = Arc::new(CachedUsers::new(sea_users, cache.clone()));
+                let invalidating: Arc<dyn UnitOfWork> =
+                    Arc::new(InvalidatingUnitOfWork::new(sea_unit_of_work, cache.clone()));
+                (cached.clone(), cached, invalidating)
+            }
+            None => {
+                let plain = Arc::new(sea_users);
+                (plain.clone(), plain, sea_unit_of_work)
+            }
+        };
+        let mut probes: Vec<(&'static str, Arc<dyn Probe>)> =
+            vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))];
+        let (limiter, stats_cache): (Arc<dyn RateLimiter>, Arc<dyn StatsCache>) = match &shared {
+            #[cfg(feature = "redis")]
+            Some(redis) => {
+                probes.push(("cache", Arc::new(RedisProbe::new(redis))));
+                (Arc::new(RedisRateLimiter::new(redis, self.limiter_capacity)), Arc::new(RedisStatsCache::new(redis)))
+            }
+            // In-process limits: one instance counts alone.
+            _ => (Arc::new(InMemoryRateLimiter::new(self.limiter_capacity)), Arc::new(InMemoryStatsCache::new())),
+        };
         let ports = Ports {
-            users: users.clone(),
+            users,
             sessions: Arc::new(SeaSessionRepository::new(&database)),
             account_tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
             api_keys: Arc::new(SeaApiKeyRepository::new(&database)),
@@ -329,9 +403,9 @@ impl ForgeBuilder {
             audit_log: Arc::new(SeaAuditLogRepository::new(&database)),
             idempotency: Arc::new(SeaIdempotencyStore::new(&database)),
             stats_source: Arc::new(SeaStatsSource::new(&database)),
-            stats_cache: Arc::new(InMemoryStatsCache::new()),
+            stats_cache,
             database_metrics: Arc::new(SeaDatabaseMetrics::new(&database, query_stats.clone())),
-            unit_of_work: Arc::new(SeaUnitOfWork::new(&database)),
+            unit_of_work,
             hasher: hasher.clone(),
             access_tokens: Arc::new(JwtAccessTokens::new(
                 secret.expose_secret().as_bytes(),
@@ -340,13 +414,12 @@ impl ForgeBuilder {
                 self.auth.access_token_ttl,
             )),
             opaque_tokens: Arc::new(RandomTokens::new()),
-            principals: users.clone(),
-            // In-process limits: one instance counts alone.
-            limiter: Arc::new(InMemoryRateLimiter::new(self.limiter_capacity)),
+            principals,
+            limiter,
             clock,
             mail_templates: Arc::new(templates),
             mail_queue,
-            probes: vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))],
+            probes,
         };
         let settings = Settings {
             auth: self.auth,
@@ -358,8 +431,49 @@ impl ForgeBuilder {
         let services = Services::wire(ports, settings);
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
-        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });
-        Ok(Forge { services, database, query_stats, hasher, workers })
+        let listener = Self::listen(shared.as_ref(), cache.as_ref());
+        let workers =
+            Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)), listener: Mutex::new(listener) });
+        let shared_state = shared.is_some();
+        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers })
+    }
+
+    /// Redis, when configured.
+    #[cfg(feature = "redis")]
+    fn shared_state(&self) -> Result<Option<Redis>, BuildError> {
+        self.redis
+            .as_ref()
+            .map(|(url, prefix)| Redis::new(url, prefix))
+            .transpose()
+            .map_err(|e| BuildError::Setting { key: "redis", reason: e.to_string() })
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
+    fn shared_state(&self) -> Result<Option<NoRedis>, BuildError> {
+        Ok(None)
+    }
+
+    /// The read cache, with Redis only: without it nothing would tell this process of a write
+    /// made by another one (another instance, or a `forge` command on the same database).
+    fn read_cache(&self, shared: Option<&SharedState>) -> Option<Arc<ReadCache>> {
+        let settings = self.cache?;
+        match shared {
+            #[cfg(feature = "redis")]
+            Some(redis) => Some(redis.read_cache(settings)),
+            #[cfg(not(feature = "redis"))]
+            Some(never) => match *never {},
+            None => None,
+        }
+    }
+
+    /// The task keeping the first cache level coherent with the other instances.
+    fn listen(shared: Option<&SharedState>, cache: Option<&Arc<ReadCache>>) -> Option<tokio::task::JoinHandle<()>> {
+        match (shared, cache) {
+            #[cfg(feature = "redis")]
+            (Some(redis), Some(cache)) => Some(tokio::spawn(listen_for_invalidations(redis.clone(), cache.clone()))),
+            _ => None,
+        }
     }
 
     /// Connects, then applies the pending migrations or refuses them, as configured.
@@ -407,16 +521,29 @@ impl ForgeBuilder {
     }
 }
 
+/// Where state shared with other instances lives.
+#[cfg(feature = "redis")]
+type SharedState = Redis;
+#[cfg(not(feature = "redis"))]
+type SharedState = NoRedis;
+
+/// Built without Redis: there is never shared state.
+#[cfg(not(feature = "redis"))]
+enum NoRedis {}
+
 /// The background work of one [`Forge`].
 struct Workers {
     mail: Option<MailWorker>,
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Workers {
     async fn shutdown(&self, grace: Duration) {
-        if let Some(purge) = self.purge.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            purge.abort();
+        for task in [&self.purge, &self.listener] {
+            if let Some(task) = task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                task.abort();
+            }
         }
         if let Some(mail) = &self.mail {
             mail.shutdown(grace).await;
@@ -426,8 +553,10 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        if let Some(purge) = self.purge.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
-            purge.abort();
+        for task in [&mut self.purge, &mut self.listener] {
+            if let Some(task) = task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+                task.abort();
+            }
         }
     }
 }

@@ -42,6 +42,12 @@ impl Application {
         settings.validate()?;
         let address = settings.bind_address()?;
         let forge = builder(&settings, &overrides, true)?.build().await?;
+        if !forge.shares_state() && !settings.uses_sqlite() {
+            tracing::warn!(
+                "no Redis (REDIS_URL): request limits count per instance, so with several instances \
+                 a client gets the full limit from each; ended sessions are still refused by every instance"
+            );
+        }
         bootstrap_admin(&settings, &forge).await?;
 
         let listener = TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
@@ -143,6 +149,10 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
         )
         .data_dir(settings.data_dir.clone())
         .hashing(settings.hashing.pool_settings());
+    builder = builder.cache(settings.cache.settings());
+    if let Some(url) = &settings.redis.url {
+        builder = builder.redis(url.clone(), settings.redis.prefix.clone());
+    }
     if let Some(max) = settings.database.max_connections {
         builder = builder.max_connections(max);
     }

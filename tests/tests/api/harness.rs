@@ -94,6 +94,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Tests register and log in far more often from 127.0.0.1 than a person would; request limits
     // are switched on where they are the subject (limits.rs). The lockout stays on everywhere.
     settings.rate_limit.enabled = false;
+    // With TEST_REDIS_URL the whole suite runs on the Redis adapters (shared limits, the two-level
+    // cache), each test under a prefix of its own.
+    if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+        settings.redis.url = Some(url);
+        settings.redis.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    }
     configure(&mut settings);
 
     let clock = Arc::new(TestClock::default());

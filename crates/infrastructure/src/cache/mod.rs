@@ -21,9 +21,9 @@
 //!   emptied and bypassed until the instance has subscribed again, so an invalidation sent while it
 //!   was deaf cannot leave a stale entry behind.
 //!
-//! Without Redis the first level is used only when the process is the database's one user (the
-//! embedded SQLite default); on a database that several instances share, the cache is off and
-//! every read goes to the database.
+//! Without Redis there is no cache: nothing would tell a process of a write made by another one
+//! (another instance, or a `forge` command run against the same database), so every read goes to
+//! the database.
 
 mod invalidate;
 mod users;
@@ -166,8 +166,14 @@ pub struct ReadCache {
     epoch: AtomicU64,
     local_enabled: AtomicBool,
     shared: Option<Arc<dyn SharedLevel>>,
+    /// Invalidations that could not reach Redis, sent again once it answers.
+    pending: std::sync::Mutex<Vec<CacheKey>>,
     counters: Counters,
 }
+
+/// The most invalidations kept for a Redis that does not answer; past it the oldest are dropped
+/// (their entries still expire with the shared level's time to live).
+const MAX_PENDING: usize = 10_000;
 
 impl fmt::Debug for ReadCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,9 +182,9 @@ impl fmt::Debug for ReadCache {
 }
 
 impl ReadCache {
-    /// A first level alone, in use from the start: for a process that is its database's only user.
-    #[must_use]
-    pub fn local(settings: CacheSettings) -> Arc<Self> {
+    /// A first level alone, in use from the start (tests).
+    #[cfg(test)]
+    pub(crate) fn local(settings: CacheSettings) -> Arc<Self> {
         Arc::new(Self::new(settings, None, true))
     }
 
@@ -197,6 +203,7 @@ impl ReadCache {
             epoch: AtomicU64::new(0),
             local_enabled: AtomicBool::new(local_enabled),
             shared,
+            pending: std::sync::Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -240,13 +247,40 @@ impl ReadCache {
             return;
         }
         self.forget_locally(keys).await;
-        if let Some(shared) = &self.shared
-            && let Err(e) = shared.invalidate(keys).await
-        {
-            // The other instances' first levels are emptied when they lose Redis too; entries
-            // that survive a partial outage expire with the first level's time to live.
-            tracing::warn!(error = %e, "could not invalidate the shared cache");
+        let Some(shared) = &self.shared else { return };
+        let mut all = self.take_pending();
+        all.extend_from_slice(keys);
+        if let Err(e) = shared.invalidate(&all).await {
+            // Other instances empty their first level when they lose Redis too. The shared level
+            // is told once Redis answers again (the next write, or the listener's resubscription).
+            tracing::warn!(error = %e, "could not invalidate the shared cache; will retry");
+            self.keep_pending(all);
         }
+    }
+
+    /// Sends the invalidations that could not reach Redis (called once it answers again).
+    pub(crate) async fn retry_pending(&self) {
+        let Some(shared) = &self.shared else { return };
+        let pending = self.take_pending();
+        if !pending.is_empty() && shared.invalidate(&pending).await.is_err() {
+            self.keep_pending(pending);
+        }
+    }
+
+    fn take_pending(&self) -> Vec<CacheKey> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn keep_pending(&self, mut keys: Vec<CacheKey>) {
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.append(&mut pending);
+        keys.sort_unstable_by_key(|key| key.encode());
+        keys.dedup();
+        if keys.len() > MAX_PENDING {
+            tracing::error!(dropped = keys.len() - MAX_PENDING, "too many cache invalidations waiting for Redis");
+            keys.truncate(MAX_PENDING);
+        }
+        *pending = keys;
     }
 
     fn local_on(&self) -> bool {

@@ -2,14 +2,21 @@
 //! level coherent.
 //!
 //! Keys: `<prefix>:c:<key>` holds a value, `<prefix>:g:<key>` its generation; invalidations are
-//! published on `<prefix>:invalidate` as the invalidated keys joined by spaces.
+//! published on `<prefix>:invalidate` as a nonce followed by the invalidated keys, joined by
+//! spaces. Every listening instance, once it has applied an invalidation, acknowledges it by
+//! pushing onto `<prefix>:ack:<nonce>`; the writer waits (briefly) until every instance the
+//! message reached has, so that when a commit returns, no instance still holds what it made stale.
+//! That is what lets "a read after a write never returns the old value, from any instance" hold.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use forge_application::UnexpectedError;
 use futures::StreamExt as _;
-use redis::Script;
+use redis::{AsyncTypedCommands as _, Script};
 
 use super::{Redis, unavailable};
 use crate::cache::{CacheKey, ReadCache, SharedLevel, SharedRead};
@@ -19,6 +26,14 @@ use crate::cache::{CacheKey, ReadCache, SharedLevel, SharedRead};
 const GENERATION_TTL_SECS: u64 = 24 * 60 * 60;
 /// How long the listener waits before subscribing again after losing the channel.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);
+/// How long a writer waits for the other instances to acknowledge an invalidation. An instance
+/// that does not answer in time is one that is losing Redis, and it bypasses its first level as
+/// soon as it notices.
+const ACK_WAIT: Duration = Duration::from_millis(250);
+/// How often the writer looks at the acknowledgements.
+const ACK_POLL: Duration = Duration::from_millis(1);
+/// How long an acknowledgement list is kept.
+const ACK_TTL_MS: u64 = 10_000;
 
 /// Stores each value only if its generation is unchanged. KEYS: value and generation keys in
 /// pairs; ARGV: the time to live in milliseconds, then a generation and a value per pair.
@@ -35,6 +50,7 @@ return 0
 
 /// Bumps each generation, drops each value, and publishes the keys. KEYS: value and generation
 /// keys in pairs, then the channel; ARGV: the generations' time to live in seconds, the message.
+/// Returns how many listeners the message reached.
 const INVALIDATE: &str = r"
 local ttl = ARGV[1]
 for i = 1, #KEYS - 1, 2 do
@@ -42,8 +58,7 @@ for i = 1, #KEYS - 1, 2 do
   redis.call('INCR', KEYS[i + 1])
   redis.call('EXPIRE', KEYS[i + 1], ttl)
 end
-redis.call('PUBLISH', KEYS[#KEYS], ARGV[2])
-return 0
+return redis.call('PUBLISH', KEYS[#KEYS], ARGV[2])
 ";
 
 /// The shared level over Redis.
@@ -70,6 +85,10 @@ impl RedisLevel {
 
 fn channel(redis: &Redis) -> String {
     redis.key("invalidate")
+}
+
+fn ack_key(redis: &Redis, nonce: &str) -> String {
+    redis.key(&format!("ack:{nonce}"))
 }
 
 #[async_trait]
@@ -107,9 +126,24 @@ impl SharedLevel for RedisLevel {
             invocation.key(self.value_key(*key)).key(self.generation_key(*key));
         }
         invocation.key(channel(&self.redis));
-        let message = keys.iter().map(|key| key.encode()).collect::<Vec<_>>().join(" ");
-        invocation.arg(GENERATION_TTL_SECS).arg(message);
-        invocation.invoke_async::<i64>(&mut self.redis.connection()).await.map(|_| ()).map_err(unavailable)
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let message = std::iter::once(nonce.clone()).chain(keys.iter().map(|key| key.encode())).collect::<Vec<_>>();
+        invocation.arg(GENERATION_TTL_SECS).arg(message.join(" "));
+        let mut connection = self.redis.connection();
+        let reached: u64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let acks = ack_key(&self.redis, &nonce);
+        let deadline = Instant::now() + ACK_WAIT;
+        loop {
+            let acknowledged = connection.llen(&acks).await.map_err(unavailable)?;
+            if acknowledged >= usize::try_from(reached).unwrap_or(usize::MAX) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(reached, acknowledged, "not every instance acknowledged a cache invalidation in time");
+                return Ok(());
+            }
+            tokio::time::sleep(ACK_POLL).await;
+        }
     }
 }
 
@@ -122,6 +156,7 @@ pub async fn listen_for_invalidations(redis: Redis, cache: Arc<ReadCache>) {
     loop {
         match subscribe(&redis, &channel).await {
             Ok(mut pubsub) => {
+                cache.retry_pending().await;
                 cache.listening(true);
                 if warned {
                     tracing::info!("listening to cache invalidations again; the first cache level is back in use");
@@ -129,8 +164,11 @@ pub async fn listen_for_invalidations(redis: Redis, cache: Arc<ReadCache>) {
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
                     let Ok(payload) = message.get_payload::<String>() else { continue };
-                    let keys: Vec<CacheKey> = payload.split(' ').filter_map(CacheKey::decode).collect();
+                    let mut words = payload.split(' ');
+                    let Some(nonce) = words.next() else { continue };
+                    let keys: Vec<CacheKey> = words.filter_map(CacheKey::decode).collect();
                     cache.forget_locally(&keys).await;
+                    acknowledge(&redis, nonce).await;
                 }
                 cache.listening(false);
                 tracing::warn!("lost the cache invalidation channel; reading through to the database until it is back");
@@ -145,6 +183,21 @@ pub async fn listen_for_invalidations(redis: Redis, cache: Arc<ReadCache>) {
             }
         }
         tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+/// Tells the writer this instance has applied the invalidation `nonce`.
+async fn acknowledge(redis: &Redis, nonce: &str) {
+    let acks = ack_key(redis, nonce);
+    let pushed: redis::RedisResult<()> = redis::pipe()
+        .rpush(&acks, 1)
+        .ignore()
+        .pexpire(&acks, i64::try_from(ACK_TTL_MS).unwrap_or(i64::MAX))
+        .ignore()
+        .query_async(&mut redis.connection())
+        .await;
+    if let Err(e) = pushed {
+        tracing::debug!(error = %e, "could not acknowledge a cache invalidation");
     }
 }
 

@@ -11,6 +11,8 @@
 mod cache;
 mod limiter;
 mod stats_cache;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::{sync::Arc, time::Duration};
 
@@ -106,5 +108,11 @@ impl RedisProbe {
 impl Probe for RedisProbe {
     async fn check(&self) -> Result<(), UnexpectedError> {
         self.redis.connection().ping().await.map(|_| ()).map_err(unavailable)
+    }
+
+    /// Without Redis the service works on (reads from the database, limits per instance):
+    /// reported as degraded, not unready.
+    fn required(&self) -> bool {
+        false
     }
 }

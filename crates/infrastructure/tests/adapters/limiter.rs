@@ -1,4 +1,5 @@
-//! The in-process rate limiter: fixed windows, failure streaks, and a bounded number of keys.
+//! The rate limiters: fixed windows and failure streaks, counted alike in the process and in Redis
+//! (every rule is checked on both adapters), and the in-process one's bounded number of keys.
 
 use std::{collections::BTreeSet, sync::Arc};
 
@@ -7,7 +8,10 @@ use forge_application::limits::{
     Limit,
     ports::{FailureStreak, RateKey, RateLimiter},
 };
-use forge_infrastructure::InMemoryRateLimiter;
+use forge_infrastructure::{
+    InMemoryRateLimiter,
+    redis::{Redis, RedisRateLimiter, testing::PrivateRedis},
+};
 use tokio::task::JoinSet;
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -22,9 +26,43 @@ fn limit(max: u32, seconds: i64) -> Limit {
     Limit::new(max, Duration::seconds(seconds)).unwrap()
 }
 
-#[tokio::test]
-async fn hits_count_down_within_a_window_and_are_refused_past_the_limit() {
-    let limiter = InMemoryRateLimiter::default();
+/// A limiter in a Redis of the test's own (kept running while the limiter is used).
+pub fn redis_limiter() -> (PrivateRedis, Arc<RedisRateLimiter>) {
+    let server = PrivateRedis::start();
+    let redis = Redis::new(&server.url(), "test").unwrap();
+    (server, Arc::new(RedisRateLimiter::new(&redis, 100)))
+}
+
+/// Runs the check `$name` on the in-process limiter and on the Redis one.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn in_process() {
+                super::$name(Arc::new(InMemoryRateLimiter::default())).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn in_redis() {
+                let (_server, limiter) = redis_limiter();
+                super::$name(limiter.clone()).await;
+                assert!(!limiter.is_degraded(), "every count went to Redis");
+            }
+        }
+    )*};
+}
+
+on_both!(
+    hits_count_down_within_a_window_and_are_refused_past_the_limit,
+    refused_hits_do_not_push_the_window_back_and_a_new_window_starts_afresh,
+    every_key_has_a_budget_of_its_own,
+    parallel_hits_are_each_counted_once,
+    a_failure_streak_grows_and_each_failure_pushes_its_end_back,
+);
+
+async fn hits_count_down_within_a_window_and_are_refused_past_the_limit(limiter: Arc<dyn RateLimiter>) {
     let three = limit(3, 60);
     let mut seen = Vec::new();
     for second in [0, 10, 20, 30] {
@@ -43,9 +81,7 @@ async fn hits_count_down_within_a_window_and_are_refused_past_the_limit() {
     );
 }
 
-#[tokio::test]
-async fn refused_hits_do_not_push_the_window_back_and_a_new_window_starts_afresh() {
-    let limiter = InMemoryRateLimiter::default();
+async fn refused_hits_do_not_push_the_window_back_and_a_new_window_starts_afresh(limiter: Arc<dyn RateLimiter>) {
     let one = limit(1, 60);
     limiter.hit(&key("a"), &one, at(0)).await.unwrap();
     for second in [1, 30, 59] {
@@ -59,9 +95,7 @@ async fn refused_hits_do_not_push_the_window_back_and_a_new_window_starts_afresh
     assert_eq!((fresh.remaining, fresh.reset_after), (0, Duration::seconds(60)));
 }
 
-#[tokio::test]
-async fn every_key_has_a_budget_of_its_own() {
-    let limiter = InMemoryRateLimiter::default();
+async fn every_key_has_a_budget_of_its_own(limiter: Arc<dyn RateLimiter>) {
     let one = limit(1, 60);
     assert!(limiter.hit(&key("203.0.113.1"), &one, at(0)).await.unwrap().allowed);
     assert!(!limiter.hit(&key("203.0.113.1"), &one, at(1)).await.unwrap().allowed);
@@ -69,9 +103,7 @@ async fn every_key_has_a_budget_of_its_own() {
     assert!(limiter.hit(&RateKey::new("register:ip", "203.0.113.1"), &one, at(1)).await.unwrap().allowed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_hits_are_each_counted_once() {
-    let limiter = Arc::new(InMemoryRateLimiter::default());
+async fn parallel_hits_are_each_counted_once(limiter: Arc<dyn RateLimiter>) {
     let fifty = limit(50, 60);
     let mut tasks = JoinSet::new();
     for _ in 0..80 {
@@ -85,9 +117,7 @@ async fn parallel_hits_are_each_counted_once() {
     assert_eq!(remaining.len(), 50, "every allowed hit saw a count of its own");
 }
 
-#[tokio::test]
-async fn a_failure_streak_grows_and_each_failure_pushes_its_end_back() {
-    let limiter = InMemoryRateLimiter::default();
+async fn a_failure_streak_grows_and_each_failure_pushes_its_end_back(limiter: Arc<dyn RateLimiter>) {
     let forget_after = Duration::minutes(15);
     assert_eq!(limiter.failures(&key("x"), at(0)).await.unwrap(), None);
     for (n, second) in [(1, 0), (2, 600), (3, 1200)] {

@@ -22,6 +22,7 @@ mod idempotency;
 mod limiter;
 mod mail;
 mod projects;
+mod redis;
 mod security;
 mod sessions;
 mod throttles;

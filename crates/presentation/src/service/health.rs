@@ -36,8 +36,10 @@ pub enum Readiness {
 pub enum CheckStatus {
     /// It answered.
     Up,
-    /// It did not.
+    /// It did not, and the service is not ready without it.
     Down,
+    /// It did not, and the service works on without it (a cache: reads go to the database).
+    Degraded,
 }
 
 /// The outcome of one dependency's check.
@@ -57,7 +59,7 @@ pub struct CheckResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "ready", "checks": {"database": {"status": "up", "latency_ms": 2}}}))]
 pub struct ReadinessResponse {
-    /// `ready` when every check is up.
+    /// `ready` when every check is up or degraded.
     pub status: Readiness,
     /// Each dependency's check, by name (`database`, `cache`, ...).
     pub checks: BTreeMap<String, CheckResponse>,
@@ -71,7 +73,11 @@ impl From<HealthReport> for ReadinessResponse {
             .into_iter()
             .map(|check| {
                 let latency_ms = u64::try_from(check.latency.as_millis()).unwrap_or(u64::MAX);
-                let status = if check.error.is_none() { CheckStatus::Up } else { CheckStatus::Down };
+                let status = match (&check.error, check.required) {
+                    (None, _) => CheckStatus::Up,
+                    (Some(_), true) => CheckStatus::Down,
+                    (Some(_), false) => CheckStatus::Degraded,
+                };
                 (check.name.to_owned(), CheckResponse { status, latency_ms, error: check.error })
             })
             .collect();

@@ -4,7 +4,7 @@
 //! value stops start-up with a message naming the key and the reason.
 //!
 //! Each section of the file is a module here that owns its keys, its defaults and its checks:
-//! [`server`], [`database`], [`redis`], [`auth`], [`password`], [`cors`], [`admin`], [`log`],
+//! [`server`], [`database`], [`redis`] (with `[cache]`), [`auth`], [`password`], [`cors`], [`admin`], [`log`],
 //! [`rate_limit`], [`mail`] and [`idempotency`]. This module holds the top-level keys (`env`,
 //! `data_dir`, `public_url`, `trusted_proxies`), the layering, and [`Settings::validate`], which
 //! only composes the sections' checks.
@@ -46,7 +46,7 @@ pub use idempotency::IdempotencyConfig;
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
 pub use rate_limit::RateLimitConfig;
-pub use redis::RedisSettings;
+pub use redis::{CacheConfig, RedisSettings};
 pub use server::ServerSettings;
 
 /// The settings of one `forge` process.
@@ -68,6 +68,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Redis (cache, limits, revocations, jobs, events). None: in-process adapters.
     pub redis: RedisSettings,
+    /// The read cache of principals and accounts.
+    pub cache: CacheConfig,
     /// Tokens, sessions and registration.
     pub auth: AuthConfig,
     /// The password policy.
@@ -110,6 +112,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             redis: RedisSettings::default(),
+            cache: CacheConfig::default(),
             auth: AuthConfig::default(),
             password: PasswordPolicy::default(),
             cors: CorsSettings::default(),
@@ -209,6 +212,8 @@ impl Settings {
         self.auth.validate(self.env)?;
         self.idempotency.validate()?;
         self.hashing.validate()?;
+        self.redis.validate()?;
+        self.cache.validate()?;
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
