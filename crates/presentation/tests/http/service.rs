@@ -19,8 +19,13 @@ fn header_of(res: &actix_web::dev::ServiceResponse<impl actix_web::body::Message
 }
 
 fn probe(result: fn() -> Result<(), UnexpectedError>) -> Arc<MockProbe> {
+    required_or_not(result, true)
+}
+
+fn required_or_not(result: fn() -> Result<(), UnexpectedError>, required: bool) -> Arc<MockProbe> {
     let mut probe = MockProbe::new();
     probe.expect_check().returning(result);
+    probe.expect_required().return_const(required);
     Arc::new(probe)
 }
 
@@ -72,6 +77,20 @@ async fn readiness_is_a_503_naming_the_failing_check() {
     assert_eq!(body["checks"]["cache"]["status"], "down");
     assert_eq!(body["checks"]["cache"]["error"], "unreachable");
     assert!(!body.to_string().contains("connection refused"), "no adapter text in the public report");
+}
+
+#[actix_web::test]
+async fn a_failing_dependency_the_service_can_do_without_is_degraded_and_readiness_holds() {
+    let health = HealthService::new()
+        .with_probe("database", probe(|| Ok(())))
+        .with_probe("cache", required_or_not(|| Err(UnexpectedError::unavailable("connection refused")), false));
+    let app = test::init_service(build_app(Mocks { health, ..Mocks::default() }.state())).await;
+    let res = test::call_service(&app, TestRequest::get().uri("/health/ready").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = json_of(res).await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["cache"]["status"], "degraded");
+    assert_eq!(body["checks"]["cache"]["error"], "unreachable");
 }
 
 #[actix_web::test]
