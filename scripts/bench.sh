@@ -10,7 +10,8 @@
 # Knobs (environment):
 #   BENCH_SECONDS=10        seconds per load shape
 #   BENCH_IDLE_SECONDS=30   idling after the login storm before memory is read again
-#   BENCH_DATABASES=sqlite,postgres
+#   BENCH_DATABASES=sqlite,postgres,postgres+redis   (the last: with REDIS_URL, the read cache)
+#   BENCH_REDIS_URL=redis://127.0.0.1:6379
 #   BENCH_PG_HOST=127.0.0.1 BENCH_PG_PORT=5432 BENCH_PG_USER=postgres   (trust authentication)
 #   BENCH_PORT=18090        Forge's port; the references take the next two
 #   ANCHOR_DIR=../shared/bench/anchor    the reference servers (skipped when absent)

@@ -44,7 +44,9 @@ PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("BENCH_PG_PORT", "5432")
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 ANCHOR_BIN = os.environ.get("ANCHOR_BIN", "")
-DATABASES = [d for d in os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",") if d]
+DATABASES = [d for d in os.environ.get("BENCH_DATABASES", "sqlite,postgres,postgres+redis").split(",") if d]
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL", "postgres+redis": "PostgreSQL + Redis"}
 
 PASSWORD = "Analytical-Engine-1843!"
 JWT_SECRET = "bench-signing-key-q8Zr2LkP0vXw7NcT4yHb9MfJ3sDg6AeU"
@@ -265,14 +267,18 @@ def forge_cli(env: dict[str, str], *args: str, extra: dict[str, str] | None = No
 
 
 def run_forge(database: str, workdir: Path) -> dict:
-    label = "SQLite" if database == "sqlite" else "PostgreSQL"
-    data_dir = workdir / f"forge-{database}"
+    label = LABELS[database]
+    data_dir = workdir / f"forge-{database.replace('+', '-')}"
     data_dir.mkdir()
     pg_database = None
-    if database == "postgres":
-        pg_database = f"forge_bench_{os.getpid()}"
+    if database.startswith("postgres"):
+        pg_database = f"forge_bench_{os.getpid()}_{database.replace('+', '_')}"
         psql(f"CREATE DATABASE {pg_database}")
     env = forge_env(data_dir, pg_url(pg_database) if pg_database else None)
+    if database.endswith("+redis"):
+        # The read cache and shared limits, under a prefix of this run's own.
+        env["REDIS_URL"] = REDIS_URL
+        env["FORGE_REDIS__PREFIX"] = f"bench{os.getpid()}"
     base = f"http://127.0.0.1:{PORT}"
     server = Server(f"forge-{database}", [str(FORGE), "serve"], env, f"{base}/health/ready", workdir)
     result: dict = {"database": label, "loadavg_before": loadavg()}
@@ -343,7 +349,7 @@ def run_forge(database: str, workdir: Path) -> dict:
         result["threads_after_idle"] = thread_count(server.pid)
         result["loadavg_after"] = loadavg()
         log(f"{label}: {result['rss_after_idle_mib']} MiB after {IDLE_SECONDS} s idle")
-        if pg_database:
+        if database == "postgres":
             # The reference reads Forge's own tables: run it now, while the database is seeded
             # and Forge is stopped, so that the two never share the CPU.
             server.stop()
@@ -463,6 +469,16 @@ def targets(run: dict) -> list[tuple[str, str, bool | None]]:
             rows.append(("`/users/me` SQLite ≥ 1.3× reference (PostgreSQL)", f"{x}×", x is not None and x >= 1.3))
         x = ratio(shape(pg, "list_64")["rps"], ref_shapes["list_64"]["rps"])
         rows.append(("list ≥ 1.0× reference", f"{x}× (PostgreSQL)", x is not None and x >= 1.0))
+    cached = by.get("PostgreSQL + Redis")
+    hello = (run.get("hello") or {}).get("shapes", {}).get("hello_64")
+    if cached and pg:
+        me_c, me_pg = shape(cached, "me_64"), shape(pg, "me_64")
+        x = ratio(me_c["rps"], me_pg["rps"])
+        rows.append(("`/users/me` from the cache ≥ 3× uncached PostgreSQL", f"{x}×", x is not None and x >= 3))
+        if hello:
+            x = ratio(me_c["rps"], hello["rps"])
+            rows.append(("`/users/me` from the cache ≥ 40% of the actix-web hello ceiling",
+                         f"{round((x or 0) * 100)}%", x is not None and x >= 0.4))
     for r in run["forge"]:
         db = r["database"]
         m64, m256 = shape(r, "me_64"), shape(r, "me_256")
@@ -626,7 +642,7 @@ def main() -> int:
         write_doc(run)
         print_summary(run)
         return 0
-    for tool in ("wrk", "psql") if "postgres" in DATABASES else ("wrk",):
+    for tool in ("wrk", "psql") if any(d.startswith("postgres") for d in DATABASES) else ("wrk",):
         if shutil.which(tool) is None:
             print(f"{tool} is missing (Debian: apt-get install -y {'wrk' if tool == 'wrk' else 'postgresql-client'})",
                   file=sys.stderr)
