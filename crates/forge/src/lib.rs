@@ -45,4 +45,6 @@ pub use forge_application::testing;
 pub use forge_domain as domain;
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
-pub use forge_infrastructure::{Backend, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy};
+pub use forge_infrastructure::{
+    Backend, CacheSettings, CacheStats, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy,
+};
