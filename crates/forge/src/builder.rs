@@ -18,6 +18,7 @@ use forge_application::{
     idempotency::{IdempotencyService, IdempotencySettings},
     limits::{LockoutPolicy, RateLimitSettings, ports::RateLimiter},
     mail::{MailQueue, Mailer},
+    projects::ports::ProjectRepository,
     services::{Ports, Services, Settings},
     users::ports::UserRepository,
 };
@@ -26,11 +27,11 @@ use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
 #[cfg(feature = "redis")]
 use forge_infrastructure::redis::{Redis, RedisProbe, RedisRateLimiter, RedisStatsCache, listen_for_invalidations};
 use forge_infrastructure::{
-    Argon2Hasher, Backend, CacheSettings, CacheStats, CachedUsers, Database, DatabaseProbe, HashingPoolSettings,
-    HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork, JwtAccessTokens, QueryStats,
-    RandomTokens, ReadCache, SeaAccountTokenRepository, SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics,
-    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository, SeaSessionRepository, SeaStatsSource,
-    SeaUnitOfWork, SeaUserRepository, SystemClock,
+    Argon2Hasher, Backend, CacheSettings, CacheStats, CachedProjects, CachedUsers, Database, DatabaseProbe,
+    HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork,
+    JwtAccessTokens, QueryStats, RandomTokens, ReadCache, SeaAccountTokenRepository, SeaApiKeyRepository,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
+    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };
@@ -369,19 +370,24 @@ impl ForgeBuilder {
         let cache = self.read_cache(shared.as_ref());
         let sea_users = SeaUserRepository::new(&database);
         let sea_unit_of_work: Arc<dyn UnitOfWork> = Arc::new(SeaUnitOfWork::new(&database));
-        let (users, principals, unit_of_work): (Arc<dyn UserRepository>, Arc<dyn PrincipalRepository>, _) = match &cache
-        {
-            Some(cache) => {
-                let cached = Arc::new(CachedUsers::new(sea_users, cache.clone()));
-                let invalidating: Arc<dyn UnitOfWork> =
-                    Arc::new(InvalidatingUnitOfWork::new(sea_unit_of_work, cache.clone()));
-                (cached.clone(), cached, invalidating)
-            }
-            None => {
-                let plain = Arc::new(sea_users);
-                (plain.clone(), plain, sea_unit_of_work)
-            }
-        };
+        let sea_projects = SeaProjectRepository::new(&database);
+        // With the cache, accounts, principals and projects are read through it, and every
+        // commit invalidates what it made stale.
+        let users: Arc<dyn UserRepository>;
+        let principals: Arc<dyn PrincipalRepository>;
+        let projects: Arc<dyn ProjectRepository>;
+        let unit_of_work: Arc<dyn UnitOfWork>;
+        if let Some(cache) = &cache {
+            let cached = Arc::new(CachedUsers::new(sea_users, cache.clone()));
+            projects = Arc::new(CachedProjects::new(sea_projects, cached.clone(), cache.clone()));
+            unit_of_work = Arc::new(InvalidatingUnitOfWork::new(sea_unit_of_work, cache.clone()));
+            (users, principals) = (cached.clone(), cached);
+        } else {
+            let plain = Arc::new(sea_users);
+            (users, principals) = (plain.clone(), plain);
+            projects = Arc::new(sea_projects);
+            unit_of_work = sea_unit_of_work;
+        }
         let mut probes: Vec<(&'static str, Arc<dyn Probe>)> =
             vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))];
         let (limiter, stats_cache): (Arc<dyn RateLimiter>, Arc<dyn StatsCache>) = match &shared {
@@ -398,7 +404,7 @@ impl ForgeBuilder {
             sessions: Arc::new(SeaSessionRepository::new(&database)),
             account_tokens: Arc::new(SeaAccountTokenRepository::new(&database)),
             api_keys: Arc::new(SeaApiKeyRepository::new(&database)),
-            projects: Arc::new(SeaProjectRepository::new(&database)),
+            projects,
             throttles: Arc::new(SeaLoginThrottleRepository::new(&database)),
             audit_log: Arc::new(SeaAuditLogRepository::new(&database)),
             idempotency: Arc::new(SeaIdempotencyStore::new(&database)),

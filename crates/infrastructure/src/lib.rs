@@ -24,7 +24,7 @@ pub mod persistence;
 pub mod redis;
 pub mod security;
 
-pub use cache::{CacheSettings, CacheStats, CachedUsers, InvalidatingUnitOfWork, ReadCache};
+pub use cache::{CacheSettings, CacheStats, CachedProjects, CachedUsers, InvalidatingUnitOfWork, ReadCache};
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{

@@ -175,7 +175,11 @@ async fn sessions_roles_and_deactivation_apply_on_the_other_instance_at_once(a: 
 
     let (status, _) = api.patch(b, &format!("/api/v1/users/{id}"), &admin, &json!({"is_active": false})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(api.get(a, "/api/v1/users/me", &token).await.0, StatusCode::UNAUTHORIZED, "deactivated on B, refused on A");
+    assert_eq!(
+        api.get(a, "/api/v1/users/me", &token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "deactivated on B, refused on A"
+    );
     let (status, _) = api.patch(a, &format!("/api/v1/users/{id}"), &admin, &json!({"is_active": true})).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -241,7 +245,12 @@ async fn twenty_concurrent_updates_over_both_instances_read_back_as_the_last_one
         let request = api.client.get(format!("{}/api/v1/users/me", server.base)).bearer_auth(&token);
         let (status, read, version) = api.send_versioned(request).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!((version, &read["full_name"]), (Some(last_version), &last_name), "the last write, on {}", server.base);
+        assert_eq!(
+            (version, &read["full_name"]),
+            (Some(last_version), &last_name),
+            "the last write, on {}",
+            server.base
+        );
     }
 }
 

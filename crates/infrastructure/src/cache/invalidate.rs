@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use forge_application::{
     auth::SessionChange,
     common::{Changes, CommitError, UnitOfWork},
+    projects::ProjectChange,
     users::UserChange,
 };
 
@@ -33,7 +34,8 @@ impl InvalidatingUnitOfWork {
 }
 
 /// The cached reads `changes` make stale: every account written (its role, state, password or
-/// last login) and every session ended. New rows make nothing stale (no miss is cached).
+/// last login), every session ended, every project updated, and every membership added, changed
+/// or removed. New accounts, sessions and projects make nothing stale (no miss is cached).
 pub(crate) fn stale_keys(changes: &Changes) -> Vec<CacheKey> {
     let mut keys = Vec::new();
     for change in changes.of::<UserChange>() {
@@ -46,6 +48,18 @@ pub(crate) fn stale_keys(changes: &Changes) -> Vec<CacheKey> {
     for change in changes.of::<SessionChange>() {
         if let SessionChange::Revoke { id, .. } = change {
             keys.push(CacheKey::Session(id.as_uuid()));
+        }
+    }
+    for change in changes.of::<ProjectChange>() {
+        match change {
+            ProjectChange::Insert(_) => {}
+            ProjectChange::Update { project, .. } => keys.push(CacheKey::Project(project.id().as_uuid())),
+            ProjectChange::AddMember(membership) | ProjectChange::UpdateMember { membership, .. } => {
+                keys.push(CacheKey::Member(membership.project_id().as_uuid(), membership.user_id().as_uuid()));
+            }
+            ProjectChange::RemoveMember { project_id, user_id, .. } => {
+                keys.push(CacheKey::Member(project_id.as_uuid(), user_id.as_uuid()));
+            }
         }
     }
     keys.sort_unstable_by_key(|key| key.encode());

@@ -1,5 +1,6 @@
 //! The cache of hot reads: the principal read on every authenticated request (the account and the
-//! state of its session) and accounts by id.
+//! state of its session), accounts and projects by id, and memberships (read by every project
+//! request to authorize it).
 //!
 //! Two levels. The first is in the process (moka: bounded by entry count, entries live at most
 //! `ttl`). The second, when Redis is configured, is shared by every instance (entries live at most
@@ -26,6 +27,7 @@
 //! the database.
 
 mod invalidate;
+mod projects;
 mod users;
 
 use std::{
@@ -38,17 +40,22 @@ use std::{
 };
 
 use async_trait::async_trait;
-use forge_application::UnexpectedError;
-use forge_domain::users::User;
+use forge_application::{UnexpectedError, common::UnexpectedKind};
+use forge_domain::{
+    projects::{Membership, Project},
+    users::User,
+};
 use uuid::Uuid;
 
 pub use invalidate::InvalidatingUnitOfWork;
+pub use projects::CachedProjects;
 pub use users::CachedUsers;
 
 /// How big and how fresh the cache is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
-    /// The most entries the first level holds (accounts and sessions each): what bounds its memory.
+    /// The most entries the first level holds of each kind (accounts, sessions, projects,
+    /// memberships): what bounds its memory.
     pub capacity: u64,
     /// How long an entry stays in the first level at most.
     pub ttl: Duration,
@@ -69,6 +76,10 @@ pub(crate) enum CacheKey {
     User(Uuid),
     /// The state of a session by id.
     Session(Uuid),
+    /// A project by id.
+    Project(Uuid),
+    /// A membership by project and user.
+    Member(Uuid, Uuid),
 }
 
 impl CacheKey {
@@ -77,16 +88,23 @@ impl CacheKey {
         match self {
             Self::User(id) => format!("u:{id}"),
             Self::Session(id) => format!("s:{id}"),
+            Self::Project(id) => format!("p:{id}"),
+            Self::Member(project, user) => format!("m:{project}:{user}"),
         }
     }
 
     /// The key `encode` spelled, if it is one.
     pub(crate) fn decode(raw: &str) -> Option<Self> {
-        let (kind, id) = raw.split_once(':')?;
-        let id = Uuid::parse_str(id).ok()?;
+        let (kind, rest) = raw.split_once(':')?;
+        if kind == "m" {
+            let (project, user) = rest.split_once(':')?;
+            return Some(Self::Member(Uuid::parse_str(project).ok()?, Uuid::parse_str(user).ok()?));
+        }
+        let id = Uuid::parse_str(rest).ok()?;
         match kind {
             "u" => Some(Self::User(id)),
             "s" => Some(Self::Session(id)),
+            "p" => Some(Self::Project(id)),
             _ => None,
         }
     }
@@ -145,7 +163,7 @@ pub struct CacheStats {
     pub shared_hits: u64,
     /// Reads the second level could not answer (failures included).
     pub shared_misses: u64,
-    /// Entries in the first level now (accounts and sessions).
+    /// Entries in the first level now (accounts, sessions, projects, memberships).
     pub local_entries: u64,
     /// Whether the first level is in use now.
     pub local_enabled: bool,
@@ -163,6 +181,8 @@ struct Counters {
 pub struct ReadCache {
     users: moka::future::Cache<Uuid, User>,
     sessions: moka::future::Cache<Uuid, SessionEntry>,
+    projects: moka::future::Cache<Uuid, Project>,
+    memberships: moka::future::Cache<(Uuid, Uuid), Membership>,
     epoch: AtomicU64,
     local_enabled: AtomicBool,
     shared: Option<Arc<dyn SharedLevel>>,
@@ -197,9 +217,15 @@ impl ReadCache {
         let users = moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
         let sessions =
             moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
+        let projects =
+            moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
+        let memberships =
+            moka::future::Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
         Self {
             users,
             sessions,
+            projects,
+            memberships,
             epoch: AtomicU64::new(0),
             local_enabled: AtomicBool::new(local_enabled),
             shared,
@@ -216,7 +242,10 @@ impl ReadCache {
             local_misses: self.counters.local_misses.load(Ordering::Relaxed),
             shared_hits: self.counters.shared_hits.load(Ordering::Relaxed),
             shared_misses: self.counters.shared_misses.load(Ordering::Relaxed),
-            local_entries: self.users.entry_count() + self.sessions.entry_count(),
+            local_entries: self.users.entry_count()
+                + self.sessions.entry_count()
+                + self.projects.entry_count()
+                + self.memberships.entry_count(),
             local_enabled: self.local_enabled.load(Ordering::Acquire),
         }
     }
@@ -227,6 +256,8 @@ impl ReadCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.users.invalidate_all();
         self.sessions.invalidate_all();
+        self.projects.invalidate_all();
+        self.memberships.invalidate_all();
         self.local_enabled.store(listening, Ordering::Release);
     }
 
@@ -237,6 +268,8 @@ impl ReadCache {
             match *key {
                 CacheKey::User(id) => self.users.invalidate(&id).await,
                 CacheKey::Session(id) => self.sessions.invalidate(&id).await,
+                CacheKey::Project(id) => self.projects.invalidate(&id).await,
+                CacheKey::Member(project, user) => self.memberships.invalidate(&(project, user)).await,
             }
         }
     }
@@ -281,6 +314,49 @@ impl ReadCache {
             keys.truncate(MAX_PENDING);
         }
         *pending = keys;
+    }
+
+    /// A read of `key` through the first level `level`: a hit, or `load` run once for every
+    /// concurrent request missing the same key (moka's single flight), its value kept unless an
+    /// invalidation passed while it was loading. With the first level off, `load` alone.
+    pub(crate) async fn through<K, V>(
+        &self,
+        level: &moka::future::Cache<K, V>,
+        key: K,
+        load: impl std::future::Future<Output = Result<Option<V>, UnexpectedError>>,
+    ) -> Result<Option<V>, UnexpectedError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if !self.local_on() {
+            Self::count(&self.counters.local_misses);
+            return load.await;
+        }
+        if let Some(value) = level.get(&key).await {
+            Self::count(&self.counters.local_hits);
+            return Ok(Some(value));
+        }
+        Self::count(&self.counters.local_misses);
+        let epoch = self.epoch();
+        let loaded = level
+            .try_get_with(key, async {
+                match load.await {
+                    Ok(Some(value)) if self.epoch() == epoch => Ok(value),
+                    Ok(Some(value)) => Err(Flight::Raced(value)),
+                    Ok(None) => Err(Flight::Absent),
+                    Err(e) => Err(Flight::Failed(Failure::of(&e))),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(value) => Ok(Some(value)),
+            Err(flight) => match &*flight {
+                Flight::Raced(value) => Ok(Some(value.clone())),
+                Flight::Absent => Ok(None),
+                Flight::Failed(failure) => Err(failure.error()),
+            },
+        }
     }
 
     fn local_on(&self) -> bool {
@@ -329,6 +405,37 @@ impl ReadCache {
     }
 }
 
+/// Why a single-flight load kept nothing in the first level; every request waiting on it gets
+/// the same answer.
+pub(crate) enum Flight<V> {
+    /// Loaded, but an invalidation passed meanwhile: used once, not kept.
+    Raced(V),
+    /// Nothing there.
+    Absent,
+    /// Storage failed.
+    Failed(Failure),
+}
+
+/// An [`UnexpectedError`] shared with every waiter of a single flight: its kind and message.
+pub(crate) struct Failure {
+    unavailable: bool,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn of(e: &UnexpectedError) -> Self {
+        Self { unavailable: matches!(e.kind(), UnexpectedKind::Unavailable), message: e.to_string() }
+    }
+
+    pub(crate) fn error(&self) -> UnexpectedError {
+        if self.unavailable {
+            UnexpectedError::unavailable(self.message.clone())
+        } else {
+            UnexpectedError::internal(self.message.clone())
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -337,7 +444,8 @@ mod tests {
     #[test]
     fn keys_and_session_entries_read_back_as_written() {
         let id = Uuid::now_v7();
-        for key in [CacheKey::User(id), CacheKey::Session(id)] {
+        for key in [CacheKey::User(id), CacheKey::Session(id), CacheKey::Project(id), CacheKey::Member(id, Uuid::nil())]
+        {
             assert_eq!(CacheKey::decode(&key.encode()), Some(key));
         }
         assert_eq!(CacheKey::decode("x:1"), None);

@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use forge_application::{
     Page, UnexpectedError,
     auth::ports::{Principal, PrincipalRepository},
-    common::UnexpectedKind,
     users::ports::{TakenIdentities, UserQuery, UserRepository},
 };
 use forge_domain::{
@@ -14,7 +13,7 @@ use forge_domain::{
     users::{Email, User, UserId, Username},
 };
 
-use super::{CacheKey, ReadCache, SessionEntry};
+use super::{CacheKey, Failure, ReadCache, SessionEntry};
 use crate::persistence::{SeaUserRepository, entities::users as rows, users::to_domain};
 
 /// [`UserRepository`] and [`PrincipalRepository`] reading accounts by id and principals through
@@ -93,31 +92,9 @@ impl CachedUsers {
         Ok(Some((to_domain(row)?, session.or(joined))))
     }
 
-    /// Loads the account once for every concurrent request asking for it (moka's single flight)
-    /// and keeps it in the first level unless an invalidation passed while it was loading.
+    /// The account through the first level (single flight, guarded fills).
     async fn user_single_flight(&self, id: UserId) -> Result<Option<User>, UnexpectedError> {
-        let epoch = self.cache.epoch();
-        let loaded = self
-            .cache
-            .users
-            .try_get_with(id.as_uuid(), async {
-                match self.load_user(id).await {
-                    Ok(Some(user)) if self.cache.epoch() == epoch => Ok(user),
-                    Ok(Some(user)) => Err(Miss::Raced(Box::new(user))),
-                    Ok(None) => Err(Miss::Absent),
-                    Err(e) => Err(Miss::Failed(Failure::of(&e))),
-                }
-            })
-            .await;
-        match loaded {
-            Ok(user) => Ok(Some(user)),
-            Err(miss) => match &*miss {
-                Miss::Raced(user) => Ok(Some((**user).clone())),
-                Miss::Uncached(found) => Ok(Some(found.user.clone())),
-                Miss::Absent => Ok(None),
-                Miss::Failed(failure) => Err(failure.error()),
-            },
-        }
+        self.cache.through(&self.cache.users, id.as_uuid(), self.load_user(id)).await
     }
 
     /// Loads the principal once for every concurrent request with the same session, keeping the
@@ -151,7 +128,6 @@ impl CachedUsers {
             },
             Err(miss) => match &*miss {
                 Miss::Uncached(found) => Ok(Some((**found).clone())),
-                Miss::Raced(user) => Ok(Some(principal((**user).clone(), None))),
                 Miss::Absent => Ok(None),
                 Miss::Failed(failure) => Err(failure.error()),
             },
@@ -169,37 +145,16 @@ fn principal(user: User, session: Option<SessionEntry>) -> Principal {
     Principal { user, session_live }
 }
 
-/// Why a single-flight load kept nothing in the first level; every request waiting on it gets
-/// the same answer.
+/// Why the principal's single flight kept nothing in the first level; every request waiting on
+/// it gets the same answer.
 enum Miss {
-    /// Loaded, but an invalidation passed meanwhile: used once, not kept.
-    Raced(Box<User>),
-    /// Loaded, but not cacheable as it is (the session is not the account's, or raced).
+    /// Loaded, but not kept: the session is not the account's, or an invalidation passed
+    /// meanwhile.
     Uncached(Box<Principal>),
     /// No such account.
     Absent,
     /// Storage failed.
     Failed(Failure),
-}
-
-/// An [`UnexpectedError`] shared with every waiter: its kind and message.
-struct Failure {
-    unavailable: bool,
-    message: String,
-}
-
-impl Failure {
-    fn of(e: &UnexpectedError) -> Self {
-        Self { unavailable: matches!(e.kind(), UnexpectedKind::Unavailable), message: e.to_string() }
-    }
-
-    fn error(&self) -> UnexpectedError {
-        if self.unavailable {
-            UnexpectedError::unavailable(self.message.clone())
-        } else {
-            UnexpectedError::internal(self.message.clone())
-        }
-    }
 }
 
 #[async_trait]
@@ -232,15 +187,6 @@ impl PrincipalRepository for CachedUsers {
 #[async_trait]
 impl UserRepository for CachedUsers {
     async fn by_id(&self, id: UserId) -> Result<Option<User>, UnexpectedError> {
-        if !self.cache.local_on() {
-            ReadCache::count(&self.cache.counters.local_misses);
-            return self.load_user(id).await;
-        }
-        if let Some(user) = self.cache.users.get(&id.as_uuid()).await {
-            ReadCache::count(&self.cache.counters.local_hits);
-            return Ok(Some(user));
-        }
-        ReadCache::count(&self.cache.counters.local_misses);
         self.user_single_flight(id).await
     }
 

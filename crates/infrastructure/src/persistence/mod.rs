@@ -17,7 +17,7 @@ pub(crate) mod entities;
 mod errors;
 mod idempotency;
 mod probe;
-mod projects;
+pub(crate) mod projects;
 mod sessions;
 mod stats;
 mod throttles;

@@ -259,7 +259,7 @@ fn matching(filter: &ProjectFilter) -> Condition {
 
 /// Rebuilds a [`Project`] from its row, re-parsing every value: a row the domain no longer
 /// accepts is a [`CorruptRow`] (an internal error).
-fn to_domain(row: projects::Model) -> Result<Project, UnexpectedError> {
+pub(crate) fn to_domain(row: projects::Model) -> Result<Project, UnexpectedError> {
     let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("projects", row.id, column, reason);
     let name = ProjectName::parse(&row.name).map_err(|e| corrupt("name", &e))?;
     let description = row
@@ -278,6 +278,39 @@ fn to_domain(row: projects::Model) -> Result<Project, UnexpectedError> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         deleted_at: row.deleted_at,
+        version: row.version,
+    }))
+}
+
+impl SeaProjectRepository {
+    /// The row of project `id`, as stored.
+    pub(crate) async fn row_by_id(&self, id: ProjectId) -> Result<Option<projects::Model>, UnexpectedError> {
+        projects::Entity::find_by_id(id.as_uuid()).unique(&self.db).await.map_err(unexpected)
+    }
+
+    /// The membership row of `user` in `project`, without the user's name.
+    pub(crate) async fn membership_row(
+        &self,
+        project: ProjectId,
+        user: UserId,
+    ) -> Result<Option<project_members::Model>, UnexpectedError> {
+        project_members::Entity::find_by_id((project.as_uuid(), user.as_uuid()))
+            .unique(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+}
+
+/// A membership row as the domain knows it.
+pub(crate) fn membership_to_domain(row: project_members::Model) -> Result<Membership, UnexpectedError> {
+    let key = format!("{}:{}", row.project_id, row.user_id);
+    let role = row.role.parse::<ProjectRole>().map_err(|e| CorruptRow::error("project_members", &key, "role", e))?;
+    Ok(Membership::from_parts(MembershipParts {
+        project_id: ProjectId::from_uuid(row.project_id),
+        user_id: UserId::from_uuid(row.user_id),
+        role,
+        added_at: row.added_at,
+        updated_at: row.updated_at,
         version: row.version,
     }))
 }

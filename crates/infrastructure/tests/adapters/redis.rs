@@ -14,11 +14,16 @@ use forge_application::{
         Limit,
         ports::{RateKey, RateLimiter},
     },
+    projects::{ProjectChange, ports::ProjectRepository},
     users::{UserChange, ports::UserRepository},
 };
-use forge_domain::users::Role;
+use forge_domain::{
+    projects::{NewProject, Project, ProjectName, ProjectRole},
+    users::Role,
+};
 use forge_infrastructure::{
-    CacheSettings, CachedUsers, InvalidatingUnitOfWork, ReadCache, SeaUnitOfWork, SeaUserRepository,
+    CacheSettings, CachedProjects, CachedUsers, InvalidatingUnitOfWork, ReadCache, SeaProjectRepository, SeaUnitOfWork,
+    SeaUserRepository,
     redis::{Redis, RedisProbe, RedisRateLimiter, RedisStatsCache, listen_for_invalidations, testing::PrivateRedis},
 };
 use tokio::task::JoinSet;
@@ -27,7 +32,8 @@ use crate::common::{Harness, session_for, t0, user};
 
 /// One instance's adapters: its own connection to Redis and its own first cache level.
 struct Instance {
-    users: CachedUsers,
+    users: Arc<CachedUsers>,
+    projects: CachedProjects,
     uow: InvalidatingUnitOfWork,
     cache: Arc<ReadCache>,
     listener: tokio::task::JoinHandle<()>,
@@ -43,10 +49,11 @@ async fn instance(h: &Harness, url: &str) -> Instance {
     let redis = Redis::new(url, "it").unwrap();
     let cache = redis.read_cache(CacheSettings::default());
     let listener = tokio::spawn(listen_for_invalidations(redis.clone(), cache.clone()));
-    let users = CachedUsers::new(SeaUserRepository::new(&h.database), cache.clone());
+    let users = Arc::new(CachedUsers::new(SeaUserRepository::new(&h.database), cache.clone()));
+    let projects = CachedProjects::new(SeaProjectRepository::new(&h.database), users.clone(), cache.clone());
     let uow = InvalidatingUnitOfWork::new(Arc::new(SeaUnitOfWork::new(&h.database)), cache.clone());
     wait_until(|| cache.stats().local_enabled).await;
-    Instance { users, uow, cache, listener }
+    Instance { users, projects, uow, cache, listener }
 }
 
 /// Waits (at most 5 s) until `condition` holds.
@@ -189,4 +196,52 @@ async fn while_redis_is_down_reads_come_from_the_database_and_the_cache_is_coher
     admin.change_role(Role::Admin, t0() + Duration::minutes(2)).unwrap();
     a.uow.commit(UserChange::Update { user: admin, expected_version: manager.version() }.into()).await.unwrap();
     assert_eq!(b.users.principal(ada.id(), session.id).await.unwrap().unwrap().user.role(), Role::Admin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn projects_and_memberships_changed_through_one_instance_are_read_by_the_other_at_once() {
+    let server = PrivateRedis::start();
+    let h = Harness::new().await;
+    let (a, b) = (instance(&h, &server.url()).await, instance(&h, &server.url()).await);
+    let (ada, bob) = (user("ada@example.com", "ada"), user("bob@example.com", "bob"));
+    let (mut project, owner) =
+        Project::create(ada.id(), NewProject { name: ProjectName::parse("Engine").unwrap(), description: None }, t0());
+    let joined = project.add_member(bob.id(), ProjectRole::Viewer, None, t0()).unwrap();
+    a.uow
+        .commit(
+            Changes::new()
+                .with(UserChange::Insert(ada.clone()))
+                .with(UserChange::Insert(bob.clone()))
+                .with(ProjectChange::Insert(project.clone()))
+                .with(ProjectChange::AddMember(owner))
+                .with(ProjectChange::AddMember(joined.clone())),
+        )
+        .await
+        .unwrap();
+    for instance in [&a, &b] {
+        for _ in 0..2 {
+            assert_eq!(instance.projects.by_id(project.id()).await.unwrap().unwrap().name().as_ref(), "Engine");
+            let member = instance.projects.member(project.id(), bob.id()).await.unwrap().unwrap();
+            assert_eq!((member.membership.role(), member.username.as_ref()), (ProjectRole::Viewer, "bob"));
+        }
+    }
+    assert!(a.cache.stats().local_hits >= 2, "the second reads came from the first level: {:?}", a.cache.stats());
+
+    let before = project.version();
+    project.rename(ProjectName::parse("Difference Engine").unwrap(), t0() + Duration::minutes(1)).unwrap();
+    b.uow.commit(ProjectChange::Update { project: project.clone(), expected_version: before }.into()).await.unwrap();
+    assert_eq!(a.projects.by_id(project.id()).await.unwrap().unwrap().name().as_ref(), "Difference Engine");
+
+    b.uow
+        .commit(
+            ProjectChange::RemoveMember {
+                project_id: project.id(),
+                user_id: bob.id(),
+                expected_version: joined.version(),
+            }
+            .into(),
+        )
+        .await
+        .unwrap();
+    assert!(a.projects.member(project.id(), bob.id()).await.unwrap().is_none(), "removed through B, gone on A");
 }
