@@ -7,7 +7,7 @@
 //!
 //! [cache]
 //! enabled = true          # the read cache of principals and accounts
-//! capacity = 10000        # entries of the first (in-process) level, for accounts and sessions each
+//! capacity = 10000        # entries of the first (in-process) level, of each kind (accounts, sessions, projects, memberships)
 //! ttl_secs = 60           # the longest an entry stays in the first level
 //! shared_ttl_secs = 600   # the longest an entry stays in the second level (Redis)
 //! ```
