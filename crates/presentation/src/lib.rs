@@ -24,6 +24,7 @@ pub mod links;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_exact;
 pub mod pagination;
 pub mod problem;
 pub mod projects;

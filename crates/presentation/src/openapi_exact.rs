@@ -1,0 +1,140 @@
+//! Rules the server enforces everywhere, written into the OpenAPI document after the handlers'
+//! annotations are read, so that generated clients and schema-driven fuzzers expect exactly what
+//! the server does:
+//!
+//! - every JSON request body refuses fields it does not know ([`ValidJson`]), so its schema has
+//!   `additionalProperties: false` (bulk bodies: on the schema of their items);
+//! - `page` is read as an unsigned 32-bit integer, so it is declared as such (`int64` with a
+//!   maximum of 4294967295) rather than as `int32`;
+//! - free-text `search` parameters refuse control characters, so their schema has a pattern
+//!   that excludes them (U+0000 to U+001F and U+007F to U+009F, Rust's `char::is_control`).
+//!
+//! [`ValidJson`]: crate::extract::ValidJson
+
+use utoipa::{
+    Modify,
+    openapi::{
+        self, KnownFormat, Ref, RefOr, SchemaFormat,
+        path::{Operation, ParameterIn},
+        schema::{AdditionalProperties, ArrayItems, Schema},
+    },
+};
+
+/// The pattern of free text that may not hold control characters.
+pub const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// The modifier (see the module notes).
+pub struct ExactContract;
+
+impl Modify for ExactContract {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let mut closed = Vec::new();
+        for item in doc.paths.paths.values_mut() {
+            let operations =
+                [item.get.as_mut(), item.put.as_mut(), item.post.as_mut(), item.delete.as_mut(), item.patch.as_mut()];
+            for operation in operations.into_iter().flatten() {
+                closed.extend(json_body_schemas(operation));
+                exact_parameters(operation);
+            }
+        }
+        let Some(components) = doc.components.as_mut() else { return };
+        for name in closed {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name) {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
+/// The names of the component schemas a JSON body of `operation` is made of.
+fn json_body_schemas(operation: &Operation) -> Vec<String> {
+    let Some(RefOr::T(body)) = operation.request_body.as_ref() else { return Vec::new() };
+    let Some(RefOr::T(content)) = body.content.get("application/json") else { return Vec::new() };
+    let reference: Option<&Ref> = match &content.schema {
+        Some(RefOr::Ref(reference)) => Some(reference),
+        Some(RefOr::T(Schema::Array(array))) => match &array.items {
+            ArrayItems::RefOrSchema(items) => match items.as_ref() {
+                RefOr::Ref(reference) => Some(reference),
+                RefOr::T(_) => None,
+            },
+            ArrayItems::False => None,
+        },
+        _ => None,
+    };
+    reference.and_then(|r| r.ref_location.rsplit('/').next()).map(str::to_owned).into_iter().collect()
+}
+
+fn exact_parameters(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else { continue };
+        if parameter.parameter_in != ParameterIn::Query {
+            continue;
+        }
+        let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { continue };
+        match parameter.name.as_str() {
+            "page" => {
+                schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
+                schema.maximum = Some(utoipa::Number::UInt(u32::MAX as usize));
+            }
+            "limit" => schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64)),
+            "search" => schema.pattern = Some(NO_CONTROL_CHARACTERS.to_owned()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(crate::openapi()).unwrap()
+    }
+
+    fn parameter<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} on {path}"))
+    }
+
+    #[test]
+    fn every_json_body_refuses_unknown_fields_in_the_schema() {
+        let doc = document();
+        let mut checked = 0;
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let Some(schema) = operation.pointer("/requestBody/content/application~1json/schema") else {
+                    continue;
+                };
+                let reference = schema.get("$ref").or_else(|| schema["items"].get("$ref")).unwrap();
+                let name = reference.as_str().unwrap().rsplit('/').next().unwrap();
+                assert_eq!(doc["components"]["schemas"][name]["additionalProperties"], false, "{name}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 19, "{checked}");
+        // A form body is not closed: the token endpoint follows OAuth2, which ignores extra fields.
+        assert_ne!(doc["components"]["schemas"]["TokenForm"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn page_search_and_request_id_are_declared_as_the_server_reads_them() {
+        let doc = document();
+        for path in ["/api/v1/users", "/api/v1/projects", "/api/v1/audit-logs", "/api/v1/api-keys"] {
+            let page = &parameter(&doc, path, "page")["schema"];
+            assert_eq!(page["maximum"], u64::from(u32::MAX), "{path}");
+            assert_eq!(page["format"], "int64", "{path}");
+        }
+        for path in ["/api/v1/users", "/api/v1/projects"] {
+            let search = &parameter(&doc, path, "search")["schema"];
+            assert_eq!(search["maxLength"], 100, "{path}");
+            assert_eq!(search["pattern"], super::NO_CONTROL_CHARACTERS, "{path}");
+        }
+        let request_id = &parameter(&doc, "/api/v1/users", "X-Request-ID")["schema"];
+        assert_eq!(request_id.get("maxLength"), None);
+        assert_eq!(request_id.get("minLength"), None);
+    }
+}
