@@ -7,7 +7,11 @@
 //! - `page` is read as an unsigned 32-bit integer, so it is declared as such (`int64` with a
 //!   maximum of 4294967295) rather than as `int32`;
 //! - free-text `search` parameters refuse control characters, so their schema has a pattern
-//!   that excludes them (U+0000 to U+001F and U+007F to U+009F, Rust's `char::is_control`).
+//!   that excludes them (U+0000 to U+001F and U+007F to U+009F, Rust's `char::is_control`);
+//! - the free text of bodies follows the domain's bounded-text rules: a `name` (of a project or an
+//!   API key) is one line, not blank, of at most 100 characters; a `description` is prose (line
+//!   breaks and tabs allowed) of at most 2000 characters. The server trims before it counts, so
+//!   the schema is stricter only for text padded with spaces past the limit.
 //!
 //! [`ValidJson`]: crate::extract::ValidJson
 
@@ -22,6 +26,16 @@ use utoipa::{
 
 /// The pattern of free text that may not hold control characters.
 pub const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// One line of text, not blank: no control character, and something besides white space.
+pub const NON_BLANK_LINE: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// Prose: no control character but tab, line feed and carriage return.
+pub const PROSE: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// The text fields of request bodies and their rules: (property, pattern, most characters).
+const BODY_TEXT: [(&str, &str, usize); 2] = [("name", NON_BLANK_LINE, 100), ("description", PROSE, 2000)];
 
 /// The modifier (see the module notes).
 pub struct ExactContract;
@@ -41,6 +55,12 @@ impl Modify for ExactContract {
         for name in closed {
             if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name) {
                 object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                for (property, pattern, max_chars) in BODY_TEXT {
+                    if let Some(RefOr::T(Schema::Object(text))) = object.properties.get_mut(property) {
+                        text.pattern = Some(pattern.to_owned());
+                        text.max_length = Some(max_chars);
+                    }
+                }
             }
         }
     }
@@ -121,7 +141,7 @@ mod tests {
     }
 
     #[test]
-    fn page_search_and_request_id_are_declared_as_the_server_reads_them() {
+    fn page_search_text_and_request_id_are_declared_as_the_server_reads_them() {
         let doc = document();
         for path in ["/api/v1/users", "/api/v1/projects", "/api/v1/audit-logs", "/api/v1/api-keys"] {
             let page = &parameter(&doc, path, "page")["schema"];
@@ -132,6 +152,14 @@ mod tests {
             let search = &parameter(&doc, path, "search")["schema"];
             assert_eq!(search["maxLength"], 100, "{path}");
             assert_eq!(search["pattern"], super::NO_CONTROL_CHARACTERS, "{path}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for name in ["CreateProjectRequest", "ReplaceProjectRequest", "UpdateProjectRequest", "CreateApiKeyRequest"] {
+            assert_eq!(schemas[name]["properties"]["name"]["pattern"], super::NON_BLANK_LINE, "{name}");
+            assert_eq!(schemas[name]["properties"]["name"]["maxLength"], 100, "{name}");
+        }
+        for name in ["CreateProjectRequest", "ReplaceProjectRequest", "UpdateProjectRequest"] {
+            assert_eq!(schemas[name]["properties"]["description"]["pattern"], super::PROSE, "{name}");
         }
         let request_id = &parameter(&doc, "/api/v1/users", "X-Request-ID")["schema"];
         assert_eq!(request_id.get("maxLength"), None);
