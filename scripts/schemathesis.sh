@@ -77,7 +77,7 @@ for who in member admin; do
   "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
     --checks all --max-time "$SECONDS_PER_RUN" --seed 14 --workers 2 \
     -H "Authorization: Bearer $TOKEN" "${EXCLUDE[@]}" \
-    --report junit --report-junit-path "$REPORTS/$who.xml" --no-color || status=1
+    --generation-database none --report junit --report-junit-path "$REPORTS/$who.xml" --no-color || status=1
 done
 if [ "$status" != 0 ]; then
   echo "--- server log (last 50 lines)"; tail -n 50 "$DATA/server.log"

@@ -28,6 +28,8 @@ pub mod openapi_exact;
 pub mod pagination;
 pub mod problem;
 pub mod projects;
+#[cfg(test)]
+mod properties;
 mod routing;
 pub mod service;
 pub mod users;
