@@ -11,6 +11,9 @@
               up waiting for a connection (10 s) or with 201 if the database came back first, never
               left hanging past that wait; and writes must succeed again within 5 s of its
               return.
+  slow-db     a table of a private PostgreSQL cluster held locked (LOCK TABLE ... ACCESS
+              EXCLUSIVE) for 8 s under 4 writing clients, with a 3 s request time limit: every
+              write meanwhile answered 504 or 503 within the limit, writes succeed after.
   sqlite-disk-full
               the SQLite database's file system (a tmpfs of its own; needs root to mount it)
               filled up under a write load, then given space again: 503s during the fault,
@@ -22,6 +25,7 @@ Python's standard library. Run from the repository root after `cargo build -p fo
 
   python3 scripts/faults.py sigterm
   python3 scripts/faults.py pg-restart
+  python3 scripts/faults.py slow-db
   python3 scripts/faults.py sqlite-disk-full
 """
 
@@ -441,7 +445,72 @@ def sqlite_disk_full():
     return failures
 
 
+def slow_db():
+    """A table held locked in a private PostgreSQL cluster for 8 s while 4 clients write to it,
+    with a request time limit of 3 s: every write made meanwhile is answered 504 (or 503) within
+    the limit rather than queued without bound, and writes succeed again once the lock goes."""
+    failures = []
+    data_dir = tempfile.mkdtemp(prefix="forge-slow-db-")
+    pg = PrivatePostgres()
+    limit = 3
+    try:
+        server = Server(data_dir, database_url=pg.url(), extra_env={"FORGE_SERVER__REQUEST_TIMEOUT_SECS": str(limit)})
+        token = server.token()
+        outcomes = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def writer(w):
+            n = 0
+            while not stop.is_set():
+                start = time.monotonic()
+                try:
+                    status, _ = request(server.base, "POST", "/api/v1/projects", {"name": f"s{w}-{n}"}, token, timeout=30)
+                except OSError:
+                    status = 0
+                n += 1
+                with lock:
+                    outcomes.append((start, time.monotonic(), status))
+
+        locker = subprocess.Popen(
+            [pg_bin("psql"), "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "postgres",
+             "-c", "BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+        locked_at = time.monotonic()
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        locker.wait(timeout=60)
+        released_at = time.monotonic()
+        time.sleep(2)
+        stop.set()
+        for t in threads:
+            t.join()
+
+        # Requests that ended while the lock was surely held (psql exits just after its COMMIT).
+        during = [(s, e, st) for s, e, st in outcomes if locked_at <= s and e < released_at - 0.5]
+        statuses = sorted({st for _, _, st in during})
+        slowest = max((e - s for s, e, _ in during), default=0)
+        after = [st for s, _, st in outcomes if s >= released_at + 0.5]
+        check(bool(during), "no request finished while the table was locked", failures)
+        check(set(statuses) <= {503, 504}, f"answers while the table was locked: {statuses}", failures)
+        check(slowest <= limit + 1, f"a request took {slowest:.2f} s with a limit of {limit} s", failures)
+        check(after.count(201) > 0, f"no write succeeded after the lock: {sorted(set(after))}", failures)
+        server.stop()
+        print(
+            f"slow-db: {len(during)} writes while the table was locked for 8 s, answered {statuses}, "
+            f"slowest {slowest:.2f} s (limit {limit} s); {after.count(201)} of {len(after)} writes after it got 201"
+        )
+    finally:
+        pg.destroy()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return failures
+
+
 TESTS = {
+    "slow-db": slow_db,
     "sigterm": sigterm,
     "pg-restart": pg_restart,
     "sqlite-disk-full": sqlite_disk_full,
