@@ -422,10 +422,14 @@ def sqlite_disk_full():
         db.close()
         again = Server(mount)
         again_token = again.token()
-        missing = [
-            i for i in acknowledged
-            if request(again.base, "GET", f"/api/v1/projects/{i}", token=again_token)[0] != 200
-        ]
+        answers = {i: request(again.base, "GET", f"/api/v1/projects/{i}", token=again_token) for i in acknowledged}
+        missing = [i for i, (status, _) in answers.items() if status != 200]
+        if os.environ.get("FAULTS_DEBUG"):
+            db = sqlite3.connect(os.path.join(mount, "forge.db"))
+            for i in missing[:3]:
+                rows = db.execute("SELECT count(*) FROM projects WHERE id = ? OR lower(hex(id)) = ?", (i, i.replace("-", ""))).fetchone()
+                print(f"  missing {i}: GET answered {answers[i][0]}, rows in the table: {rows[0]}")
+            db.close()
         again.stop()
         if os.environ.get("FAULTS_DEBUG"):
             lost = set(missing)
