@@ -74,7 +74,7 @@ status=0
 for who in member admin; do
   if [ "$who" = admin ]; then TOKEN=$ADMIN_TOKEN; else TOKEN=$MEMBER_TOKEN; fi
   echo "=== schemathesis as $who (${SECONDS_PER_RUN}s)"
-  "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
+  "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
     --checks all --max-time "$SECONDS_PER_RUN" --seed 14 --workers 2 \
     -H "Authorization: Bearer $TOKEN" "${EXCLUDE[@]}" \
     --generation-database none --report junit --report-junit-path "$REPORTS/$who.xml" --no-color || status=1

@@ -11,10 +11,17 @@
 //! - the free text of bodies follows the domain's bounded-text rules: a `name` (of a project or an
 //!   API key) is one line, not blank, of at most 100 characters; a `description` is prose (line
 //!   breaks and tabs allowed) of at most 2000 characters. The server trims before it counts, so
-//!   the schema is stricter only for text padded with spaces past the limit.
+//!   the schema is stricter only for text padded with spaces past the limit; a `full_name` has
+//!   no control characters and at most 100 characters;
+//! - a new password is never empty (`minLength: 1`; the configured policy decides the rest);
+//! - a bulk body holds 1 to 1000 items; the audit log's `entity_id` filter has no control
+//!   characters and at most 80 characters.
 //!
 //! [`ValidJson`]: crate::extract::ValidJson
 
+use forge_application::users::MAX_BULK_USERS;
+
+use crate::audit::query::MAX_ENTITY_ID_CHARS;
 use utoipa::{
     Modify,
     openapi::{
@@ -35,7 +42,16 @@ pub const NON_BLANK_LINE: &str =
 pub const PROSE: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
 
 /// The text fields of request bodies and their rules: (property, pattern, most characters).
-const BODY_TEXT: [(&str, &str, usize); 2] = [("name", NON_BLANK_LINE, 100), ("description", PROSE, 2000)];
+const BODY_TEXT: [(&str, &str, usize); 3] =
+    [("name", NON_BLANK_LINE, 100), ("description", PROSE, 2000), ("full_name", NO_CONTROL_CHARACTERS, 100)];
+
+/// Properties holding a new password: never empty, whatever the configured policy (its minimum
+/// length is at least 1), so `minLength: 1` and no more.
+const NEW_PASSWORDS: [&str; 2] = ["password", "new_password"];
+
+/// The one body with a `password` that is not a new one: a wrong or empty password at login is
+/// a 401, not a rule of the body.
+const LOGIN_SCHEMA: &str = "LoginRequest";
 
 /// The modifier (see the module notes).
 pub struct ExactContract;
@@ -48,6 +64,7 @@ impl Modify for ExactContract {
                 [item.get.as_mut(), item.put.as_mut(), item.post.as_mut(), item.delete.as_mut(), item.patch.as_mut()];
             for operation in operations.into_iter().flatten() {
                 closed.extend(json_body_schemas(operation));
+                bulk_bounds(operation);
                 exact_parameters(operation);
             }
         }
@@ -59,6 +76,11 @@ impl Modify for ExactContract {
                     if let Some(RefOr::T(Schema::Object(text))) = object.properties.get_mut(property) {
                         text.pattern = Some(pattern.to_owned());
                         text.max_length = Some(max_chars);
+                    }
+                }
+                for property in NEW_PASSWORDS.into_iter().filter(|_| name != LOGIN_SCHEMA) {
+                    if let Some(RefOr::T(Schema::Object(password))) = object.properties.get_mut(property) {
+                        password.min_length = Some(1);
                     }
                 }
             }
@@ -84,6 +106,16 @@ fn json_body_schemas(operation: &Operation) -> Vec<String> {
     reference.and_then(|r| r.ref_location.rsplit('/').next()).map(str::to_owned).into_iter().collect()
 }
 
+/// The bulk body's array: 1 to [`MAX_BULK_USERS`] items.
+fn bulk_bounds(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else { return };
+    let Some(RefOr::T(content)) = body.content.get_mut("application/json") else { return };
+    if let Some(RefOr::T(Schema::Array(array))) = content.schema.as_mut() {
+        array.min_items = Some(1);
+        array.max_items = Some(MAX_BULK_USERS);
+    }
+}
+
 fn exact_parameters(operation: &mut Operation) {
     for parameter in operation.parameters.iter_mut().flatten() {
         let RefOr::T(parameter) = parameter else { continue };
@@ -98,6 +130,10 @@ fn exact_parameters(operation: &mut Operation) {
             }
             "limit" => schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64)),
             "search" => schema.pattern = Some(NO_CONTROL_CHARACTERS.to_owned()),
+            "entity_id" => {
+                schema.pattern = Some(NO_CONTROL_CHARACTERS.to_owned());
+                schema.max_length = Some(MAX_ENTITY_ID_CHARS);
+            }
             _ => {}
         }
     }
@@ -161,6 +197,19 @@ mod tests {
         for name in ["CreateProjectRequest", "ReplaceProjectRequest", "UpdateProjectRequest"] {
             assert_eq!(schemas[name]["properties"]["description"]["pattern"], super::PROSE, "{name}");
         }
+        for name in ["RegisterRequest", "CreateUserRequest"] {
+            assert_eq!(schemas[name]["properties"]["password"]["minLength"], 1, "{name}");
+            assert_eq!(schemas[name]["properties"]["full_name"]["maxLength"], 100, "{name}");
+        }
+        for name in ["ResetPasswordRequest", "ChangePasswordRequest"] {
+            assert_eq!(schemas[name]["properties"]["new_password"]["minLength"], 1, "{name}");
+        }
+        assert_eq!(schemas["LoginRequest"]["properties"]["password"].get("minLength"), None);
+        let bulk =
+            doc.pointer("/paths/~1api~1v1~1users~1bulk/post/requestBody/content/application~1json/schema").unwrap();
+        assert_eq!((bulk["minItems"].as_u64(), bulk["maxItems"].as_u64()), (Some(1), Some(1000)));
+        let entity = &parameter(&doc, "/api/v1/audit-logs", "entity_id")["schema"];
+        assert_eq!(entity["maxLength"], 80);
         let request_id = &parameter(&doc, "/api/v1/users", "X-Request-ID")["schema"];
         assert_eq!(request_id.get("maxLength"), None);
         assert_eq!(request_id.get("minLength"), None);
