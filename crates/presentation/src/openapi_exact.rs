@@ -11,8 +11,8 @@
 //! - the free text of bodies follows the domain's bounded-text rules: a `name` (of a project or an
 //!   API key) is one line, not blank, of at most 100 characters; a `description` is prose (line
 //!   breaks and tabs allowed) of at most 2000 characters. The server trims before it counts, so
-//!   the schema is stricter only for text padded with spaces past the limit; a `full_name` has
-//!   no control characters and at most 100 characters;
+//!   the schema is stricter only for text padded with spaces past the limit; a `full_name`
+//!   follows the rules of a `name` (`null` clears it, a blank string is refused);
 //! - a new password is never empty (`minLength: 1`; the configured policy decides the rest);
 //! - a bulk body holds 1 to 1000 items; the audit log's `entity_id` filter has no control
 //!   characters and at most 80 characters.
@@ -43,7 +43,7 @@ pub const PROSE: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-
 
 /// The text fields of request bodies and their rules: (property, pattern, most characters).
 const BODY_TEXT: [(&str, &str, usize); 3] =
-    [("name", NON_BLANK_LINE, 100), ("description", PROSE, 2000), ("full_name", NO_CONTROL_CHARACTERS, 100)];
+    [("name", NON_BLANK_LINE, 100), ("description", PROSE, 2000), ("full_name", NON_BLANK_LINE, 100)];
 
 /// Properties holding a new password: never empty, whatever the configured policy (its minimum
 /// length is at least 1), so `minLength: 1` and no more.
@@ -200,6 +200,7 @@ mod tests {
         for name in ["RegisterRequest", "CreateUserRequest"] {
             assert_eq!(schemas[name]["properties"]["password"]["minLength"], 1, "{name}");
             assert_eq!(schemas[name]["properties"]["full_name"]["maxLength"], 100, "{name}");
+            assert_eq!(schemas[name]["properties"]["full_name"]["pattern"], super::NON_BLANK_LINE, "{name}");
         }
         for name in ["ResetPasswordRequest", "ChangePasswordRequest"] {
             assert_eq!(schemas[name]["properties"]["new_password"]["minLength"], 1, "{name}");
