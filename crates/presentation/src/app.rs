@@ -233,15 +233,19 @@ pub fn build_app(
         // Innermost first: each `wrap` goes around everything before it. The request limits and
         // the time limit wrap each route instead (see `routing`).
         .wrap(from_fn(mw::token_in_url::token_in_url))
+        .wrap(from_fn(mw::protocol::url_length))
         .wrap(cors)
+        .wrap(from_fn(mw::protocol::cors_credentials))
         .wrap(from_fn(mw::problems::problems))
         .wrap(TracingLogger::<ForgeRootSpan>::new())
         .wrap(from_fn(mw::request_id::request_id))
         .wrap(from_fn(mw::security_headers::security_headers))
         .wrap(Compress::default())
+        .wrap(from_fn(mw::protocol::connect_uncompressed))
 }
 
-/// CORS: only the app's own origin and the configured ones, with credentials; never `*`.
+/// CORS: only the app's own origin and the configured ones, with credentials; never `*`. (The
+/// credentials header goes only with an allowed origin: see [`mw::protocol::cors_credentials`].)
 fn cors(settings: &HttpSettings) -> Cors {
     let allowed: HashSet<String> =
         std::iter::once(&settings.public_url).chain(&settings.cors_origins).filter_map(|url| origin_of(url)).collect();

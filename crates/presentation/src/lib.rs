@@ -24,9 +24,12 @@ pub mod links;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_exact;
 pub mod pagination;
 pub mod problem;
 pub mod projects;
+#[cfg(test)]
+mod properties;
 mod routing;
 pub mod service;
 pub mod users;

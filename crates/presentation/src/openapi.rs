@@ -30,6 +30,7 @@ use utoipa::{
     },
 };
 
+use crate::openapi_exact::ExactContract;
 use crate::{
     account, api_keys, audit, auth, dashboard, limits, metrics, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
@@ -133,7 +134,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::LoginRefused,
         ),
     ),
-    modifiers(&SecuritySchemes, &Conventions, &RateLimits, &ProblemCodes),
+    modifiers(&SecuritySchemes, &Conventions, &RateLimits, &ProblemCodes, &ExactContract),
     tags(
         (name = "service", description = "What the server is, its health, and its documentation"),
         (name = "auth", description = "Registration, login, token refresh, logout, one's own sessions, e-mail verification and password reset"),
@@ -460,8 +461,12 @@ fn add_conventions(operation: &mut Operation) {
             .name(REQUEST_ID_HEADER)
             .parameter_in(ParameterIn::Header)
             .required(openapi::Required::False)
-            .description(Some("Your own request id (1 to 128 visible ASCII characters), echoed back"))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(128)).min_length(Some(1))))
+            // No length in the schema: any value is accepted, and one that is not sane is replaced.
+            .description(Some(
+                "Your own request id, echoed back if it is 1 to 128 visible ASCII characters; any other \
+                 value is replaced by a new UUID v7",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
             .build(),
     ));
 

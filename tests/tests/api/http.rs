@@ -128,3 +128,93 @@ async fn only_configured_origins_are_allowed_by_cors() {
     let response = app.client.get(app.url("/")).header("origin", "https://evil.example.com").send().await.unwrap();
     assert!(response.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn no_credentials_header_without_an_allowed_origin() {
+    let app = spawn_app().await;
+    let plain = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(plain.headers().get("access-control-allow-credentials").is_none());
+    let refused = app.client.get(app.url("/")).header("origin", "https://evil.example.com").send().await.unwrap();
+    assert!(refused.headers().get("access-control-allow-credentials").is_none());
+    let allowed = app.client.get(app.url("/")).header("origin", "http://localhost:3000").send().await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+}
+
+#[tokio::test]
+async fn an_over_long_url_is_a_414_problem() {
+    let app = spawn_app().await;
+    let response = app.get(&format!("/api/v1/users?search={}", "a".repeat(20_000)), None).await;
+    assert_problem(response, StatusCode::URI_TOO_LONG, "URI_TOO_LONG").await;
+}
+
+#[tokio::test]
+async fn json_declared_in_another_charset_is_a_415_and_a_repeated_key_a_400() {
+    let app = spawn_app().await;
+    let user = crate::harness::TestUser::generate();
+    let body = user.body().to_string();
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("content-type", "application/json; charset=utf-16")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE").await;
+
+    let twice = format!(
+        r#"{{"email": "{}", "username": "{}", "password": "{}", "username": "admin"}}"#,
+        user.email, user.username, user.password
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body(twice)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, StatusCode::BAD_REQUEST, "MALFORMED_REQUEST").await;
+    assert!(problem["detail"].as_str().unwrap().contains("same key twice"), "{problem}");
+}
+
+/// Reads an HTTP/1.1 answer to its end (the server closes the connection after it) and returns
+/// its head (lower-cased) and body.
+async fn raw_exchange(address: &str, request: &str) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    // A guard against a hang, not a timing assertion: the connection must end.
+    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection after answering CONNECT")
+        .unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    (head, answer[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn the_405_to_connect_is_framed_by_its_length_and_not_compressed() {
+    let app = spawn_app().await;
+    let (head, body) = raw_exchange(
+        &app.address,
+        "CONNECT /api/v1/users HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 405"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .expect("a content-length")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), length);
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "METHOD_NOT_ALLOWED");
+}

@@ -7,10 +7,16 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr, SqlxError};
 
 /// Database error codes that mean "try again later" rather than "this is a bug": SQLite's busy
 /// and locked codes (primary and extended), PostgreSQL's serialization failure, deadlock,
-/// statement timeout, shutdown and connection-limit codes.
+/// statement timeout, shutdown and connection-limit codes; and storage the database cannot write
+/// to: SQLite's full disk, read-only file and I/O error codes (primary and the extended codes of
+/// writing), PostgreSQL's disk full, out of memory and read-only transaction (a standby).
 const TRANSIENT_CODES: &[&str] = &[
     "5", "261", "517", "773", "6", "262", "518", // SQLITE_BUSY*, SQLITE_LOCKED*
-    "40001", "40P01", "57014", "57P01", "57P02", "57P03", "53300",
+    "13",  // SQLITE_FULL
+    "8", "264", "520", "776", "1032", "1288", "1544", // SQLITE_READONLY*
+    "10", "266", "522", "778", "1034", "1290", "1546", "3338", "3594", "4618", "4874", // SQLITE_IOERR*
+    "40001", "40P01", "57014", "57P01", "57P02", "57P03", "53300", //
+    "53100", "53200", "25006", // disk_full, out_of_memory, read_only_sql_transaction
 ];
 
 /// A storage failure no caller can act on: "unavailable" when the database could not be

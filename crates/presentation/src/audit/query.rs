@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The longest `entity_id` stored (and so worth looking for).
-const MAX_ENTITY_ID_CHARS: usize = 80;
+pub(crate) const MAX_ENTITY_ID_CHARS: usize = 80;
 
 impl FromQuery for AuditLogQuery {
     fn from_query(params: &mut QueryParams) -> Self {

@@ -2,7 +2,10 @@
 //! at once:
 //!
 //! 1. the body is read as a `serde_json::Value` (not JSON, wrong media type or too large: 400,
-//!    415, 413), and must be an object (400);
+//!    415, 413), and must be an object (400). The media type must be `application/json` (or a
+//!    `+json` type) with no charset or `charset=utf-8`, since JSON is UTF-8 and reading UTF-16 as
+//!    UTF-8 would be a silent misreading (415); and no object may repeat a key (400, see
+//!    [`UniqueKeys`](super::unique_keys::UniqueKeys));
 //! 2. its keys are checked against the request type: each missing required field is `REQUIRED`,
 //!    each unknown one `UNKNOWN_FIELD`, and each field a client may not set on this endpoint
 //!    (`role` on registration, `id`, `created_at`, ...) `NOT_ALLOWED`: all of them in one 422;
@@ -24,7 +27,7 @@ use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use super::json_problem;
+use super::{json_problem, unique_keys::UniqueKeys, utf8_json_only};
 use crate::{middleware::settings_of_request, problem::Problem};
 
 /// Fields the server manages; no request body may set them.
@@ -80,10 +83,14 @@ impl<T: JsonRequest + 'static> FromRequest for ValidJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         // Reading goes through actix-web's `Json` so the registered `JsonConfig` (size limit,
         // media type check, problem documents for its errors) applies.
-        let body = web::Json::<Value>::from_request(req, payload);
+        let charset = utf8_json_only(req);
+        let body = web::Json::<UniqueKeys>::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let web::Json(value) = body.await?;
+            if let Err(problem) = charset {
+                return Err(problem.at(&req).into());
+            }
+            let web::Json(UniqueKeys(value)) = body.await?;
             parse_body::<T>(value).map(ValidJson).map_err(|problem| problem.at(&req).into())
         })
     }
@@ -143,10 +150,12 @@ impl<T: JsonRequest + 'static, const MAX: usize> FromRequest for ValidJsonList<T
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = settings_of_request(req).bulk_body_limit;
-        let body = web::JsonBody::<Value>::new(req, payload, None, true).limit(limit);
+        let charset = utf8_json_only(req);
+        let body = web::JsonBody::<UniqueKeys>::new(req, payload, None, true).limit(limit);
         let req = req.clone();
         Box::pin(async move {
-            let value = body.await.map_err(|e| json_problem(&e, limit).at(&req))?;
+            charset.map_err(|problem| problem.at(&req))?;
+            let UniqueKeys(value) = body.await.map_err(|e| json_problem(&e, limit).at(&req))?;
             parse_list::<T, MAX>(value).map(ValidJsonList).map_err(|problem| problem.at(&req).into())
         })
     }

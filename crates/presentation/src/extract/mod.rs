@@ -7,13 +7,14 @@ pub mod actor;
 pub mod client;
 pub mod json;
 pub mod query;
+pub mod unique_keys;
 
 pub use actor::{AllowUnverified, Authenticated};
 pub use json::{JsonRequest, ValidJson, ValidJsonList};
 pub use query::{FromQuery, ListQuery, QueryParams};
 
 use actix_web::{
-    HttpRequest,
+    HttpMessage, HttpRequest,
     error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError},
     web,
 };
@@ -46,6 +47,24 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
+/// Refuses a JSON body declared in a charset other than UTF-8 (`application/json;
+/// charset=utf-16`), which actix-web would otherwise read as UTF-8. No charset, or `utf-8` in any
+/// case, passes; so does a request with no or another media type, which the JSON reader itself
+/// refuses.
+///
+/// # Errors
+/// 415 naming the charset rule.
+pub(crate) fn utf8_json_only(req: &HttpRequest) -> Result<(), Problem> {
+    let Ok(Some(mime)) = req.mime_type() else { return Ok(()) };
+    match mime.get_param(actix_web::mime::CHARSET) {
+        Some(charset) if !charset.as_str().eq_ignore_ascii_case("utf-8") => Err(Problem::new(
+            ProblemCode::UnsupportedMediaType,
+            "JSON bodies must be UTF-8: send no charset or `charset=utf-8`",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn too_large(limit: usize) -> Problem {
     Problem::new(ProblemCode::PayloadTooLarge, format!("the body is larger than the limit of {limit} bytes"))
 }
@@ -57,6 +76,8 @@ pub(crate) fn json_problem(err: &JsonPayloadError, limit: usize) -> Problem {
             ProblemCode::UnsupportedMediaType,
             "the body must be JSON, sent with `Content-Type: application/json`",
         ),
+        // A data error while reading a `UniqueKeys` is its only refusal: a repeated key.
+        JsonPayloadError::Deserialize(e) if e.is_data() => Problem::malformed(format!("the body is refused: {e}")),
         // serde_json's syntax messages give a position, never the input or anything of ours.
         JsonPayloadError::Deserialize(e) => Problem::malformed(format!("the body is not valid JSON: {e}")),
         JsonPayloadError::Payload(e) => payload_problem(e, limit),

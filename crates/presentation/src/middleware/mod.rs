@@ -1,5 +1,6 @@
 //! The middleware every request goes through, outermost first:
 //!
+//! 0. [`protocol::connect_uncompressed`]: the answer to `CONNECT` is never compressed;
 //! 1. compression (actix-web's `Compress`);
 //! 2. [`security_headers`]: `nosniff`, `no-store`, CSP, referrer policy, HSTS over HTTPS;
 //! 3. [`request_id`]: accepts or makes the request id and puts it on every response;
@@ -7,8 +8,10 @@
 //!    every log line of the request carries it;
 //! 5. [`problems`]: turns any error response not already a problem document (actix-cors, actix-web
 //!    internals, Swagger UI) into one;
-//! 6. CORS (actix-cors);
-//! 7. [`token_in_url`]: refuses tokens in the query string before any handler sees them;
+//! 6. [`protocol::cors_credentials`]: no `Access-Control-Allow-Credentials` without an allowed
+//!    origin; then CORS itself (actix-cors);
+//! 7. [`protocol::url_length`]: a 414 for an over-long URL; then [`token_in_url`]: refuses
+//!    tokens in the query string before any handler sees them;
 //! 8. [`rate_limit`], around the `POST` of each endpoint declared limited: counts its requests
 //!    per client address, refuses those over the limit with 429, and puts the `RateLimit-*`
 //!    headers on the others;
@@ -21,6 +24,7 @@
 
 pub mod idempotency;
 pub mod problems;
+pub mod protocol;
 pub mod rate_limit;
 pub mod request_id;
 pub mod root_span;

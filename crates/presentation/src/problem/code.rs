@@ -107,6 +107,8 @@ problem_codes! {
          race); nothing changed.";
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE, "Payload too large",
         "413: the body is over the configured limit.";
+    UriTooLong = "URI_TOO_LONG", URI_TOO_LONG, "URI too long",
+        "414: the path and query string are over 8 KiB.";
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
         "415: the body is not of a media type the endpoint accepts.";
     ValidationFailed = "VALIDATION_FAILED", UNPROCESSABLE_ENTITY, "Validation failed",

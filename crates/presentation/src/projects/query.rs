@@ -154,6 +154,7 @@ pub struct ProjectListParams {
     #[param(inline)]
     order: Option<SortDirection>,
     /// Case-insensitive text to find in the name (at most 100 characters, matched literally).
+    #[param(max_length = 100)]
     search: Option<String>,
     /// Only projects in this status.
     #[param(inline)]
@@ -184,6 +185,7 @@ pub struct UserProjectListParams {
     #[param(inline)]
     order: Option<SortDirection>,
     /// Case-insensitive text to find in the name (at most 100 characters, matched literally).
+    #[param(max_length = 100)]
     search: Option<String>,
     /// Only projects in this status.
     #[param(inline)]

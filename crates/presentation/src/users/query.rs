@@ -81,6 +81,7 @@ pub struct UserListParams {
     order: Option<SortDirection>,
     /// Case-insensitive text to find in e-mail address, username or full name (at most 100
     /// characters, matched literally).
+    #[param(max_length = 100)]
     search: Option<String>,
     /// Only users with this role.
     #[param(inline)]

@@ -344,3 +344,108 @@ async fn unknown_and_protected_fields_are_refused_before_the_use_case_runs() {
     assert_eq!(problem.detail, "2 fields are invalid");
     assert_eq!(error_codes(&problem), ["color:UNKNOWN_FIELD", "role:NOT_ALLOWED"]);
 }
+
+#[actix_web::test]
+async fn credentials_are_allowed_only_beside_an_allowed_origin() {
+    let app = test::init_service(build_app(Mocks { http: cors_settings(), ..Mocks::default() }.state())).await;
+    for origin in [None, Some("https://evil.example"), Some("null")] {
+        for uri in ["/health/live", "/nowhere"] {
+            let mut req = TestRequest::get().uri(uri);
+            if let Some(origin) = origin {
+                req = req.insert_header((header::ORIGIN, origin));
+            }
+            let res = test::call_service(&app, req.to_request()).await;
+            assert_eq!(header_of(&res, "access-control-allow-origin"), None, "{origin:?} {uri}");
+            assert_eq!(header_of(&res, "access-control-allow-credentials"), None, "{origin:?} {uri}");
+            assert_eq!(header_of(&res, "access-control-expose-headers"), None, "{origin:?} {uri}");
+        }
+    }
+    let allowed =
+        TestRequest::get().uri("/nowhere").insert_header((header::ORIGIN, "https://app.example.com")).to_request();
+    let res = test::call_service(&app, allowed).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header_of(&res, "access-control-allow-credentials").as_deref(), Some("true"));
+}
+
+#[actix_web::test]
+async fn an_over_long_url_is_a_414_problem_document() {
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    let limit = forge_presentation::middleware::protocol::MAX_URL_LENGTH;
+    let long_query = format!("/api/v1/users?search={}", "a".repeat(limit));
+    let long_path = format!("/{}", "p".repeat(limit));
+    for uri in [long_query, long_path] {
+        let res = test::call_service(&app, TestRequest::get().uri(&uri).to_request()).await;
+        assert_eq!(res.status(), StatusCode::URI_TOO_LONG);
+        assert!(x_request_id(&res).is_some());
+        let problem = problem_of(res).await;
+        assert_eq!(problem.code, "URI_TOO_LONG");
+        assert!(problem.detail.contains(&format!("the limit is {limit}")), "{}", problem.detail);
+    }
+    // At the limit, the request is routed as usual (here: no credentials).
+    let at_limit = format!("/api/v1/users/me?{}", "a".repeat(limit - "/api/v1/users/me?".len()));
+    assert_eq!(at_limit.len(), limit);
+    let res = test::call_service(&app, TestRequest::get().uri(&at_limit).to_request()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn json_in_a_charset_other_than_utf8_is_a_415() {
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    for content_type in [
+        "application/json; charset=utf-16",
+        "application/json;charset=ISO-8859-1",
+        "application/json; charset=\"utf-32\"",
+    ] {
+        let req = register(r#"{"colour": "red"}"#).insert_header((header::CONTENT_TYPE, content_type)).to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+        let problem = problem_of(res).await;
+        assert_eq!(problem.code, "UNSUPPORTED_MEDIA_TYPE");
+        assert!(problem.detail.contains("UTF-8"), "{}", problem.detail);
+    }
+    // UTF-8, said or not, is read: the unknown field shows the body got to the field checks.
+    for content_type in ["application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8"] {
+        let req = register(r#"{"colour": "red"}"#).insert_header((header::CONTENT_TYPE, content_type)).to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{content_type}");
+        assert!(error_codes(&problem_of(res).await).contains(&"colour:UNKNOWN_FIELD".to_owned()));
+    }
+}
+
+#[actix_web::test]
+async fn a_json_object_that_repeats_a_key_is_a_400() {
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    for body in [
+        r#"{"email": "a@example.com", "email": "b@example.com", "username": "ada", "password": "x"}"#,
+        r#"{"email": "a@example.com", "username": "ada", "password": "x", "extra": {"k": 1, "k": 2}}"#,
+    ] {
+        let res = test::call_service(&app, register(body).to_request()).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let problem = problem_of(res).await;
+        assert_eq!(problem.code, "MALFORMED_REQUEST");
+        assert!(
+            problem.detail.starts_with("the body is refused: an object has the same key twice at line 1"),
+            "{}",
+            problem.detail
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_answer_to_connect_is_not_compressed_and_closes_the_connection() {
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    let req = TestRequest::default()
+        .method(actix_web::http::Method::CONNECT)
+        .uri("/api/v1/users")
+        .insert_header((header::ACCEPT_ENCODING, "gzip"))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header_of(&res, "content-encoding"), None);
+    assert_eq!(res.response().head().connection_type(), actix_web::http::ConnectionType::Close);
+    assert_eq!(problem_of(res).await.code, "METHOD_NOT_ALLOWED");
+    // Other methods are still compressed.
+    let req = TestRequest::get().uri("/openapi.json").insert_header((header::ACCEPT_ENCODING, "gzip")).to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(header_of(&res, "content-encoding").as_deref(), Some("gzip"));
+}
