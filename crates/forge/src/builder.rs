@@ -388,6 +388,7 @@ impl ForgeBuilder {
             projects = Arc::new(sea_projects);
             unit_of_work = sea_unit_of_work;
         }
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut probes: Vec<(&'static str, Arc<dyn Probe>)> =
             vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))];
         let (limiter, stats_cache): (Arc<dyn RateLimiter>, Arc<dyn StatsCache>) = match &shared {
@@ -463,6 +464,7 @@ impl ForgeBuilder {
     /// The read cache, with Redis only: without it nothing would tell this process of a write
     /// made by another one (another instance, or a `forge` command on the same database).
     fn read_cache(&self, shared: Option<&SharedState>) -> Option<Arc<ReadCache>> {
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
         let settings = self.cache?;
         match shared {
             #[cfg(feature = "redis")]

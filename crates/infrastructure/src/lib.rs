@@ -15,6 +15,8 @@
 //! may be read, token rotation policy), or let a SeaORM model, a `DbErr` or a `sqlx` type escape
 //! through its public API. Only `forge-server` names these types; everything else sees the ports.
 
+// Without Redis nothing fills the cache's shared level or tells it of writes: it is built but unused.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub mod cache;
 pub mod clock;
 pub mod mail;
