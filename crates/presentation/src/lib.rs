@@ -29,6 +29,7 @@ pub mod problem;
 pub mod projects;
 mod routing;
 pub mod service;
+pub mod telemetry;
 pub mod users;
 
 #[cfg(test)]

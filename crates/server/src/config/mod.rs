@@ -32,6 +32,7 @@ mod hashing;
 mod idempotency;
 mod log;
 mod mail;
+mod metrics;
 mod password;
 mod rate_limit;
 mod redis;
@@ -45,6 +46,7 @@ pub use hashing::HashingConfig;
 pub use idempotency::IdempotencyConfig;
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
+pub use metrics::{MetricsExposure, MetricsSettings};
 pub use rate_limit::RateLimitConfig;
 pub use redis::RedisSettings;
 pub use server::ServerSettings;
@@ -87,6 +89,8 @@ pub struct Settings {
     pub idempotency: IdempotencyConfig,
     /// The password-hashing threads and their queue.
     pub hashing: HashingConfig,
+    /// Where `GET /metrics` is served, and to whom.
+    pub metrics: MetricsSettings,
 }
 
 /// Development or production.
@@ -119,6 +123,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             idempotency: IdempotencyConfig::default(),
             hashing: HashingConfig::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -209,6 +214,7 @@ impl Settings {
         self.auth.validate(self.env)?;
         self.idempotency.validate()?;
         self.hashing.validate()?;
+        self.metrics.validate()?;
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
