@@ -221,7 +221,19 @@ fn forge_names(path: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn deploy_names_only_exported_metrics() {
-    let app = with_token().await;
+    let app = spawn_app_with(|s| {
+        s.metrics.token = Some(SecretString::from(TOKEN));
+        s.rate_limit.enabled = true;
+        s.rate_limit.login_per_ip = "2/60s".into();
+    })
+    .await;
+    // Traffic of every kind a labelled family counts, so that each family has a series.
+    app.get("/health/live", None).await;
+    let wrong = json!({"email": "nobody@example.com", "password": "not-the-password-1"});
+    for expected in [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS] {
+        assert_eq!(app.post("/api/v1/auth/login", None, &wrong).await.status(), expected);
+    }
+    scrape(&app).await;
     let exported = scrape(&app).await.exported_names();
     for file in ["deploy/prometheus/alerts.yml", "deploy/grafana/dashboards/forge.json"] {
         let named = forge_names(file);
