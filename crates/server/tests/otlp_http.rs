@@ -23,7 +23,21 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
     let user = format!("{address}/api/v1/users/{}", uuid_like());
     let response = client.get(&user).header("traceparent", &traceparent).send().await.unwrap();
     assert_eq!(response.status(), 401, "the request itself is answered");
+    let registration = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .header("traceparent", &traceparent)
+        .json(&serde_json::json!({"email": "ada@example.com", "username": "ada", "password": "Vq7#mLp2!xZr-Tide"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registration.status(), 201);
     tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
+
+    let register = received.span_named("POST /api/v1/auth/register").await;
+    assert_eq!(register.trace_id, trace_id);
+    let children: Vec<_> =
+        received.spans().into_iter().filter(|s| s.parent_span_id == register.span_id).map(|s| s.name).collect();
+    assert!(!children.is_empty(), "the repository calls are children of the request's span");
 
     let span = received.span_named("GET /api/v1/users/{id}").await;
     assert_eq!(span.trace_id, trace_id, "the caller's trace continues");

@@ -2,7 +2,13 @@
 //! server to send requests to. Each test binary installs the global subscriber once, so each
 //! export protocol has a binary of its own.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, dead_code, reason = "test support: a failure is a failed test")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::field_reassign_with_default,
+    dead_code,
+    reason = "test support: a failure is a failed test; settings are adjusted field by field"
+)]
 
 use std::{
     net::SocketAddr,
