@@ -15,7 +15,8 @@
 //! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the resource (service name default: `forge`) |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | the sampler, e.g. `parentbased_traceidratio` and `0.1` |
 //!
-//! Spans are exported in batches from a thread of their own: a slow or unreachable collector
+//! Spans of Forge's own crates at `INFO` and above are exported whatever the log level, which
+//! filters log lines only. Spans are exported in batches from a thread of their own: a slow or unreachable collector
 //! costs dropped spans, never a slower or failed request. In production without a collector,
 //! trace and span ids are still made (and logged) so that log lines of one request can be told
 //! apart from the caller's `traceparent` onward; nothing is exported.
@@ -25,7 +26,8 @@ use std::io::IsTerminal as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, Layer as _, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing::Level;
+use tracing_subscriber::{EnvFilter, Layer as _, filter::Targets, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::{Environment, LogFormat, Settings};
 
@@ -162,12 +164,16 @@ pub fn init_with(settings: &Settings, export: Export, endpoint: Option<String>) 
         None
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("forge")));
+    // Spans of Forge's own crates at INFO and above, whatever the log level (which filters the
+    // log lines only), and never the exporter's own HTTP or gRPC calls.
+    let spans = Targets::new().with_target("forge", Level::INFO);
+    let otel =
+        provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("forge")).with_filter(spans));
     let output = match format {
         LogFormat::Json => fmt::layer().json().event_format(crate::log_format::JsonLines).boxed(),
         LogFormat::Pretty => fmt::layer().compact().with_ansi(std::io::stdout().is_terminal()).boxed(),
     };
-    let installed = tracing_subscriber::registry().with(filter).with(otel).with(output).try_init().is_ok();
+    let installed = tracing_subscriber::registry().with(otel).with(output.with_filter(filter)).try_init().is_ok();
     let exported = export != Export::None && installed;
     if exported {
         tracing::info!(?export, "exporting traces over OTLP");
