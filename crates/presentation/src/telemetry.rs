@@ -260,9 +260,9 @@ pub async fn record(
     let started = Instant::now();
     let route = req.match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let method = req.method().clone();
-    metrics.inner.in_flight.inc();
+    let in_flight = InFlight::enter(&metrics);
     let outcome = next.call(req).await;
-    metrics.inner.in_flight.dec();
+    drop(in_flight);
     let (status, code) = match &outcome {
         Ok(res) => (res.status(), res.response().extensions().get::<ProblemCode>().copied()),
         Err(e) => (e.as_response_error().status_code(), e.as_error::<Problem>().map(Problem::code)),
@@ -275,6 +275,23 @@ pub async fn record(
     }
     metrics.observe(route, &method, status, started.elapsed().as_secs_f64());
     outcome
+}
+
+/// One request in `forge_http_requests_in_flight`, until dropped (also when the client goes
+/// away and the request's future is dropped unfinished).
+struct InFlight(Gauge<i64, AtomicI64>);
+
+impl InFlight {
+    fn enter(metrics: &Metrics) -> Self {
+        metrics.inner.in_flight.inc();
+        Self(metrics.inner.in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Who may read `/metrics` on a listener.
@@ -292,7 +309,9 @@ impl MetricsAccess {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .unwrap_or_default();
         // Comparing digests takes the same time wherever the strings differ.
         Sha256::digest(presented.trim().as_bytes()) == Sha256::digest(token.expose_secret().as_bytes())

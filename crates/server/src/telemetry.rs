@@ -4,7 +4,9 @@
 //! line logged while serving a request carries that request's id (through its span), and, when
 //! traces are on, its `trace_id` and `span_id`.
 //!
-//! Traces: OpenTelemetry spans exported over OTLP, configured by the standard variables only:
+//! Traces: OpenTelemetry spans exported over OTLP, configured by the standard variables, or
+//! where one is not set by its stand-in in the `[tracing]` section
+//! ([`TracingSettings`](crate::config::TracingSettings)):
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -25,11 +27,15 @@ use std::io::IsTerminal as _;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry_sdk::{
+    Resource,
+    propagation::TraceContextPropagator,
+    trace::{Sampler, SdkTracerProvider},
+};
 use tracing::Level;
 use tracing_subscriber::{EnvFilter, Layer as _, filter::Targets, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::config::{Environment, LogFormat, Settings};
+use crate::config::{Environment, LogFormat, Settings, TracingSettings};
 
 /// The service name when `OTEL_SERVICE_NAME` does not give one.
 const DEFAULT_SERVICE_NAME: &str = "forge";
@@ -105,12 +111,18 @@ impl Telemetry {
 ///
 /// # Errors
 /// When the exporter cannot be built (a malformed endpoint).
-fn provider(export: Export, endpoint: Option<String>) -> anyhow::Result<SdkTracerProvider> {
+fn provider(export: Export, endpoint: Option<String>, tracing: &TracingSettings) -> anyhow::Result<SdkTracerProvider> {
     let mut resource = Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-        resource = resource.with_service_name(DEFAULT_SERVICE_NAME);
+        resource =
+            resource.with_service_name(tracing.service_name.clone().unwrap_or_else(|| DEFAULT_SERVICE_NAME.into()));
     }
-    let builder = SdkTracerProvider::builder().with_resource(resource.build());
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
+    if std::env::var_os("OTEL_TRACES_SAMPLER").is_none()
+        && let Some(ratio) = tracing.sample_ratio
+    {
+        builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))));
+    }
     let builder = match export {
         Export::None => builder,
         Export::Grpc => {
@@ -138,7 +150,25 @@ fn provider(export: Export, endpoint: Option<String>) -> anyhow::Result<SdkTrace
 /// (the second subscriber is not installed), which keeps tests that build several servers
 /// simple.
 pub fn init(settings: &Settings) -> Telemetry {
-    init_with(settings, export_from(|name| std::env::var(name).ok()), None)
+    let (export, endpoint) = choose(&settings.tracing, |name| std::env::var(name).ok());
+    init_with(settings, export, endpoint)
+}
+
+/// The export the variables (read through `var`) and `[tracing]` ask for, and the endpoint to
+/// pass to the exporter: `[tracing]`'s when no endpoint variable is set (the exporter reads those
+/// itself), for HTTP with the signal's path as the variable would get it.
+pub fn choose(tracing: &TracingSettings, var: impl Fn(&str) -> Option<String>) -> (Export, Option<String>) {
+    let env = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let export = export_from(|name| env(name).or_else(|| tracing.stand_in(name)));
+    let endpoint_variable =
+        env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+    let endpoint = match (&tracing.otlp_endpoint, export) {
+        _ if endpoint_variable => None,
+        (Some(endpoint), Export::HttpProtobuf) => Some(format!("{}/v1/traces", endpoint.trim_end_matches('/'))),
+        (Some(endpoint), Export::Grpc) => Some(endpoint.clone()),
+        _ => None,
+    };
+    (export, endpoint)
 }
 
 /// As [`init`], with the export chosen by the caller, and the collector's address when given
@@ -153,7 +183,7 @@ pub fn init_with(settings: &Settings, export: Export, endpoint: Option<String>) 
     });
     // Ids for the logs in JSON, spans for the collector when one is configured.
     let provider = if export != Export::None || format == LogFormat::Json {
-        match provider(export, endpoint) {
+        match provider(export, endpoint, &settings.tracing) {
             Ok(provider) => Some(provider),
             Err(e) => {
                 eprintln!("traces are off: cannot build the OTLP exporter: {e}");
@@ -204,6 +234,27 @@ mod tests {
         assert_eq!(export(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]), Export::Grpc);
         assert_eq!(export(&[endpoint, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]), Export::Grpc);
         assert_eq!(export(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]), Export::HttpProtobuf);
+    }
+
+    #[test]
+    fn the_tracing_section_stands_in_for_unset_variables() {
+        let section = TracingSettings {
+            otlp_endpoint: Some("http://collector:4318/".into()),
+            sample_ratio: Some(0.1),
+            ..TracingSettings::default()
+        };
+        let none = |_: &str| None;
+        assert_eq!(choose(&section, none), (Export::HttpProtobuf, Some("http://collector:4318/v1/traces".into())));
+        let grpc = TracingSettings { otlp_protocol: Some("grpc".into()), ..section.clone() };
+        assert_eq!(choose(&grpc, none), (Export::Grpc, Some("http://collector:4318/".into())));
+        // The standard variables win: their endpoint is left to the exporter, their protocol used.
+        let vars = |name: &str| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://other:4317".to_owned()),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".to_owned()),
+            _ => None,
+        };
+        assert_eq!(choose(&section, vars), (Export::Grpc, None));
+        assert_eq!(choose(&TracingSettings::default(), none), (Export::None, None));
     }
 
     #[test]

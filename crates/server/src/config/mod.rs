@@ -37,6 +37,7 @@ mod password;
 mod rate_limit;
 mod redis;
 mod server;
+mod traces;
 
 pub use admin::AdminBootstrap;
 pub use auth::AuthConfig;
@@ -50,6 +51,7 @@ pub use metrics::{MetricsExposure, MetricsSettings};
 pub use rate_limit::RateLimitConfig;
 pub use redis::RedisSettings;
 pub use server::ServerSettings;
+pub use traces::TracingSettings;
 
 /// The settings of one `forge` process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +93,8 @@ pub struct Settings {
     pub hashing: HashingConfig,
     /// Where `GET /metrics` is served, and to whom.
     pub metrics: MetricsSettings,
+    /// OpenTelemetry traces, where the `OTEL_*` variables do not say.
+    pub tracing: TracingSettings,
 }
 
 /// Development or production.
@@ -124,6 +128,7 @@ impl Default for Settings {
             idempotency: IdempotencyConfig::default(),
             hashing: HashingConfig::default(),
             metrics: MetricsSettings::default(),
+            tracing: TracingSettings::default(),
         }
     }
 }
@@ -215,6 +220,7 @@ impl Settings {
         self.idempotency.validate()?;
         self.hashing.validate()?;
         self.metrics.validate()?;
+        self.tracing.validate()?;
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
