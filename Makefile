@@ -4,7 +4,7 @@
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-postgres lint fmt migrate openapi bench check-layers ci
+.PHONY: run test test-postgres lint fmt migrate openapi bench bench-telemetry check-layers ci
 
 run:
 	cargo run --release
@@ -32,6 +32,10 @@ openapi:
 # Load runs on SQLite and PostgreSQL beside the reference servers; writes docs/performance.md.
 bench:
 	bash scripts/bench.sh
+
+# What /metrics and OTLP traces cost in throughput; writes docs/performance.md's telemetry section.
+bench-telemetry:
+	bash scripts/bench-telemetry.sh
 
 ci:
 	bash .ci/run

@@ -81,6 +81,14 @@ impl Forge {
         self.query_stats.clone()
     }
 
+    /// The database's pool and statement figures, as `GET /api/v1/metrics/database` shows them
+    /// to admins (for an exporter that has its own access control).
+    #[must_use]
+    pub fn database_figures(&self) -> forge_application::metrics::DatabaseFigures {
+        use forge_application::metrics::DatabaseMetrics as _;
+        SeaDatabaseMetrics::new(&self.database, self.query_stats.clone()).figures()
+    }
+
     /// The figures of the password-hashing pool (hashes running, waiting, done, refused).
     #[must_use]
     pub fn hashing_stats(&self) -> HashingPoolStats {

@@ -30,8 +30,8 @@ pub use cache::{CacheSettings, CacheStats, CachedProjects, CachedUsers, Invalida
 pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{
-    Backend, Database, DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository,
-    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
+    Backend, Database, DatabaseProbe, LATENCY_BOUNDS_MICROS, QueryStats, SeaAccountTokenRepository,
+    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
+    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, StatementLatency,
 };
 pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

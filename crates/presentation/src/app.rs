@@ -31,6 +31,7 @@
 //! | `/api/v1/audit-logs` | GET |
 //! | `/api/v1/dashboard/stats` | GET |
 //! | `/api/v1/metrics/database` | GET |
+//! | `/metrics` | GET (only when the server serves it on this listener; see [`telemetry`]) |
 //!
 //! A new capability adds a module with a `routes` function and one `.configure(...)` line in
 //! [`build_app`], its service to [`AppState`], and its handlers to the OpenAPI document.
@@ -65,7 +66,7 @@ use tracing_actix_web::TracingLogger;
 use crate::{
     account, api_keys, audit, auth, dashboard, extract, limits, metrics,
     middleware::{self as mw, ForgeRootSpan},
-    projects, routing, service, users,
+    projects, routing, service, telemetry, users,
 };
 
 /// The largest request body accepted by default: 1 MiB.
@@ -181,6 +182,10 @@ pub struct AppState {
     pub dashboard: DashboardService,
     /// Operational figures.
     pub metrics: MetricsService,
+    /// Prometheus metrics, counted for every request when set (see [`telemetry`]).
+    pub prometheus: Option<telemetry::Metrics>,
+    /// Serve `GET /metrics` on this listener to callers this rule allows; `None`: not here.
+    pub metrics_endpoint: Option<telemetry::MetricsAccess>,
 }
 
 /// The whole application: routes, extractor configuration and middleware. Called once per
@@ -212,6 +217,15 @@ pub fn build_app(
         .app_data(web::Data::new(state.idempotency))
         .app_data(web::Data::new(state.dashboard))
         .app_data(web::Data::new(state.metrics))
+        .configure(|cfg| {
+            if let Some(prometheus) = state.prometheus {
+                cfg.app_data(web::Data::new(prometheus));
+            }
+            if let Some(access) = state.metrics_endpoint {
+                cfg.app_data(web::Data::new(access));
+                telemetry::routes(cfg);
+            }
+        })
         .app_data(extract::json_config(settings.body_limit))
         .app_data(extract::form_config(settings.body_limit))
         .app_data(extract::query_config())
@@ -238,6 +252,7 @@ pub fn build_app(
         .wrap(from_fn(mw::protocol::cors_credentials))
         .wrap(from_fn(mw::problems::problems))
         .wrap(TracingLogger::<ForgeRootSpan>::new())
+        .wrap(from_fn(telemetry::record))
         .wrap(from_fn(mw::request_id::request_id))
         .wrap(from_fn(mw::security_headers::security_headers))
         .wrap(Compress::default())

@@ -32,6 +32,7 @@ pub mod projects;
 mod properties;
 mod routing;
 pub mod service;
+pub mod telemetry;
 pub mod users;
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Exit 0 when the server on this machine answers `GET /health/live` with 200 (for container
+    /// health checks in images without a shell or curl).
+    Healthcheck,
 }
 
 /// What `forge migrate` does.

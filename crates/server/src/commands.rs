@@ -118,3 +118,28 @@ pub fn openapi() -> anyhow::Result<()> {
     println!("{}", forge_presentation::openapi().to_pretty_json()?);
     Ok(())
 }
+
+/// `forge healthcheck`: `GET /health/live` on the configured port over loopback, within two
+/// seconds.
+///
+/// # Errors
+/// When the server does not answer, or answers anything but 200.
+pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let port = settings.bind_address()?.port();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let timeout = std::time::Duration::from_secs(2);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&address, timeout).with_context(|| format!("connecting to {address}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).context("reading the status line")?;
+    anyhow::ensure!(
+        head.starts_with(b"HTTP/1.") && &head[9..12] == b"200",
+        "not live: {}",
+        String::from_utf8_lossy(&head)
+    );
+    Ok(())
+}

@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod log_format;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 

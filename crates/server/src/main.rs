@@ -30,13 +30,20 @@ fn main() -> ExitCode {
     if matches!(command, Command::Openapi) {
         return report(commands::openapi());
     }
-    telemetry::init(&settings);
+    if matches!(command, Command::Healthcheck) {
+        return report(commands::healthcheck(&settings));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // The gRPC trace exporter needs the runtime entered when it is built.
+    let telemetry = {
+        let _entered = runtime.enter();
+        telemetry::init(&settings)
     };
     // actix-web's server runs on this runtime through `actix_rt`'s tokio integration.
     let outcome = runtime.block_on(async move {
@@ -45,8 +52,10 @@ fn main() -> ExitCode {
             Command::Migrate { action } => commands::migrate(&settings, action).await,
             Command::CreateAdmin { email, username } => commands::create_admin(&settings, email, username).await,
             Command::Openapi => commands::openapi(),
+            Command::Healthcheck => commands::healthcheck(&settings),
         }
     });
+    telemetry.shutdown();
     report(outcome)
 }
 

@@ -30,6 +30,8 @@ pub struct Application {
     server: Server,
     forge: Forge,
     shutdown_grace: Duration,
+    /// The metrics-only listener (`metrics.bind`) and its port.
+    metrics_server: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -52,6 +54,8 @@ impl Application {
 
         let listener = TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
+        let prometheus = crate::metrics::metrics(&settings, &forge);
+        let metrics_server = crate::metrics::own_listener(&settings, prometheus.as_ref())?;
         let state = AppState {
             auth: forge.auth.clone(),
             users: forge.users.clone(),
@@ -76,6 +80,9 @@ impl Application {
             idempotency: forge.idempotency.clone(),
             dashboard: forge.dashboard.clone(),
             metrics: forge.metrics.clone(),
+            metrics_endpoint: (settings.metrics.exposure() == crate::config::MetricsExposure::ApiListener)
+                .then(|| crate::metrics::access(&settings)),
+            prometheus,
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -85,13 +92,19 @@ impl Application {
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
         let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        Ok(Self { port, server: server.run(), forge, shutdown_grace })
+        Ok(Self { port, server: server.run(), forge, shutdown_grace, metrics_server })
     }
 
     /// The port actually bound (useful with port 0).
     #[must_use]
     pub const fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics-only listener, when `metrics.bind` set one.
+    #[must_use]
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// The use cases, for harnesses that act without HTTP.
@@ -112,7 +125,15 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let served = self.server.await;
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.forge.shutdown(self.shutdown_grace).await;
         served
     }

@@ -146,7 +146,12 @@ fn serve_migrates_the_embedded_database_answers_and_stops_gracefully_on_sigterm(
     let ready = loop {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
-            stream.write_all(b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            stream
+                .write_all(
+                    b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                      traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n",
+                )
+                .unwrap();
             let mut response = String::new();
             stream.read_to_string(&mut response).unwrap();
             break response;
@@ -177,4 +182,12 @@ fn serve_migrates_the_embedded_database_answers_and_stops_gracefully_on_sigterm(
     let request_lines: Vec<_> = json_lines.iter().filter(|l| l.to_string().contains("/health/ready")).collect();
     assert!(!request_lines.is_empty(), "the request was logged: {logs:?}");
     assert!(request_lines.iter().all(|l| l.to_string().contains("request_id")), "{request_lines:?}");
+    let completed = json_lines
+        .iter()
+        .find(|l| l["message"] == "request completed")
+        .unwrap_or_else(|| panic!("the request's completion was logged: {logs:?}"));
+    assert!(completed["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{completed}");
+    assert_eq!(completed["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736", "the caller's trace: {completed}");
+    let span_id = completed["span_id"].as_str().unwrap_or_default();
+    assert!(span_id.len() == 16 && span_id != "00f067aa0ba902b7", "the request's own span: {completed}");
 }

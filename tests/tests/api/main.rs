@@ -18,6 +18,7 @@ mod idempotency;
 mod limits;
 mod mail_flows;
 mod mailbox;
+mod metrics;
 mod projects;
 mod service;
 mod sessions;

@@ -46,7 +46,7 @@ pub use idempotency::SeaIdempotencyStore;
 pub use probe::DatabaseProbe;
 pub use projects::SeaProjectRepository;
 pub use sessions::SeaSessionRepository;
-pub use stats::{QueryStats, SeaDatabaseMetrics};
+pub use stats::{LATENCY_BOUNDS_MICROS, QueryStats, SeaDatabaseMetrics, StatementLatency};
 pub use throttles::SeaLoginThrottleRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;

@@ -4,14 +4,20 @@
 //! request, from middleware, extractors, handlers and use cases alike, carries the id the client
 //! sees in `X-Request-ID`. The client address is the one resolved through trusted proxies only.
 //! Only the path is recorded, never the query string, which may hold what it should not.
+//!
+//! The span continues the caller's trace when the request carries a W3C `traceparent` (through
+//! the global OpenTelemetry propagator the server installs), and records its `trace_id` and
+//! `span_id` when traces are on, so that they appear on every log line of the request.
 
 use actix_web::{
     Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
 };
+use opentelemetry::{propagation::Extractor, trace::TraceContextExt as _};
 use tracing::{Span, field::Empty};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
     request_id::{RequestId, RequestStart},
@@ -37,7 +43,7 @@ impl RootSpanBuilder for ForgeRootSpan {
         let method = request.method().as_str();
         // The field names follow tracing-actix-web's default span, so that its `on_request_end`
         // can record the outcome into them.
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %method,
             http.route = %route,
@@ -51,7 +57,11 @@ impl RootSpanBuilder for ForgeRootSpan {
             otel.status_code = Empty,
             exception.message = Empty,
             exception.details = Empty,
-        )
+            trace_id = Empty,
+            span_id = Empty,
+        );
+        continue_trace(request, &span);
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
@@ -73,5 +83,34 @@ impl RootSpanBuilder for ForgeRootSpan {
                 tracing::info!(status, latency_ms, "request completed");
             }
         });
+    }
+}
+
+/// The request's headers, as the propagator reads them.
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(actix_web::http::header::HeaderName::as_str).collect()
+    }
+}
+
+/// Makes the caller's trace (its `traceparent`) the parent of `span`, and records the ids.
+fn continue_trace(request: &ServiceRequest, span: &Span) {
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&Headers(request.headers())));
+    if parent.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed, and then there is nothing to join.
+        let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let ids = context.span().span_context().clone();
+    if ids.is_valid() {
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+        span.record("span_id", tracing::field::display(ids.span_id()));
     }
 }

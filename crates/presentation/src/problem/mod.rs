@@ -309,7 +309,10 @@ impl ResponseError for Problem {
             response.append_header((name.clone(), value.clone()));
         }
         // `json` keeps the content type set above.
-        response.json(self.document())
+        let mut response = response.json(self.document());
+        // For middleware that counts answers by code (the metrics).
+        response.extensions_mut().insert(self.0.code);
+        response
     }
 }
 

@@ -1,7 +1,7 @@
 //! The service endpoints, outside `/api/v1`: `/` (what this is), `/health/live` and
 //! `/health/ready` (for orchestrators), `/openapi.json` and `/docs`.
 //!
-//! `/metrics` will slot in here.
+//! `GET /metrics` is not here: the server decides where it is served (see [`crate::telemetry`]).
 
 pub mod docs;
 pub mod health;

@@ -275,6 +275,8 @@ impl Mocks {
                 DashboardService::DEFAULT_MAX_AGE,
             ),
             metrics: MetricsService::new(Arc::new(self.database_metrics)),
+            prometheus: None,
+            metrics_endpoint: None,
         }
     }
 }

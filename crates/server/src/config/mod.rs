@@ -32,10 +32,12 @@ mod hashing;
 mod idempotency;
 mod log;
 mod mail;
+mod metrics;
 mod password;
 mod rate_limit;
 mod redis;
 mod server;
+mod traces;
 
 pub use admin::AdminBootstrap;
 pub use auth::AuthConfig;
@@ -45,9 +47,11 @@ pub use hashing::HashingConfig;
 pub use idempotency::IdempotencyConfig;
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
+pub use metrics::{MetricsExposure, MetricsSettings};
 pub use rate_limit::RateLimitConfig;
 pub use redis::{CacheConfig, RedisSettings};
 pub use server::ServerSettings;
+pub use traces::TracingSettings;
 
 /// The settings of one `forge` process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +93,10 @@ pub struct Settings {
     pub idempotency: IdempotencyConfig,
     /// The password-hashing threads and their queue.
     pub hashing: HashingConfig,
+    /// Where `GET /metrics` is served, and to whom.
+    pub metrics: MetricsSettings,
+    /// OpenTelemetry traces, where the `OTEL_*` variables do not say.
+    pub tracing: TracingSettings,
 }
 
 /// Development or production.
@@ -122,6 +130,8 @@ impl Default for Settings {
             mail: MailSettings::default(),
             idempotency: IdempotencyConfig::default(),
             hashing: HashingConfig::default(),
+            metrics: MetricsSettings::default(),
+            tracing: TracingSettings::default(),
         }
     }
 }
@@ -214,6 +224,8 @@ impl Settings {
         self.hashing.validate()?;
         self.redis.validate()?;
         self.cache.validate()?;
+        self.metrics.validate()?;
+        self.tracing.validate()?;
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;

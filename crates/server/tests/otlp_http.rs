@@ -1,0 +1,56 @@
+//! Traces exported over OTLP/HTTP with protobuf bodies reach a real receiver: the request's span
+//! is named by its route template and continues the caller's `traceparent`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+
+mod otlp_support;
+
+use forge_server::telemetry::{self, Export};
+use otlp_support::{Received, caller_trace, http_receiver, serve, settings};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span() {
+    let received = Received::default();
+    let receiver = http_receiver(received.clone());
+    let data_dir = tempfile::tempdir().unwrap();
+    let settings = settings(data_dir.path());
+    let telemetry = telemetry::init_with(&settings, Export::HttpProtobuf, Some(format!("http://{receiver}/v1/traces")));
+    assert!(telemetry.exports());
+    let address = serve(settings).await;
+
+    let (traceparent, trace_id, parent_span_id) = caller_trace();
+    let client = reqwest::Client::new();
+    let user = format!("{address}/api/v1/users/{}", uuid_like());
+    let response = client.get(&user).header("traceparent", &traceparent).send().await.unwrap();
+    assert_eq!(response.status(), 401, "the request itself is answered");
+    let registration = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .header("traceparent", &traceparent)
+        .json(&serde_json::json!({"email": "ada@example.com", "username": "ada", "password": "Vq7#mLp2!xZr-Tide"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registration.status(), 201);
+    tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
+
+    let register = received.span_named("POST /api/v1/auth/register").await;
+    assert_eq!(register.trace_id, trace_id);
+    let children: Vec<_> =
+        received.spans().into_iter().filter(|s| s.parent_span_id == register.span_id).map(|s| s.name).collect();
+    assert!(!children.is_empty(), "the repository calls are children of the request's span");
+
+    let span = received.span_named("GET /api/v1/users/{id}").await;
+    assert_eq!(span.trace_id, trace_id, "the caller's trace continues");
+    assert_eq!(span.parent_span_id, parent_span_id, "the caller's span is the parent");
+    assert!(
+        span.attributes
+            .iter()
+            .any(|a| a.key == "http.route" && format!("{:?}", a.value).contains("/api/v1/users/{id}")),
+        "{:?}",
+        span.attributes
+    );
+}
+
+fn uuid_like() -> &'static str {
+    "0195e3a4-7b7c-7cc0-8d7e-1f2a3b4c5d6e"
+}
