@@ -86,6 +86,23 @@ pub struct HashingFigures {
     pub rejected: u64,
 }
 
+/// The read cache's figures (with Redis): reads answered and missed by each level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheFigures {
+    /// Reads the in-process level answered.
+    pub local_hits: u64,
+    /// Reads the in-process level missed (or skipped while it was off).
+    pub local_misses: u64,
+    /// Reads the Redis level answered.
+    pub shared_hits: u64,
+    /// Reads the Redis level missed (failures included).
+    pub shared_misses: u64,
+    /// Entries in the in-process level.
+    pub local_entries: u64,
+    /// Whether the in-process level is in use (it is off while Redis's channel is lost).
+    pub local_enabled: bool,
+}
+
 /// Everything read at scrape time. A `None` part is left out of the output.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeFigures {
@@ -97,6 +114,8 @@ pub struct RuntimeFigures {
     pub statement_latency: Option<LatencyFigures>,
     /// Mails queued in the process and not yet delivered.
     pub pending_mail: Option<u64>,
+    /// The read cache, when it is on.
+    pub cache: Option<CacheFigures>,
 }
 
 /// Where the scrape-time figures come from (the server's wiring).
@@ -453,6 +472,35 @@ impl Collector for Scraped {
                 None,
             )?;
         }
+        if let Some(cache) = figures.cache {
+            let reads = ConstCounter::new(0_u64);
+            let mut family = encoder.encode_descriptor(
+                "forge_cache_reads",
+                "Reads of the read cache, by level (local: in process; shared: Redis) and result",
+                None,
+                reads.metric_type(),
+            )?;
+            for (level, result, value) in [
+                ("local", "hit", cache.local_hits),
+                ("local", "miss", cache.local_misses),
+                ("shared", "hit", cache.shared_hits),
+                ("shared", "miss", cache.shared_misses),
+            ] {
+                ConstCounter::new(value).encode(family.encode_family(&[("level", level), ("result", result)])?)?;
+            }
+            gauge(
+                &mut encoder,
+                "forge_cache_local_entries",
+                "Entries in the in-process cache level",
+                cache.local_entries,
+            )?;
+            gauge(
+                &mut encoder,
+                "forge_cache_local_enabled",
+                "1 while the in-process cache level is in use (0 while Redis's invalidations cannot be heard)",
+                u64::from(cache.local_enabled),
+            )?;
+        }
         if let Some(pending) = figures.pending_mail {
             gauge(
                 &mut encoder,
@@ -494,6 +542,14 @@ mod tests {
                 count: 8,
             }),
             pending_mail: Some(0),
+            cache: Some(CacheFigures {
+                local_hits: 90,
+                local_misses: 10,
+                shared_hits: 6,
+                shared_misses: 4,
+                local_entries: 12,
+                local_enabled: true,
+            }),
         }
     }
 
@@ -508,6 +564,10 @@ mod tests {
         assert!(text.contains("forge_db_statement_duration_seconds_bucket{le=\"0.01\"} 7\n"), "{text}");
         assert!(text.contains("forge_db_statement_duration_seconds_bucket{le=\"+Inf\"} 8\n"), "{text}");
         assert!(text.contains("forge_db_statement_duration_seconds_count 8\n"), "{text}");
+        assert!(text.contains("forge_cache_reads_total{level=\"local\",result=\"hit\"} 90\n"), "{text}");
+        assert!(text.contains("forge_cache_reads_total{level=\"shared\",result=\"miss\"} 4\n"), "{text}");
+        assert!(text.contains("forge_cache_local_entries 12\n"), "{text}");
+        assert!(text.contains("forge_cache_local_enabled 1\n"), "{text}");
     }
 
     #[test]
@@ -516,6 +576,7 @@ mod tests {
         assert!(text.contains("backend=\"unknown\""), "{text}");
         assert!(!text.contains("forge_password_hashing"), "{text}");
         assert!(!text.contains("forge_db_"), "{text}");
+        assert!(!text.contains("forge_cache_"), "{text}");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use actix_web::{HttpServer, dev::Server};
 use anyhow::Context as _;
 use forge::Forge;
 use forge_infrastructure::LATENCY_BOUNDS_MICROS;
-use forge_presentation::telemetry::{HashingFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures};
+use forge_presentation::telemetry::{
+    CacheFigures, HashingFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures,
+};
 
 use crate::config::{MetricsExposure, Settings};
 
@@ -48,6 +50,14 @@ fn figures(forge: &Forge) -> RuntimeFigures {
             sum_seconds: to_precise_f64(latency.sum_micros) / MICROS_PER_SECOND,
         }),
         pending_mail: Some(to_u64(forge.pending_mail())),
+        cache: forge.cache_stats().map(|cache| CacheFigures {
+            local_hits: cache.local_hits,
+            local_misses: cache.local_misses,
+            shared_hits: cache.shared_hits,
+            shared_misses: cache.shared_misses,
+            local_entries: cache.local_entries,
+            local_enabled: cache.local_enabled,
+        }),
     }
 }
 
