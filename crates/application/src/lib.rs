@@ -40,6 +40,7 @@ pub mod common;
 pub mod dashboard;
 pub mod health;
 pub mod idempotency;
+pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod metrics;

@@ -23,6 +23,7 @@ use forge_infrastructure::{
     InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
     SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
     SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };
@@ -41,6 +42,7 @@ pub struct Forge {
     query_stats: Arc<QueryStats>,
     hasher: Arc<Argon2Hasher>,
     workers: Arc<Workers>,
+    jobs: Option<JobEngine>,
 }
 
 impl std::ops::Deref for Forge {
@@ -81,6 +83,26 @@ impl Forge {
     #[must_use]
     pub fn pending_mail(&self) -> usize {
         self.workers.mail.as_ref().map_or(0, MailWorker::pending)
+    }
+
+    /// Mails not yet delivered or given up: those held by the in-process queue, or the jobs of
+    /// the `mail` queue still queued, running or waiting for another attempt.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the jobs table cannot be read.
+    pub async fn mail_in_flight(&self) -> Result<u64, UnexpectedError> {
+        let in_process = u64::try_from(self.pending_mail()).unwrap_or(u64::MAX);
+        let queued = match &self.jobs {
+            Some(jobs) => jobs.unfinished(forge_application::jobs::Queue::Mail).await?,
+            None => 0,
+        };
+        Ok(in_process.saturating_add(queued))
+    }
+
+    /// The job engine, when jobs are on ([`ForgeBuilder::jobs`]): for administration of jobs.
+    #[must_use]
+    pub const fn jobs(&self) -> Option<&JobEngine> {
+        self.jobs.as_ref()
     }
 
     /// Stops the background work: takes no more mail and delivers what is queued, waiting at
@@ -152,6 +174,7 @@ pub struct ForgeBuilder {
     clock: Option<Arc<dyn Clock>>,
     probe_timeout: Duration,
     hashing: HashingPoolSettings,
+    jobs: Option<(JobSettings, bool)>,
 }
 
 impl ForgeBuilder {
@@ -178,6 +201,7 @@ impl ForgeBuilder {
             clock: None,
             probe_timeout: Duration::from_secs(2),
             hashing: HashingPoolSettings::for_this_machine(),
+            jobs: None,
         }
     }
 
@@ -280,6 +304,16 @@ impl ForgeBuilder {
         self
     }
 
+    /// Mail (and other background work) on the durable job queues in the database instead of
+    /// the in-process mail queue: a mail accepted before a crash is still delivered after it.
+    /// With `run_workers`, this process also runs the workers of every queue (the embedded
+    /// default); without, other processes (`forge worker`) run them. Ignored with
+    /// [`MailDelivery::Queue`].
+    pub fn jobs(mut self, settings: JobSettings, run_workers: bool) -> Self {
+        self.jobs = Some((settings, run_workers));
+        self
+    }
+
     /// How long the readiness check waits for the database.
     pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -312,7 +346,7 @@ impl ForgeBuilder {
         let mut database = self.open_database().await?;
         let query_stats = QueryStats::attach(&mut database);
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
-        let (mail_queue, mail_worker) = self.start_mail(from)?;
+        let (mail_queue, mail_worker, jobs, job_workers) = self.start_background(&database, from).await?;
 
         let hasher = Arc::new(Argon2Hasher::owasp(self.hashing).map_err(|e| BuildError::Setting {
             key: "hashing",
@@ -366,8 +400,8 @@ impl ForgeBuilder {
         tracing::debug!(restored, "session revocations loaded");
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
-        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)) });
-        Ok(Forge { services, database, query_stats, hasher, workers })
+        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)), jobs: job_workers });
+        Ok(Forge { services, database, query_stats, hasher, workers, jobs })
     }
 
     /// Connects, then applies the pending migrations or refuses them, as configured.
@@ -394,12 +428,36 @@ impl ForgeBuilder {
         Ok(database)
     }
 
-    /// The queue the use cases hand mail to, and the worker delivering it (none for a queue of
-    /// the caller's own).
-    fn start_mail(&self, from: Sender) -> Result<(Arc<dyn MailQueue>, Option<MailWorker>), BuildError> {
+    /// The queue the use cases hand mail to and what delivers it: the in-process mail queue and
+    /// its worker, or the job engine (and its workers, when this process runs them); nothing
+    /// for a queue of the caller's own.
+    async fn start_background(&self, database: &Database, from: Sender) -> Result<Background, BuildError> {
+        let Some(mailer) = self.mailer(from)? else {
+            let queue = self.mail.clone().and_then(|delivery| match delivery {
+                MailDelivery::Queue(queue) => Some(queue),
+                _ => None,
+            });
+            return queue
+                .map(|queue| (queue, None, None, None))
+                .ok_or_else(|| BuildError::Setting { key: "mail", reason: "no mail delivery".into() });
+        };
+        let Some((settings, run_workers)) = self.jobs.clone() else {
+            let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
+            return Ok((Arc::new(queue), Some(worker), None, None));
+        };
+        let engine = JobEngine::new(database, settings)
+            .await
+            .map_err(|source| BuildError::Database { what: "creating the job tables", source })?;
+        let workers = run_workers.then(|| engine.start(Arc::new(JobRunner::new(mailer))));
+        let queue: Arc<dyn MailQueue> = Arc::new(forge_application::jobs::QueuedMail::new(engine.queue()));
+        Ok((queue, None, Some(engine), workers))
+    }
+
+    /// The mailer of the configured delivery (none for a queue of the caller's own).
+    fn mailer(&self, from: Sender) -> Result<Option<Arc<dyn Mailer>>, BuildError> {
         let delivery = self.mail.clone().unwrap_or_else(|| MailDelivery::Files(self.data_dir.join("mail")));
         let mailer: Arc<dyn Mailer> = match delivery {
-            MailDelivery::Queue(queue) => return Ok((queue, None)),
+            MailDelivery::Queue(_) => return Ok(None),
             MailDelivery::Files(dir) => {
                 tracing::info!(dir = %dir.display(), "mail is written to files");
                 Arc::new(FileMailer::new(dir, from))
@@ -410,15 +468,19 @@ impl ForgeBuilder {
                 Arc::new(SmtpMailer::new(config, from).map_err(|reason| BuildError::Setting { key: "mail", reason })?)
             }
         };
-        let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
-        Ok((Arc::new(queue), Some(worker)))
+        Ok(Some(mailer))
     }
 }
+
+/// What [`ForgeBuilder::start_background`] starts: the mail queue, the in-process mail worker,
+/// the job engine and its workers.
+type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<JobWorkers>);
 
 /// The background work of one [`Forge`].
 struct Workers {
     mail: Option<MailWorker>,
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    jobs: Option<JobWorkers>,
 }
 
 impl Workers {
@@ -428,6 +490,9 @@ impl Workers {
         }
         if let Some(mail) = &self.mail {
             mail.shutdown(grace).await;
+        }
+        if let Some(jobs) = &self.jobs {
+            jobs.shutdown(grace).await;
         }
     }
 }

@@ -43,6 +43,8 @@ pub use forge_application as application;
 #[cfg(feature = "testing")]
 pub use forge_application::testing;
 pub use forge_domain as domain;
+/// The job engine: its settings, the administration of jobs.
+pub use forge_infrastructure::jobs::{JobEngine, JobRecord, JobSettings, JobState, QueueSettings};
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
 pub use forge_infrastructure::{Backend, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy};

@@ -15,6 +15,7 @@
 //! through its public API. Only `forge-server` names these types; everything else sees the ports.
 
 pub mod clock;
+pub mod jobs;
 pub mod mail;
 pub mod memory;
 pub mod persistence;

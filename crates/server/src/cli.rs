@@ -43,6 +43,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run the background job workers (every queue) until SIGTERM or Ctrl-C.
+    Worker,
 }
 
 /// What `forge migrate` does.

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             Command::Migrate { action } => commands::migrate(&settings, action).await,
             Command::CreateAdmin { email, username } => commands::create_admin(&settings, email, username).await,
             Command::Openapi => commands::openapi(),
+            Command::Worker => commands::worker(settings).await,
         }
     });
     report(outcome)

@@ -85,11 +85,11 @@ impl TestApp {
         self.wait_for_mails(to, subject, 1).await
     }
 
-    /// Asserts that nothing for `to` is queued or written. The queue counts a message from the
-    /// moment it is taken until its file is written, and use cases queue before they answer, so
-    /// right after a response this is conclusive.
-    pub fn assert_no_mail_to(&self, to: &str) {
-        assert_eq!(self.services.pending_mail(), 0, "a mail is still being delivered");
+    /// Asserts that nothing for `to` is queued or written. The mail queue (a job) holds a message
+    /// from the moment it is taken until its file is written, and use cases queue before they
+    /// answer, so right after a response this is conclusive.
+    pub async fn assert_no_mail_to(&self, to: &str) {
+        assert_eq!(self.services.mail_in_flight().await.unwrap(), 0, "a mail is still being delivered");
         assert!(self.mails_to(to).is_empty(), "unexpected mail to {to}: {:#?}", self.mails_to(to));
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod dashboard;
 mod entities;
 mod errors;
+pub(crate) use errors::unexpected;
 mod idempotency;
 mod probe;
 mod projects;

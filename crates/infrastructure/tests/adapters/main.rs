@@ -19,6 +19,7 @@ mod audit;
 mod common;
 mod dashboard;
 mod idempotency;
+mod jobs;
 mod limiter;
 mod mail;
 mod projects;

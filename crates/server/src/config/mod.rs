@@ -30,6 +30,7 @@ mod cors;
 mod database;
 mod hashing;
 mod idempotency;
+mod jobs;
 mod log;
 mod mail;
 mod password;
@@ -43,6 +44,7 @@ pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use hashing::HashingConfig;
 pub use idempotency::IdempotencyConfig;
+pub use jobs::{JobsConfig, QueueConfig};
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
 pub use rate_limit::RateLimitConfig;
@@ -87,6 +89,8 @@ pub struct Settings {
     pub idempotency: IdempotencyConfig,
     /// The password-hashing threads and their queue.
     pub hashing: HashingConfig,
+    /// Background job queues and their workers.
+    pub jobs: JobsConfig,
 }
 
 /// Development or production.
@@ -119,6 +123,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             idempotency: IdempotencyConfig::default(),
             hashing: HashingConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -212,6 +217,7 @@ impl Settings {
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
+        self.jobs.validate()?;
         self.rate_limit.validate()
     }
 
