@@ -46,6 +46,7 @@ pub mod mail;
 pub mod metrics;
 pub mod prelude;
 pub mod projects;
+pub mod relay;
 pub mod services;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

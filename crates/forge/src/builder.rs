@@ -14,6 +14,7 @@ use forge_application::{
     idempotency::{IdempotencyService, IdempotencySettings},
     limits::{LockoutPolicy, RateLimitSettings},
     mail::{MailQueue, Mailer},
+    relay::{OutboxConsumer, OutboxRelay, RelaySettings},
     services::{Ports, Services, Settings},
 };
 #[cfg(feature = "smtp")]
@@ -22,7 +23,8 @@ use forge_infrastructure::{
     Argon2Hasher, Backend, Database, DatabaseProbe, HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter,
     InMemoryRevocationStore, InMemoryStatsCache, JwtAccessTokens, QueryStats, RandomTokens, SeaAccountTokenRepository,
     SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
-    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaOutboxStore, SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
+    SystemClock,
     jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
@@ -175,6 +177,7 @@ pub struct ForgeBuilder {
     probe_timeout: Duration,
     hashing: HashingPoolSettings,
     jobs: Option<(JobSettings, bool)>,
+    outbox_consumers: Vec<Arc<dyn OutboxConsumer>>,
 }
 
 impl ForgeBuilder {
@@ -202,6 +205,7 @@ impl ForgeBuilder {
             probe_timeout: Duration::from_secs(2),
             hashing: HashingPoolSettings::for_this_machine(),
             jobs: None,
+            outbox_consumers: Vec::new(),
         }
     }
 
@@ -314,6 +318,13 @@ impl ForgeBuilder {
         self
     }
 
+    /// Adds a consumer of the outbox's events. The relay runs where the job workers run
+    /// ([`ForgeBuilder::jobs`] with `run_workers`), and only when there is a consumer.
+    pub fn outbox_consumer(mut self, consumer: Arc<dyn OutboxConsumer>) -> Self {
+        self.outbox_consumers.push(consumer);
+        self
+    }
+
     /// How long the readiness check waits for the database.
     pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -381,6 +392,7 @@ impl ForgeBuilder {
             mail_queue,
             probes: vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))],
         };
+        let relay = self.start_relay(&database, ports.clock.clone());
         let settings = Settings {
             auth: self.auth,
             rate_limits: self.rate_limits,
@@ -400,7 +412,7 @@ impl ForgeBuilder {
         tracing::debug!(restored, "session revocations loaded");
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
-        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)), jobs: job_workers });
+        let workers = Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)), jobs: job_workers, relay });
         Ok(Forge { services, database, query_stats, hasher, workers, jobs })
     }
 
@@ -453,6 +465,21 @@ impl ForgeBuilder {
         Ok((queue, None, Some(engine), workers))
     }
 
+    /// The relay loop, where the job workers run and when there is a consumer.
+    fn start_relay(&self, database: &Database, clock: Arc<dyn Clock>) -> Option<crate::relay::RelayLoop> {
+        let (settings, true) = self.jobs.as_ref()? else { return None };
+        if self.outbox_consumers.is_empty() {
+            return None;
+        }
+        let relay = OutboxRelay::new(
+            Arc::new(SeaOutboxStore::new(database)),
+            self.outbox_consumers.clone(),
+            clock,
+            RelaySettings { owner: format!("{}-relay", settings.worker_name), ..RelaySettings::default() },
+        );
+        Some(crate::relay::RelayLoop::start(relay, settings.poll_interval, Duration::from_secs(3600)))
+    }
+
     /// The mailer of the configured delivery (none for a queue of the caller's own).
     fn mailer(&self, from: Sender) -> Result<Option<Arc<dyn Mailer>>, BuildError> {
         let delivery = self.mail.clone().unwrap_or_else(|| MailDelivery::Files(self.data_dir.join("mail")));
@@ -481,6 +508,7 @@ struct Workers {
     mail: Option<MailWorker>,
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
     jobs: Option<JobWorkers>,
+    relay: Option<crate::relay::RelayLoop>,
 }
 
 impl Workers {
@@ -490,6 +518,9 @@ impl Workers {
         }
         if let Some(mail) = &self.mail {
             mail.shutdown(grace).await;
+        }
+        if let Some(relay) = &self.relay {
+            relay.shutdown(grace).await;
         }
         if let Some(jobs) = &self.jobs {
             jobs.shutdown(grace).await;

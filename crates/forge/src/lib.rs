@@ -36,6 +36,7 @@
 
 mod builder;
 pub mod prelude;
+mod relay;
 
 pub use builder::{BuildError, Forge, ForgeBuilder, MailDelivery};
 pub use forge_application as application;
@@ -48,3 +49,4 @@ pub use forge_infrastructure::jobs::{JobEngine, JobRecord, JobSettings, JobState
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
 pub use forge_infrastructure::{Backend, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy};
+pub use relay::DELIVERED_RETENTION;

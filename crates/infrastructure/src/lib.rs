@@ -25,7 +25,7 @@ pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryRevocationStore, InMemoryStatsCache};
 pub use persistence::{
     Backend, Database, DatabaseProbe, QueryStats, SeaAccountTokenRepository, SeaApiKeyRepository,
-    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore,
+    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
 };
 pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

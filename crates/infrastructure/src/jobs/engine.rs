@@ -167,7 +167,12 @@ impl JobEngine {
     pub fn start(&self, runner: Arc<JobRunner>) -> JobWorkers {
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = Duration::from_secs(30);
-        let mut monitor = Monitor::new().shutdown_timeout(grace);
+        // A worker stops on an error of its storage (a busy or unreachable database); it is
+        // started again at once, so a passing failure never leaves a queue without its worker.
+        let mut monitor = Monitor::new().shutdown_timeout(grace).should_restart(|worker, error| {
+            tracing::warn!(worker = worker.name(), error = %error, "a job worker failed; restarting it");
+            true
+        });
         for queue in Queue::ALL {
             let settings = *self.settings.queue(queue);
             let name = format!("{}-{}", self.settings.worker_name, queue.name());

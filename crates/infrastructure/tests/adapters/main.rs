@@ -23,6 +23,7 @@ mod jobs;
 mod limiter;
 mod mail;
 mod projects;
+mod relay;
 mod security;
 mod sessions;
 mod throttles;
