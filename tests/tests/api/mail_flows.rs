@@ -105,7 +105,7 @@ async fn a_new_verification_link_replaces_the_earlier_one_and_a_verified_address
 
     let response = app.post("/api/v1/auth/email/resend", Some(&session.access_token), &json!({})).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.services.mail_in_flight().await.unwrap(), 0);
+    app.wait_until_mail_delivered().await;
     assert_eq!(app.mails_to(&email).len(), 2, "no third mail");
 }
 

@@ -168,9 +168,20 @@ impl JobEngine {
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = Duration::from_secs(30);
         // A worker stops on an error of its storage (a busy or unreachable database); it is
-        // started again at once, so a passing failure never leaves a queue without its worker.
-        let mut monitor = Monitor::new().shutdown_timeout(grace).should_restart(|worker, error| {
+        // started again at once under a new name (`…-r1`, `…-r2`), so a passing failure never
+        // leaves a queue without its worker, and the jobs the failed one had taken are put back
+        // on the queue for the new one (they may run twice: jobs run at least once).
+        let engine = self.clone();
+        let mut monitor = Monitor::new().shutdown_timeout(grace).should_restart(move |worker, error| {
             tracing::warn!(worker = worker.name(), error = %error, "a job worker failed; restarting it");
+            let (engine, name) = (engine.clone(), worker.name().to_owned());
+            tokio::spawn(async move {
+                match engine.release_held_by(&name).await {
+                    Ok(0) => {}
+                    Ok(released) => tracing::info!(worker = %name, released, "jobs of a failed worker put back"),
+                    Err(e) => tracing::warn!(worker = %name, error = %e, "jobs of a failed worker could not be put back; they will be after its heartbeat times out"),
+                }
+            });
             true
         });
         for queue in Queue::ALL {
@@ -182,8 +193,8 @@ impl JobEngine {
                 #[cfg(feature = "postgres")]
                 DbBackend::Postgres => {
                     let storage = self.postgres(queue);
-                    monitor = monitor.register(move |_| {
-                        WorkerBuilder::new(name.clone())
+                    monitor = monitor.register(move |restarts| {
+                        WorkerBuilder::new(incarnation(&name, restarts))
                             .backend(storage.clone().poll_with_interval(poll))
                             .data(runner.clone())
                             .concurrency(settings.concurrency.max(1))
@@ -193,8 +204,8 @@ impl JobEngine {
                 }
                 _ => {
                     let storage = self.sqlite(queue);
-                    monitor = monitor.register(move |_| {
-                        WorkerBuilder::new(name.clone())
+                    monitor = monitor.register(move |restarts| {
+                        WorkerBuilder::new(incarnation(&name, restarts))
                             .backend(storage.clone().poll_with_interval(poll))
                             .data(runner.clone())
                             .concurrency(settings.concurrency.max(1))
@@ -308,6 +319,24 @@ impl JobEngine {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    /// Puts back on their queue the jobs taken or running under the worker name `worker` (one
+    /// that failed); returns how many.
+    async fn release_held_by(&self, worker: &str) -> Result<u64, UnexpectedError> {
+        let backend = self.db.get_database_backend();
+        let (table, _) = table(backend);
+        let sql = format!(
+            "UPDATE {table} SET status = 'Pending', lock_by = NULL, lock_at = NULL \
+             WHERE lock_by = {} AND status IN ('Queued', 'Running')",
+            placeholder(backend, 1)
+        );
+        let result = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, [worker.into()]))
+            .await
+            .map_err(crate::persistence::unexpected)?;
+        Ok(result.rows_affected())
+    }
+
     /// Puts the dead job `id` back on its queue with a fresh count of attempts. Returns whether
     /// there was such a dead job.
     ///
@@ -348,6 +377,11 @@ impl JobEngine {
             .map_err(crate::persistence::unexpected)?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// The name of a queue's worker after `restarts` restarts: `name`, then `name-r1`, `name-r2`, ….
+fn incarnation(name: &str, restarts: usize) -> String {
+    if restarts == 0 { name.to_owned() } else { format!("{name}-r{restarts}") }
 }
 
 /// The condition of a dead job's row.
