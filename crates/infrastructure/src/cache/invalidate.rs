@@ -62,7 +62,7 @@ pub(crate) fn stale_keys(changes: &Changes) -> Vec<CacheKey> {
             }
         }
     }
-    keys.sort_unstable_by_key(|key| key.encode());
+    keys.sort_unstable();
     keys.dedup();
     keys
 }

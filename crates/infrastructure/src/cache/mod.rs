@@ -70,7 +70,7 @@ impl Default for CacheSettings {
 }
 
 /// One cached read, as invalidations name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum CacheKey {
     /// An account by id.
     User(Uuid),
@@ -307,7 +307,7 @@ impl ReadCache {
     fn keep_pending(&self, mut keys: Vec<CacheKey>) {
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         keys.append(&mut pending);
-        keys.sort_unstable_by_key(|key| key.encode());
+        keys.sort_unstable();
         keys.dedup();
         if keys.len() > MAX_PENDING {
             tracing::error!(dropped = keys.len() - MAX_PENDING, "too many cache invalidations waiting for Redis");
@@ -393,6 +393,29 @@ impl ReadCache {
                 None
             }
         }
+    }
+
+    /// `key` from the shared level (a JSON row), or `load`ed from the database and filled in
+    /// there, as the domain knows it.
+    pub(crate) async fn shared_or<R: serde::Serialize + serde::de::DeserializeOwned, T>(
+        &self,
+        key: CacheKey,
+        load: impl Future<Output = Result<Option<R>, UnexpectedError>>,
+        to_domain: fn(R) -> Result<T, UnexpectedError>,
+    ) -> Result<Option<T>, UnexpectedError> {
+        let shared = self.shared_read(&[key]).await;
+        if let Some(row) =
+            shared.as_ref().and_then(|reads| reads[0].value.as_deref()).and_then(|raw| serde_json::from_str(raw).ok())
+        {
+            return to_domain(row).map(Some);
+        }
+        let row = load.await?;
+        if let (Some(reads), Some(row)) = (&shared, &row)
+            && let Ok(encoded) = serde_json::to_string(row)
+        {
+            self.shared_fill(&[(key, reads[0].generation, encoded)]).await;
+        }
+        row.map(to_domain).transpose()
     }
 
     async fn shared_fill(&self, entries: &[(CacheKey, u64, String)]) {

@@ -12,7 +12,6 @@ use forge_domain::{
     projects::{Membership, Project, ProjectId, ProjectName},
     users::UserId,
 };
-use serde::{Serialize, de::DeserializeOwned};
 
 use super::{CacheKey, ReadCache};
 use crate::persistence::{
@@ -42,31 +41,9 @@ impl CachedProjects {
         Self { database, users, cache }
     }
 
-    /// `key` from the shared level, or `load`ed from the database and filled in there.
-    async fn shared_or<R: Serialize + DeserializeOwned, T>(
-        &self,
-        key: CacheKey,
-        load: impl Future<Output = Result<Option<R>, UnexpectedError>>,
-        to_domain: fn(R) -> Result<T, UnexpectedError>,
-    ) -> Result<Option<T>, UnexpectedError> {
-        let shared = self.cache.shared_read(&[key]).await;
-        if let Some(row) =
-            shared.as_ref().and_then(|reads| reads[0].value.as_deref()).and_then(|raw| serde_json::from_str(raw).ok())
-        {
-            return to_domain(row).map(Some);
-        }
-        let row = load.await?;
-        if let (Some(reads), Some(row)) = (&shared, &row)
-            && let Ok(encoded) = serde_json::to_string(row)
-        {
-            self.cache.shared_fill(&[(key, reads[0].generation, encoded)]).await;
-        }
-        row.map(to_domain).transpose()
-    }
-
     async fn membership(&self, project: ProjectId, user: UserId) -> Result<Option<Membership>, UnexpectedError> {
         let key = (project.as_uuid(), user.as_uuid());
-        let load = self.shared_or::<project_members::Model, _>(
+        let load = self.cache.shared_or::<project_members::Model, _>(
             CacheKey::Member(key.0, key.1),
             self.database.membership_row(project, user),
             membership_to_domain,
@@ -78,8 +55,11 @@ impl CachedProjects {
 #[async_trait]
 impl ProjectRepository for CachedProjects {
     async fn by_id(&self, id: ProjectId) -> Result<Option<Project>, UnexpectedError> {
-        let load =
-            self.shared_or::<rows::Model, _>(CacheKey::Project(id.as_uuid()), self.database.row_by_id(id), to_domain);
+        let load = self.cache.shared_or::<rows::Model, _>(
+            CacheKey::Project(id.as_uuid()),
+            self.database.row_by_id(id),
+            to_domain,
+        );
         self.cache.through(&self.cache.projects, id.as_uuid(), load).await
     }
 

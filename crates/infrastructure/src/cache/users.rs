@@ -39,18 +39,9 @@ impl CachedUsers {
     /// The account `id` from the shared level or the database, filling the shared level if it
     /// missed.
     async fn load_user(&self, id: UserId) -> Result<Option<User>, UnexpectedError> {
-        let key = CacheKey::User(id.as_uuid());
-        let shared = self.cache.shared_read(&[key]).await;
-        if let Some(user) = shared.as_ref().and_then(|reads| reads[0].value.as_deref()).and_then(decode_user) {
-            return Ok(Some(user));
-        }
-        let row = self.database.row_by_id(id).await?;
-        if let (Some(reads), Some(row)) = (&shared, &row)
-            && let Some(encoded) = Self::encode(row)
-        {
-            self.cache.shared_fill(&[(key, reads[0].generation, encoded)]).await;
-        }
-        row.map(to_domain).transpose()
+        self.cache
+            .shared_or::<rows::Model, _>(CacheKey::User(id.as_uuid()), self.database.row_by_id(id), to_domain)
+            .await
     }
 
     /// The principal from the shared level or the database (one statement for whatever missed),

@@ -328,21 +328,17 @@ struct MemberRow {
 }
 
 fn member_to_domain(row: MemberRow) -> Result<Member, UnexpectedError> {
-    let key = format!("{}:{}", row.project_id, row.user_id);
-    let role = row.role.parse::<ProjectRole>().map_err(|e| CorruptRow::error("project_members", &key, "role", e))?;
     let username =
         Username::parse(&row.username).map_err(|e| CorruptRow::error("users", row.user_id, "username", e))?;
-    Ok(Member {
-        membership: Membership::from_parts(MembershipParts {
-            project_id: ProjectId::from_uuid(row.project_id),
-            user_id: UserId::from_uuid(row.user_id),
-            role,
-            added_at: row.added_at,
-            updated_at: row.updated_at,
-            version: row.version,
-        }),
-        username,
-    })
+    let membership = membership_to_domain(project_members::Model {
+        project_id: row.project_id,
+        user_id: row.user_id,
+        role: row.role,
+        version: row.version,
+        added_at: row.added_at,
+        updated_at: row.updated_at,
+    })?;
+    Ok(Member { membership, username })
 }
 
 /// Every column of `project`, as written by an insert or a full update.

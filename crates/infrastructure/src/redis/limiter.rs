@@ -95,15 +95,22 @@ impl RedisRateLimiter {
         self.redis.key(&format!("rl:{}", key.as_str()))
     }
 
-    fn went_well(&self) {
-        if self.degraded.swap(false, Ordering::Relaxed) {
-            tracing::info!("Redis answers again; request limits are shared by every instance again");
-        }
-    }
-
-    fn went_wrong(&self, e: &UnexpectedError) {
-        if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %e, "Redis does not answer; request limits count per instance until it does");
+    /// What Redis answered, or `None` to count in the process instead; says so in the log
+    /// when that changes.
+    fn answered<T>(&self, counted: Result<T, UnexpectedError>) -> Option<T> {
+        match counted {
+            Ok(value) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis answers again; request limits are shared by every instance again");
+                }
+                Some(value)
+            }
+            Err(e) => {
+                if !self.degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Redis does not answer; request limits count per instance until it does");
+                }
+                None
+            }
         }
     }
 }
@@ -135,15 +142,9 @@ impl RateLimiter for RedisRateLimiter {
             .invoke_async(&mut self.redis.connection())
             .await
             .map_err(unavailable);
-        match counted {
-            Ok((hits, ends)) => {
-                self.went_well();
-                Ok(Decision::from_count(limit, hits, from_micros(ends) - now))
-            }
-            Err(e) => {
-                self.went_wrong(&e);
-                self.fallback.hit(key, limit, now).await
-            }
+        match self.answered(counted) {
+            Some((hits, ends)) => Ok(Decision::from_count(limit, hits, from_micros(ends) - now)),
+            None => self.fallback.hit(key, limit, now).await,
         }
     }
 
@@ -162,15 +163,9 @@ impl RateLimiter for RedisRateLimiter {
             .invoke_async(&mut self.redis.connection())
             .await
             .map_err(unavailable);
-        match counted {
-            Ok(failures) => {
-                self.went_well();
-                Ok(FailureStreak { failures, last_failure_at: now })
-            }
-            Err(e) => {
-                self.went_wrong(&e);
-                self.fallback.record_failure(key, forget_after, now).await
-            }
+        match self.answered(counted) {
+            Some(failures) => Ok(FailureStreak { failures, last_failure_at: now }),
+            None => self.fallback.record_failure(key, forget_after, now).await,
         }
     }
 
@@ -182,20 +177,14 @@ impl RateLimiter for RedisRateLimiter {
                 .query_async(&mut self.redis.connection())
                 .await
                 .map_err(unavailable);
-        match held {
-            Ok((kind, failures, last, until)) => {
-                self.went_well();
-                Ok(match (kind.as_deref(), failures, last, until) {
-                    (Some("s"), Some(failures), Some(last), Some(until)) if micros(now) < until => {
-                        Some(FailureStreak { failures, last_failure_at: from_micros(last) })
-                    }
-                    _ => None,
-                })
-            }
-            Err(e) => {
-                self.went_wrong(&e);
-                self.fallback.failures(key, now).await
-            }
+        match self.answered(held) {
+            Some((kind, failures, last, until)) => Ok(match (kind.as_deref(), failures, last, until) {
+                (Some("s"), Some(failures), Some(last), Some(until)) if micros(now) < until => {
+                    Some(FailureStreak { failures, last_failure_at: from_micros(last) })
+                }
+                _ => None,
+            }),
+            None => self.fallback.failures(key, now).await,
         }
     }
 }
