@@ -25,6 +25,7 @@ mod m20261123_000006_create_login_throttles;
 mod m20261123_000007_create_projects;
 mod m20261123_000008_create_idempotency_keys;
 mod m20261124_000001_add_audit_logs_project_id;
+mod m20261206_000001_add_outbox_leases;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_create_projects::Migration),
             Box::new(m20261123_000008_create_idempotency_keys::Migration),
             Box::new(m20261124_000001_add_audit_logs_project_id::Migration),
+            Box::new(m20261206_000001_add_outbox_leases::Migration),
         ]
     }
 }

@@ -40,11 +40,13 @@ pub mod common;
 pub mod dashboard;
 pub mod health;
 pub mod idempotency;
+pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod prelude;
 pub mod projects;
+pub mod relay;
 pub mod services;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -19,6 +19,7 @@ use forge_application::{
     limits::{LockoutPolicy, RateLimitSettings, ports::RateLimiter},
     mail::{MailQueue, Mailer},
     projects::ports::ProjectRepository,
+    relay::{OutboxConsumer, OutboxRelay, RelaySettings},
     services::{Ports, Services, Settings},
     users::ports::UserRepository,
 };
@@ -30,8 +31,9 @@ use forge_infrastructure::{
     Argon2Hasher, Backend, CacheSettings, CacheStats, CachedProjects, CachedUsers, Database, DatabaseProbe,
     HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork,
     JwtAccessTokens, QueryStats, RandomTokens, ReadCache, SeaAccountTokenRepository, SeaApiKeyRepository,
-    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaProjectRepository,
-    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore,
+    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
 };
@@ -52,6 +54,7 @@ pub struct Forge {
     cache: Option<Arc<ReadCache>>,
     shared_state: bool,
     workers: Arc<Workers>,
+    jobs: Option<JobEngine>,
 }
 
 impl std::ops::Deref for Forge {
@@ -113,6 +116,26 @@ impl Forge {
     #[must_use]
     pub fn pending_mail(&self) -> usize {
         self.workers.mail.as_ref().map_or(0, MailWorker::pending)
+    }
+
+    /// Mails not yet delivered or given up: those held by the in-process queue, or the jobs of
+    /// the `mail` queue still queued, running or waiting for another attempt.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the jobs table cannot be read.
+    pub async fn mail_in_flight(&self) -> Result<u64, UnexpectedError> {
+        let in_process = u64::try_from(self.pending_mail()).unwrap_or(u64::MAX);
+        let queued = match &self.jobs {
+            Some(jobs) => jobs.unfinished(forge_application::jobs::Queue::Mail).await?,
+            None => 0,
+        };
+        Ok(in_process.saturating_add(queued))
+    }
+
+    /// The job engine, when jobs are on ([`ForgeBuilder::jobs`]): for administration of jobs.
+    #[must_use]
+    pub const fn jobs(&self) -> Option<&JobEngine> {
+        self.jobs.as_ref()
     }
 
     /// Stops the background work: takes no more mail and delivers what is queued, waiting at
@@ -187,6 +210,8 @@ pub struct ForgeBuilder {
     cache: Option<CacheSettings>,
     #[cfg(feature = "redis")]
     redis: Option<(String, String)>,
+    jobs: Option<(JobSettings, bool)>,
+    outbox_consumers: Vec<Arc<dyn OutboxConsumer>>,
 }
 
 impl ForgeBuilder {
@@ -216,6 +241,8 @@ impl ForgeBuilder {
             cache: Some(CacheSettings::default()),
             #[cfg(feature = "redis")]
             redis: None,
+            jobs: None,
+            outbox_consumers: Vec::new(),
         }
     }
 
@@ -336,6 +363,23 @@ impl ForgeBuilder {
         self
     }
 
+    /// Mail (and other background work) on the durable job queues in the database instead of
+    /// the in-process mail queue: a mail accepted before a crash is still delivered after it.
+    /// With `run_workers`, this process also runs the workers of every queue (the embedded
+    /// default); without, other processes (`forge worker`) run them. Ignored with
+    /// [`MailDelivery::Queue`].
+    pub fn jobs(mut self, settings: JobSettings, run_workers: bool) -> Self {
+        self.jobs = Some((settings, run_workers));
+        self
+    }
+
+    /// Adds a consumer of the outbox's events. The relay runs where the job workers run
+    /// ([`ForgeBuilder::jobs`] with `run_workers`), and only when there is a consumer.
+    pub fn outbox_consumer(mut self, consumer: Arc<dyn OutboxConsumer>) -> Self {
+        self.outbox_consumers.push(consumer);
+        self
+    }
+
     /// How long the readiness check waits for the database.
     pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -368,7 +412,7 @@ impl ForgeBuilder {
         let mut database = self.open_database().await?;
         let query_stats = QueryStats::attach(&mut database);
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
-        let (mail_queue, mail_worker) = self.start_mail(from)?;
+        let (mail_queue, mail_worker, jobs, job_workers) = self.start_background(&database, from).await?;
 
         let hasher = Arc::new(Argon2Hasher::owasp(self.hashing).map_err(|e| BuildError::Setting {
             key: "hashing",
@@ -436,6 +480,7 @@ impl ForgeBuilder {
             mail_queue,
             probes,
         };
+        let relay = self.start_relay(&database, ports.clock.clone());
         let settings = Settings {
             auth: self.auth,
             rate_limits: self.rate_limits,
@@ -447,10 +492,15 @@ impl ForgeBuilder {
 
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
         let listener = Self::listen(shared.as_ref(), cache.as_ref());
-        let workers =
-            Arc::new(Workers { mail: mail_worker, purge: Mutex::new(Some(purge)), listener: Mutex::new(listener) });
+        let workers = Arc::new(Workers {
+            mail: mail_worker,
+            purge: Mutex::new(Some(purge)),
+            listener: Mutex::new(listener),
+            jobs: job_workers,
+            relay,
+        });
         let shared_state = shared.is_some();
-        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers })
+        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers, jobs })
     }
 
     /// Redis, when configured.
@@ -516,12 +566,51 @@ impl ForgeBuilder {
         Ok(database)
     }
 
-    /// The queue the use cases hand mail to, and the worker delivering it (none for a queue of
-    /// the caller's own).
-    fn start_mail(&self, from: Sender) -> Result<(Arc<dyn MailQueue>, Option<MailWorker>), BuildError> {
+    /// The queue the use cases hand mail to and what delivers it: the in-process mail queue and
+    /// its worker, or the job engine (and its workers, when this process runs them); nothing
+    /// for a queue of the caller's own.
+    async fn start_background(&self, database: &Database, from: Sender) -> Result<Background, BuildError> {
+        let Some(mailer) = self.mailer(from)? else {
+            let queue = self.mail.clone().and_then(|delivery| match delivery {
+                MailDelivery::Queue(queue) => Some(queue),
+                _ => None,
+            });
+            return queue
+                .map(|queue| (queue, None, None, None))
+                .ok_or_else(|| BuildError::Setting { key: "mail", reason: "no mail delivery".into() });
+        };
+        let Some((settings, run_workers)) = self.jobs.clone() else {
+            let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
+            return Ok((Arc::new(queue), Some(worker), None, None));
+        };
+        let engine = JobEngine::new(database, settings)
+            .await
+            .map_err(|source| BuildError::Database { what: "creating the job tables", source })?;
+        let workers = run_workers.then(|| engine.start(Arc::new(JobRunner::new(mailer))));
+        let queue: Arc<dyn MailQueue> = Arc::new(forge_application::jobs::QueuedMail::new(engine.queue()));
+        Ok((queue, None, Some(engine), workers))
+    }
+
+    /// The relay loop, where the job workers run and when there is a consumer.
+    fn start_relay(&self, database: &Database, clock: Arc<dyn Clock>) -> Option<crate::relay::RelayLoop> {
+        let (settings, true) = self.jobs.as_ref()? else { return None };
+        if self.outbox_consumers.is_empty() {
+            return None;
+        }
+        let relay = OutboxRelay::new(
+            Arc::new(SeaOutboxStore::new(database)),
+            self.outbox_consumers.clone(),
+            clock,
+            RelaySettings { owner: format!("{}-relay", settings.worker_name), ..RelaySettings::default() },
+        );
+        Some(crate::relay::RelayLoop::start(relay, settings.poll_interval, Duration::from_secs(3600)))
+    }
+
+    /// The mailer of the configured delivery (none for a queue of the caller's own).
+    fn mailer(&self, from: Sender) -> Result<Option<Arc<dyn Mailer>>, BuildError> {
         let delivery = self.mail.clone().unwrap_or_else(|| MailDelivery::Files(self.data_dir.join("mail")));
         let mailer: Arc<dyn Mailer> = match delivery {
-            MailDelivery::Queue(queue) => return Ok((queue, None)),
+            MailDelivery::Queue(_) => return Ok(None),
             MailDelivery::Files(dir) => {
                 tracing::info!(dir = %dir.display(), "mail is written to files");
                 Arc::new(FileMailer::new(dir, from))
@@ -532,8 +621,7 @@ impl ForgeBuilder {
                 Arc::new(SmtpMailer::new(config, from).map_err(|reason| BuildError::Setting { key: "mail", reason })?)
             }
         };
-        let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
-        Ok((Arc::new(queue), Some(worker)))
+        Ok(Some(mailer))
     }
 }
 
@@ -547,11 +635,17 @@ type SharedState = NoRedis;
 #[cfg(not(feature = "redis"))]
 enum NoRedis {}
 
+/// What [`ForgeBuilder::start_background`] starts: the mail queue, the in-process mail worker,
+/// the job engine and its workers.
+type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<JobWorkers>);
+
 /// The background work of one [`Forge`].
 struct Workers {
     mail: Option<MailWorker>,
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    jobs: Option<JobWorkers>,
+    relay: Option<crate::relay::RelayLoop>,
 }
 
 impl Workers {
@@ -563,6 +657,12 @@ impl Workers {
         }
         if let Some(mail) = &self.mail {
             mail.shutdown(grace).await;
+        }
+        if let Some(relay) = &self.relay {
+            relay.shutdown(grace).await;
+        }
+        if let Some(jobs) = &self.jobs {
+            jobs.shutdown(grace).await;
         }
     }
 }

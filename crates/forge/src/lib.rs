@@ -36,6 +36,7 @@
 
 mod builder;
 pub mod prelude;
+mod relay;
 
 pub use builder::{BuildError, Forge, ForgeBuilder, MailDelivery};
 pub use forge_application as application;
@@ -43,8 +44,11 @@ pub use forge_application as application;
 #[cfg(feature = "testing")]
 pub use forge_application::testing;
 pub use forge_domain as domain;
+/// The job engine: its settings, the administration of jobs.
+pub use forge_infrastructure::jobs::{JobEngine, JobRecord, JobSettings, JobState, QueueSettings};
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
 pub use forge_infrastructure::{
     Backend, CacheSettings, CacheStats, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy,
 };
+pub use relay::DELIVERED_RETENTION;

@@ -19,6 +19,7 @@
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub mod cache;
 pub mod clock;
+pub mod jobs;
 pub mod mail;
 pub mod memory;
 pub mod persistence;
@@ -32,6 +33,7 @@ pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{
     Backend, Database, DatabaseProbe, LATENCY_BOUNDS_MICROS, QueryStats, SeaAccountTokenRepository,
     SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
-    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, StatementLatency,
+    SeaOutboxStore, SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
+    StatementLatency,
 };
 pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

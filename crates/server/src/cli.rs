@@ -46,6 +46,8 @@ pub enum Command {
     /// Exit 0 when the server on this machine answers `GET /health/live` with 200 (for container
     /// health checks in images without a shell or curl).
     Healthcheck,
+    /// Run the background job workers (every queue) until SIGTERM or Ctrl-C.
+    Worker,
 }
 
 /// What `forge migrate` does.

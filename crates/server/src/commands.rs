@@ -24,6 +24,41 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `forge worker`: runs the workers of every job queue until SIGTERM or Ctrl-C, then lets the
+/// running jobs finish (within `server.shutdown_timeout_secs`; a job still running then is run
+/// again later by another worker). On the embedded SQLite default it migrates first, as `serve`.
+///
+/// # Errors
+/// Any start-up failure.
+pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let jobs = crate::startup::job_settings(&settings);
+    let grace = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
+    let worker_name = jobs.worker_name.clone();
+    let forge = builder(&settings, &Overrides::default(), true)?.jobs(jobs, true).build().await?;
+    tracing::info!(worker = %worker_name, "job workers running");
+    stop_signal().await?;
+    tracing::info!("stopping the job workers");
+    forge.shutdown(grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("listening for Ctrl-C")?,
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("listening for Ctrl-C")?;
+    Ok(())
+}
+
 /// `forge migrate ...`.
 ///
 /// # Errors

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             Command::CreateAdmin { email, username } => commands::create_admin(&settings, email, username).await,
             Command::Openapi => commands::openapi(),
             Command::Healthcheck => commands::healthcheck(&settings),
+            Command::Worker => commands::worker(settings).await,
         }
     });
     telemetry.shutdown();

@@ -169,7 +169,8 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
             settings.mail.queue_capacity,
         )
         .data_dir(settings.data_dir.clone())
-        .hashing(settings.hashing.pool_settings());
+        .hashing(settings.hashing.pool_settings())
+        .jobs(job_settings(settings), for_serving && settings.jobs.run_in_serve);
     builder = builder.cache(settings.cache.settings());
     if let Some(url) = &settings.redis.url {
         builder = builder.redis(url.clone(), settings.redis.prefix.clone());
@@ -181,6 +182,12 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
         builder = builder.clock(clock.clone());
     }
     Ok(builder)
+}
+
+/// The job engine's settings: the `[jobs]` section, with the mail queue's retries from `[mail]`.
+#[must_use]
+pub fn job_settings(settings: &Settings) -> forge::JobSettings {
+    settings.jobs.settings(settings.mail.max_attempts, Duration::from_millis(settings.mail.retry_initial_delay_ms))
 }
 
 /// Where the configured mail goes: `.eml` files under `<data dir>/mail/`, or SMTP.

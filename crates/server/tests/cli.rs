@@ -191,3 +191,85 @@ fn serve_migrates_the_embedded_database_answers_and_stops_gracefully_on_sigterm(
     let span_id = completed["span_id"].as_str().unwrap_or_default();
     assert!(span_id.len() == 16 && span_id != "00f067aa0ba902b7", "the request's own span: {completed}");
 }
+
+/// A free local port.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Sends one HTTP/1.1 request and returns the whole response, retrying the connection until the
+/// server listens (up to 30 s).
+fn http(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream.write_all(request.as_bytes()).expect("the request is sent");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).expect("the response is read");
+            return response;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `.eml` files under `<dir>/mail/`.
+fn mail_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("mail"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_registration_acknowledged_before_a_sigkill_gets_its_mail_from_forge_worker_which_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The server's own workers look for jobs only every ten minutes: the mail is still waiting
+    // when the process is killed.
+    let mut server = forge(dir.path())
+        .env("FORGE_BIND", format!("127.0.0.1:{port}"))
+        .env("FORGE_JOBS__POLL_INTERVAL_MS", "600000")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let body = r#"{"email":"ada@example.com","username":"ada","password":"Analytical-Engine-1843!"}"#;
+    let response = http(
+        port,
+        &format!(
+            "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let killed = Command::new("kill").args(["-KILL", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    server.wait().unwrap();
+    assert!(mail_files(dir.path()).is_empty(), "the mail was not delivered before the kill");
+
+    let mut worker = forge(dir.path()).env("FORGE_JOBS__POLL_INTERVAL_MS", "50").arg("worker").spawn().unwrap();
+    let started = Instant::now();
+    let mail = loop {
+        if let Some(mail) = mail_files(dir.path()).into_iter().find(|m| m.contains("ada@example.com")) {
+            break mail;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not deliver the mail");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(mail.contains("verify-email?token="), "the verification mail: {mail}");
+
+    let stopped = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let exit = worker.wait().unwrap();
+    assert!(exit.success(), "forge worker exits 0 on SIGTERM, got {exit:?}");
+    assert_eq!(mail_files(dir.path()).len(), 1, "delivered once");
+}

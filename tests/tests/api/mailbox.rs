@@ -72,10 +72,14 @@ impl TestApp {
             if found.len() >= count {
                 return found.into_iter().last().unwrap();
             }
-            assert!(
-                Instant::now() < deadline,
-                "no mail {subject:?} #{count} to {to} within {MAIL_WAIT:?}; got {found:#?}"
-            );
+            if Instant::now() >= deadline {
+                // The jobs say where the mail is stuck (queued, running, dead with its error).
+                let jobs = match self.services.jobs() {
+                    Some(engine) => format!("{:#?}", engine.jobs(None, None, 100, 0).await),
+                    None => "no job engine".into(),
+                };
+                panic!("no mail {subject:?} #{count} to {to} within {MAIL_WAIT:?}; got {found:#?}; jobs: {jobs}");
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -85,11 +89,21 @@ impl TestApp {
         self.wait_for_mails(to, subject, 1).await
     }
 
-    /// Asserts that nothing for `to` is queued or written. The queue counts a message from the
-    /// moment it is taken until its file is written, and use cases queue before they answer, so
-    /// right after a response this is conclusive.
-    pub fn assert_no_mail_to(&self, to: &str) {
-        assert_eq!(self.services.pending_mail(), 0, "a mail is still being delivered");
+    /// Waits (up to [`MAIL_WAIT`]) until every queued mail has been delivered: no mail job is
+    /// queued, running or waiting for another attempt.
+    pub async fn wait_until_mail_delivered(&self) {
+        let deadline = Instant::now() + MAIL_WAIT;
+        while self.services.mail_in_flight().await.unwrap() > 0 {
+            assert!(Instant::now() < deadline, "the queued mail was not delivered within {MAIL_WAIT:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Asserts that nothing was mailed to `to`. Use cases queue their mail (a job) before they
+    /// answer, so once every queued mail has been delivered (waited for, up to [`MAIL_WAIT`]),
+    /// the absence of a file for `to` is conclusive.
+    pub async fn assert_no_mail_to(&self, to: &str) {
+        self.wait_until_mail_delivered().await;
         assert!(self.mails_to(to).is_empty(), "unexpected mail to {to}: {:#?}", self.mails_to(to));
     }
 }

@@ -15,6 +15,7 @@ mod harness;
 mod hashing;
 mod http;
 mod idempotency;
+mod jobs;
 mod limits;
 mod mail_flows;
 mod mailbox;

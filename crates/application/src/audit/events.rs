@@ -31,6 +31,19 @@ impl EventType {
             Self::ProjectOwnershipTransferred => "project.ownership_transferred",
         }
     }
+
+    /// The event type stored as `name`, if there is one.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::ProjectMemberAdded,
+            Self::ProjectMemberRoleChanged,
+            Self::ProjectMemberRemoved,
+            Self::ProjectOwnershipTransferred,
+        ]
+        .into_iter()
+        .find(|event_type| event_type.as_str() == name)
+    }
 }
 
 /// An event for one user, stored in the outbox by the unit of work in the transaction of the

@@ -73,6 +73,10 @@ fn event_to_active_model(event: &OutboxEvent) -> outbox_events::ActiveModel {
         data: Set(snapshot_json(&event.data)),
         occurred_at: Set(stored(event.occurred_at)),
         published_at: Set(None),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        attempts: Set(0),
+        last_error: Set(None),
     }
 }
 
@@ -179,7 +183,7 @@ fn entry_from_row(row: audit_logs::Model) -> Result<AuditEntry, UnexpectedError>
 }
 
 /// The inverse of [`value_json`]; instants, stored as RFC 3339 strings, come back as text.
-fn value_from_json(value: &Value) -> Option<AuditValue> {
+pub(crate) fn value_from_json(value: &Value) -> Option<AuditValue> {
     Some(match value {
         Value::Null => AuditValue::Null,
         Value::Bool(b) => AuditValue::Bool(*b),

@@ -30,6 +30,7 @@ mod cors;
 mod database;
 mod hashing;
 mod idempotency;
+mod jobs;
 mod log;
 mod mail;
 mod metrics;
@@ -45,6 +46,7 @@ pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use hashing::HashingConfig;
 pub use idempotency::IdempotencyConfig;
+pub use jobs::{JobsConfig, QueueConfig};
 pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
 pub use metrics::{MetricsExposure, MetricsSettings};
@@ -97,6 +99,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// OpenTelemetry traces, where the `OTEL_*` variables do not say.
     pub tracing: TracingSettings,
+    /// Background job queues and their workers.
+    pub jobs: JobsConfig,
 }
 
 /// Development or production.
@@ -132,6 +136,7 @@ impl Default for Settings {
             hashing: HashingConfig::default(),
             metrics: MetricsSettings::default(),
             tracing: TracingSettings::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -229,6 +234,7 @@ impl Settings {
         password::validate(&self.password)?;
         self.mail.validate()?;
         self.admin.validate()?;
+        self.jobs.validate()?;
         self.rate_limit.validate()
     }
 

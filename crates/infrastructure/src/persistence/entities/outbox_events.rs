@@ -13,6 +13,10 @@ pub struct Model {
     pub data: Json,
     pub occurred_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,14 @@
+//! Background jobs on apalis: the durable [`JobQueue`](forge_application::jobs::JobQueue), the
+//! workers that run each named queue, and the administration of dead jobs.
+
+mod backoff;
+mod engine;
+mod payload;
+mod runner;
+mod settings;
+
+pub use backoff::{JitteredBackoff, delay_after, jittered};
+pub use engine::{JobEngine, JobRecord, JobState, JobWorkers};
+pub use payload::JobPayload;
+pub use runner::{JobFailure, JobRunner};
+pub use settings::{JobSettings, QueueSettings};

@@ -1,0 +1,85 @@
+//! A job as it is stored: JSON that names its kind and carries what it needs.
+
+use forge_application::{UnexpectedError, jobs::Job, mail::MailMessage};
+use forge_domain::users::Email;
+use serde::{Deserialize, Serialize};
+
+/// The stored form of a [`Job`]. Its JSON is the job's row in the queue's table, so changing a
+/// variant's fields must keep reading rows written by the previous release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobPayload {
+    /// [`Job::SendMail`]. The bodies may hold single-use links: the row is as secret as the
+    /// mail itself, and is purged with the other finished jobs.
+    SendMail {
+        /// The recipient's address.
+        to: String,
+        /// The subject line.
+        subject: String,
+        /// The plain-text body.
+        text: String,
+        /// The HTML body.
+        html: String,
+    },
+}
+
+impl From<Job> for JobPayload {
+    fn from(job: Job) -> Self {
+        match job {
+            Job::SendMail(message) => Self::SendMail {
+                to: message.to.as_ref().to_owned(),
+                subject: message.subject,
+                text: message.text,
+                html: message.html,
+            },
+        }
+    }
+}
+
+impl TryFrom<JobPayload> for Job {
+    type Error = UnexpectedError;
+
+    fn try_from(payload: JobPayload) -> Result<Self, UnexpectedError> {
+        match payload {
+            JobPayload::SendMail { to, subject, text, html } => {
+                let to = Email::parse(&to).map_err(|e| UnexpectedError::internal(format!("a stored mail job: {e}")))?;
+                Ok(Self::SendMail(MailMessage { to, subject, text, html }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mail_job_survives_the_round_trip_through_json() {
+        let message = MailMessage {
+            to: Email::parse("ada@example.com").unwrap(),
+            subject: "Hi \"there\"".into(),
+            text: "line\nline".into(),
+            html: "<p>é</p>".into(),
+        };
+        let json = serde_json::to_string(&JobPayload::from(Job::SendMail(message))).unwrap();
+        assert!(json.contains(r#""kind":"send_mail""#), "{json}");
+        let back = Job::try_from(serde_json::from_str::<JobPayload>(&json).unwrap()).unwrap();
+        let Job::SendMail(back) = back;
+        assert_eq!(back.to.as_ref(), "ada@example.com");
+        assert_eq!(
+            (back.subject.as_str(), back.text.as_str(), back.html.as_str()),
+            ("Hi \"there\"", "line\nline", "<p>é</p>")
+        );
+    }
+
+    #[test]
+    fn a_stored_mail_to_a_bad_address_is_refused() {
+        let payload = JobPayload::SendMail {
+            to: "nope".into(),
+            subject: String::new(),
+            text: String::new(),
+            html: String::new(),
+        };
+        assert!(Job::try_from(payload).is_err());
+    }
+}
