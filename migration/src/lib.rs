@@ -26,6 +26,7 @@ mod m20261123_000007_create_projects;
 mod m20261123_000008_create_idempotency_keys;
 mod m20261124_000001_add_audit_logs_project_id;
 mod m20261206_000001_add_outbox_leases;
+mod m20261207_000001_create_exports;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_idempotency_keys::Migration),
             Box::new(m20261124_000001_add_audit_logs_project_id::Migration),
             Box::new(m20261206_000001_add_outbox_leases::Migration),
+            Box::new(m20261207_000001_create_exports::Migration),
         ]
     }
 }

@@ -14,10 +14,13 @@ use forge_application::{
     },
     common::{Clock, UnitOfWork},
     dashboard::{DashboardService, ports::StatsCache},
+    exports::{ExportPorts, ExportService, ExportSettings},
     health::Probe,
     idempotency::{IdempotencyService, IdempotencySettings},
+    jobs::JobsService,
     limits::{LockoutPolicy, RateLimitSettings, ports::RateLimiter},
     mail::{MailQueue, Mailer},
+    maintenance::MaintenanceService,
     projects::ports::ProjectRepository,
     relay::{OutboxConsumer, OutboxRelay, RelaySettings},
     services::{Ports, Services, Settings},
@@ -31,8 +34,10 @@ use forge_infrastructure::{
     Argon2Hasher, Backend, CacheSettings, CacheStats, CachedProjects, CachedUsers, Database, DatabaseProbe,
     HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork,
     JwtAccessTokens, QueryStats, RandomTokens, ReadCache, SeaAccountTokenRepository, SeaApiKeyRepository,
-    SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore,
-    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    SeaAuditLogRepository, SeaDatabaseMetrics, SeaExportRepository, SeaExportSource, SeaHousekeeping,
+    SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore, SeaProjectRepository, SeaSessionRepository,
+    SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
+    exports::FileEncoder,
     jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
     mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
     memory::DEFAULT_CAPACITY,
@@ -55,6 +60,7 @@ pub struct Forge {
     shared_state: bool,
     workers: Arc<Workers>,
     jobs: Option<JobEngine>,
+    job_services: Option<JobServices>,
 }
 
 impl std::ops::Deref for Forge {
@@ -138,6 +144,13 @@ impl Forge {
         self.jobs.as_ref()
     }
 
+    /// Exports, administration of jobs and maintenance, when jobs are on
+    /// ([`ForgeBuilder::jobs`]).
+    #[must_use]
+    pub const fn job_services(&self) -> Option<&JobServices> {
+        self.job_services.as_ref()
+    }
+
     /// Stops the background work: takes no more mail and delivers what is queued, waiting at
     /// most `grace`; stops the periodic purges. Calling it again does nothing.
     pub async fn shutdown(&self, grace: Duration) {
@@ -207,6 +220,8 @@ pub struct ForgeBuilder {
     clock: Option<Arc<dyn Clock>>,
     probe_timeout: Duration,
     hashing: HashingPoolSettings,
+    exports: ExportSettings,
+    retention: Duration,
     cache: Option<CacheSettings>,
     #[cfg(feature = "redis")]
     redis: Option<(String, String)>,
@@ -238,6 +253,8 @@ impl ForgeBuilder {
             clock: None,
             probe_timeout: Duration::from_secs(2),
             hashing: HashingPoolSettings::for_this_machine(),
+            exports: ExportSettings::default(),
+            retention: Duration::from_secs(7 * 24 * 3600),
             cache: Some(CacheSettings::default()),
             #[cfg(feature = "redis")]
             redis: None,
@@ -373,6 +390,14 @@ impl ForgeBuilder {
         self
     }
 
+    /// How long exports are kept and how many rows each batch writes (with jobs on), and how
+    /// long delivered outbox events and succeeded jobs are kept before maintenance purges them.
+    pub const fn exports(mut self, exports: ExportSettings, retention: Duration) -> Self {
+        self.exports = exports;
+        self.retention = retention;
+        self
+    }
+
     /// Adds a consumer of the outbox's events. The relay runs where the job workers run
     /// ([`ForgeBuilder::jobs`] with `run_workers`), and only when there is a consumer.
     pub fn outbox_consumer(mut self, consumer: Arc<dyn OutboxConsumer>) -> Self {
@@ -412,7 +437,7 @@ impl ForgeBuilder {
         let mut database = self.open_database().await?;
         let query_stats = QueryStats::attach(&mut database);
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
-        let (mail_queue, mail_worker, jobs, job_workers) = self.start_background(&database, from).await?;
+        let (mail_queue, mail_worker, jobs, job_mailer) = self.start_background(&database, from).await?;
 
         let hasher = Arc::new(Argon2Hasher::owasp(self.hashing).map_err(|e| BuildError::Setting {
             key: "hashing",
@@ -481,6 +506,7 @@ impl ForgeBuilder {
             probes,
         };
         let relay = self.start_relay(&database, ports.clock.clone());
+        let (job_services, job_workers) = self.start_jobs(&database, jobs.as_ref(), job_mailer, ports.clock.clone());
         let settings = Settings {
             auth: self.auth,
             rate_limits: self.rate_limits,
@@ -500,7 +526,7 @@ impl ForgeBuilder {
             relay,
         });
         let shared_state = shared.is_some();
-        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers, jobs })
+        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers, jobs, job_services })
     }
 
     /// Redis, when configured.
@@ -579,16 +605,50 @@ impl ForgeBuilder {
                 .map(|queue| (queue, None, None, None))
                 .ok_or_else(|| BuildError::Setting { key: "mail", reason: "no mail delivery".into() });
         };
-        let Some((settings, run_workers)) = self.jobs.clone() else {
+        let Some((settings, _)) = self.jobs.clone() else {
             let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
             return Ok((Arc::new(queue), Some(worker), None, None));
         };
         let engine = JobEngine::new(database, settings)
             .await
             .map_err(|source| BuildError::Database { what: "creating the job tables", source })?;
-        let workers = run_workers.then(|| engine.start(Arc::new(JobRunner::new(mailer))));
         let queue: Arc<dyn MailQueue> = Arc::new(forge_application::jobs::QueuedMail::new(engine.queue()));
-        Ok((queue, None, Some(engine), workers))
+        Ok((queue, None, Some(engine), Some(mailer)))
+    }
+
+    /// Exports, job administration and maintenance over the job engine, and the engine's
+    /// workers when this process runs them.
+    fn start_jobs(
+        &self,
+        database: &Database,
+        engine: Option<&JobEngine>,
+        mailer: Option<Arc<dyn Mailer>>,
+        clock: Arc<dyn Clock>,
+    ) -> (Option<JobServices>, Option<JobWorkers>) {
+        let Some(engine) = engine else { return (None, None) };
+        let exports = ExportService::new(
+            ExportPorts {
+                exports: Arc::new(SeaExportRepository::new(database)),
+                source: Arc::new(SeaExportSource::new(database)),
+                encoder: Arc::new(FileEncoder),
+                jobs: engine.queue(),
+                clock: clock.clone(),
+            },
+            self.exports,
+        );
+        let maintenance = MaintenanceService::new(Arc::new(SeaHousekeeping::new(database)), clock, self.retention);
+        let services = JobServices {
+            exports: exports.clone(),
+            jobs: JobsService::new(Arc::new(engine.clone())),
+            maintenance: maintenance.clone(),
+        };
+        let workers = match (self.jobs.as_ref(), mailer) {
+            (Some((_, true)), Some(mailer)) => {
+                Some(engine.start(Arc::new(JobRunner::new(mailer).with_services(exports, maintenance))))
+            }
+            _ => None,
+        };
+        (Some(services), workers)
     }
 
     /// The relay loop, where the job workers run and when there is a consumer.
@@ -637,7 +697,18 @@ enum NoRedis {}
 
 /// What [`ForgeBuilder::start_background`] starts: the mail queue, the in-process mail worker,
 /// the job engine and its workers.
-type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<JobWorkers>);
+type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<Arc<dyn Mailer>>);
+
+/// The use cases of background work, there when jobs are on ([`ForgeBuilder::jobs`]).
+#[derive(Clone)]
+pub struct JobServices {
+    /// Exports.
+    pub exports: ExportService,
+    /// Administration of jobs.
+    pub jobs: JobsService,
+    /// The maintenance purges (also run as a scheduled job).
+    pub maintenance: MaintenanceService,
+}
 
 /// The background work of one [`Forge`].
 struct Workers {

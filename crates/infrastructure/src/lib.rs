@@ -19,6 +19,7 @@
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub mod cache;
 pub mod clock;
+pub mod exports;
 pub mod jobs;
 pub mod mail;
 pub mod memory;
@@ -32,8 +33,8 @@ pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{
     Backend, Database, DatabaseProbe, LATENCY_BOUNDS_MICROS, QueryStats, SeaAccountTokenRepository,
-    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaIdempotencyStore, SeaLoginThrottleRepository,
-    SeaOutboxStore, SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository,
-    StatementLatency,
+    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaExportRepository, SeaExportSource,
+    SeaHousekeeping, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore, SeaProjectRepository,
+    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, StatementLatency,
 };
 pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

@@ -53,8 +53,10 @@ use forge_application::{
     audit::AuditLogService,
     auth::AuthService,
     dashboard::DashboardService,
+    exports::ExportService,
     health::HealthService,
     idempotency::IdempotencyService,
+    jobs::JobsService,
     limits::{LimitService, LockoutService},
     metrics::MetricsService,
     projects::ProjectService,
@@ -64,7 +66,7 @@ use ipnet::IpNet;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    account, api_keys, audit, auth, dashboard, extract, limits, metrics,
+    account, api_keys, audit, auth, dashboard, exports, extract, jobs, limits, metrics,
     middleware::{self as mw, ForgeRootSpan},
     projects, routing, service, telemetry, users,
 };
@@ -182,6 +184,8 @@ pub struct AppState {
     pub dashboard: DashboardService,
     /// Operational figures.
     pub metrics: MetricsService,
+    /// Exports and administration of jobs, when jobs are on (their endpoints exist only then).
+    pub jobs: Option<(ExportService, JobsService)>,
     /// Prometheus metrics, counted for every request when set (see [`telemetry`]).
     pub prometheus: Option<telemetry::Metrics>,
     /// Serve `GET /metrics` on this listener to callers this rule allows; `None`: not here.
@@ -203,6 +207,7 @@ pub fn build_app(
 > {
     let settings = state.http;
     let cors = cors(&settings);
+    let with_jobs = state.jobs.is_some();
     App::new()
         .app_data(web::Data::new(state.auth))
         .app_data(web::Data::new(state.users))
@@ -220,6 +225,10 @@ pub fn build_app(
         .configure(|cfg| {
             if let Some(prometheus) = state.prometheus {
                 cfg.app_data(web::Data::new(prometheus));
+            }
+            if let Some((exports, jobs)) = state.jobs {
+                cfg.app_data(web::Data::new(exports));
+                cfg.app_data(web::Data::new(jobs));
             }
             if let Some(access) = state.metrics_endpoint {
                 cfg.app_data(web::Data::new(access));
@@ -240,6 +249,12 @@ pub fn build_app(
                 .configure(account::routes)
                 .configure(projects::routes)
                 .configure(audit::routes)
+                .configure(|cfg| {
+                    if with_jobs {
+                        exports::routes(cfg);
+                        jobs::routes(cfg);
+                    }
+                })
                 .configure(dashboard::routes)
                 .configure(metrics::routes),
         )

@@ -32,7 +32,7 @@ use utoipa::{
 
 use crate::openapi_exact::ExactContract;
 use crate::{
-    account, api_keys, audit, auth, dashboard, limits, metrics, pagination, problem,
+    account, api_keys, audit, auth, dashboard, exports, jobs, limits, metrics, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
     projects, service, users,
 };
@@ -108,6 +108,12 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         projects::handlers::transfer,
         projects::handlers::user_projects,
         audit::handlers::list,
+        exports::handlers::create,
+        exports::handlers::get,
+        exports::handlers::download,
+        jobs::handlers::list,
+        jobs::handlers::retry,
+        jobs::handlers::discard,
         dashboard::handlers::stats,
         metrics::handlers::database,
     ),
@@ -141,7 +147,8 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         (name = "users", description = "One's own account, and administration of every account"),
         (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
         (name = "projects", description = "Projects, their members and their owner"),
-        (name = "administration", description = "The audit trail, statistics and operational figures"),
+        (name = "exports", description = "Files of users, projects and audit entries, written in the background"),
+        (name = "administration", description = "The audit trail, statistics, operational figures and background jobs"),
     ),
 )]
 struct ApiDoc;

@@ -80,6 +80,7 @@ impl Application {
             idempotency: forge.idempotency.clone(),
             dashboard: forge.dashboard.clone(),
             metrics: forge.metrics.clone(),
+            jobs: forge.job_services().map(|services| (services.exports.clone(), services.jobs.clone())),
             metrics_endpoint: (settings.metrics.exposure() == crate::config::MetricsExposure::ApiListener)
                 .then(|| crate::metrics::access(&settings)),
             prometheus,
@@ -170,7 +171,14 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
         )
         .data_dir(settings.data_dir.clone())
         .hashing(settings.hashing.pool_settings())
-        .jobs(job_settings(settings), for_serving && settings.jobs.run_in_serve);
+        .jobs(job_settings(settings), for_serving && settings.jobs.run_in_serve)
+        .exports(
+            forge::ExportSettings {
+                retention: Duration::from_secs(settings.jobs.export_retention_secs),
+                batch_size: settings.jobs.export_batch_size,
+            },
+            Duration::from_secs(settings.jobs.retention_secs),
+        );
     builder = builder.cache(settings.cache.settings());
     if let Some(url) = &settings.redis.url {
         builder = builder.redis(url.clone(), settings.redis.prefix.clone());

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod bulk;
 mod conditional;
+mod exports;
 mod harness;
 mod hashing;
 mod http;

@@ -10,10 +10,17 @@
 //! Jobs run at least once: a worker that dies while running one leaves it to be picked up again,
 //! so every job's effect must be the same whether it runs once or twice.
 
+mod admin;
+
 use async_trait::async_trait;
+
+#[cfg(any(test, feature = "mocks"))]
+pub use admin::MockJobAdmin;
+pub use admin::{JobAdmin, JobRecord, JobState, JobsError, JobsService};
 
 use crate::{
     common::UnexpectedError,
+    exports::ExportId,
     mail::{MailMessage, MailQueue},
 };
 
@@ -63,6 +70,10 @@ impl std::fmt::Display for Queue {
 pub enum Job {
     /// Deliver a rendered mail (through the [`Mailer`](crate::mail::Mailer)).
     SendMail(MailMessage),
+    /// Write an export's file ([`ExportService::run`](crate::exports::ExportService::run)).
+    Export(ExportId),
+    /// The periodic purges ([`MaintenanceService::run`](crate::maintenance::MaintenanceService::run)).
+    Maintenance,
 }
 
 impl Job {
@@ -71,14 +82,19 @@ impl Job {
     pub const fn queue(&self) -> Queue {
         match self {
             Self::SendMail(_) => Queue::Mail,
+            Self::Export(_) => Queue::Exports,
+            Self::Maintenance => Queue::Maintenance,
         }
     }
 
-    /// The job's stable kind, for logs and administration: `send_mail`.
+    /// The job's stable kind, for logs and administration: `send_mail`, `export`,
+    /// `maintenance`.
     #[must_use]
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::SendMail(_) => "send_mail",
+            Self::Export(_) => "export",
+            Self::Maintenance => "maintenance",
         }
     }
 }

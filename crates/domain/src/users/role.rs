@@ -36,6 +36,12 @@ pub enum Permission {
     ManageAllProjects,
     /// See operational figures of the installation (database pool, statement counts).
     ViewSystemMetrics,
+    /// Export every user, and the audit trail, to a file.
+    ExportData,
+    /// List, retry and discard background jobs.
+    ManageJobs,
+    /// See and download anyone's exports.
+    ReadAllExports,
 }
 
 impl Role {
@@ -48,7 +54,13 @@ impl Role {
         match self {
             Self::Admin => true,
             Self::Manager => {
-                matches!(permission, Permission::ListUsers | Permission::ReadAnyUser | Permission::ViewDashboard)
+                matches!(
+                    permission,
+                    Permission::ListUsers
+                        | Permission::ReadAnyUser
+                        | Permission::ViewDashboard
+                        | Permission::ExportData
+                )
             }
             Self::Member => false,
         }
@@ -112,6 +124,9 @@ mod tests {
             Permission::ReadAllProjects,
             Permission::ManageAllProjects,
             Permission::ViewSystemMetrics,
+            Permission::ExportData,
+            Permission::ManageJobs,
+            Permission::ReadAllExports,
         ] {
             assert!(Role::Admin.grants(p), "{p:?}");
         }
@@ -129,6 +144,9 @@ mod tests {
         assert!(!Role::Manager.grants(Permission::ReadAllProjects));
         assert!(!Role::Manager.grants(Permission::ManageAllProjects));
         assert!(!Role::Manager.grants(Permission::ViewSystemMetrics));
+        assert!(Role::Manager.grants(Permission::ExportData));
+        assert!(!Role::Manager.grants(Permission::ManageJobs));
+        assert!(!Role::Manager.grants(Permission::ReadAllExports));
     }
 
     #[test]

@@ -25,7 +25,8 @@ use apalis::{
 use async_trait::async_trait;
 use forge_application::{
     UnexpectedError,
-    jobs::{Job, JobId, JobQueue, Queue},
+    common::{Page, PageRequest},
+    jobs::{Job, JobAdmin, JobId, JobQueue, JobRecord, JobState, Queue},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -42,64 +43,16 @@ type SqliteStorage = apalis_sqlite::SqliteStorage<JobPayload>;
 #[cfg(feature = "postgres")]
 type PostgresStorage = apalis_postgres::PostgresStorage<JobPayload>;
 
-/// Where a job is in its life, as administrators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Waiting for a worker (for the first time, or again after a failed attempt).
-    Queued,
-    /// A worker is running it.
-    Running,
-    /// Done.
-    Succeeded,
-    /// An attempt failed and another will follow.
-    Failed,
-    /// Every attempt failed (or one failed for good): kept with its last error.
-    Dead,
-}
-
-impl JobState {
-    /// The state's name in the API: `queued`, `running`, `succeeded`, `failed`, `dead`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
-        }
+/// The state of a row with apalis status `status`, after `attempts` of `max_attempts`.
+fn state_of(status: &str, attempts: i64, max_attempts: i64) -> JobState {
+    match status {
+        "Done" => JobState::Succeeded,
+        "Running" | "Queued" => JobState::Running,
+        "Killed" => JobState::Dead,
+        "Failed" if attempts >= max_attempts => JobState::Dead,
+        "Failed" => JobState::Failed,
+        _ => JobState::Queued,
     }
-
-    /// The state of a row with apalis status `status`, after `attempts` of `max_attempts`.
-    fn of(status: &str, attempts: i64, max_attempts: i64) -> Self {
-        match status {
-            "Done" => Self::Succeeded,
-            "Running" | "Queued" => Self::Running,
-            "Killed" => Self::Dead,
-            "Failed" if attempts >= max_attempts => Self::Dead,
-            "Failed" => Self::Failed,
-            _ => Self::Queued,
-        }
-    }
-}
-
-/// One job, as administrators see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRecord {
-    /// Its id.
-    pub id: String,
-    /// Its queue.
-    pub queue: String,
-    /// Its kind (`send_mail`), when the stored payload names one.
-    pub kind: Option<String>,
-    /// Where it is.
-    pub state: JobState,
-    /// Attempts made so far.
-    pub attempts: i64,
-    /// Attempts allowed.
-    pub max_attempts: i64,
-    /// The error of the last failed attempt, if any.
-    pub last_error: Option<String>,
 }
 
 /// The job engine over one database: the durable [`JobQueue`], the workers, and administration.
@@ -215,6 +168,22 @@ impl JobEngine {
                 }
             }
         }
+        let scheduler = self.settings.maintenance_every.map(|every| {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                // Every worker process tries each period; the period's job is stored once.
+                let mut ticks = tokio::time::interval(every.min(Duration::from_secs(60)).max(Duration::from_secs(1)));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    match engine.schedule_maintenance(chrono::Utc::now(), every).await {
+                        Ok(true) => tracing::debug!("maintenance job scheduled"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "the maintenance job could not be scheduled"),
+                    }
+                }
+            })
+        });
         let task = tokio::spawn(async move {
             let signal = async move {
                 // A dropped sender stops the workers too.
@@ -224,8 +193,53 @@ impl JobEngine {
             if let Err(e) = monitor.run_with_signal(signal).await {
                 tracing::error!(error = %e, "the job workers stopped with an error");
             }
+            if let Some(scheduler) = scheduler {
+                scheduler.abort();
+            }
         });
         JobWorkers { stop: std::sync::Mutex::new(Some(stop)), task: std::sync::Mutex::new(Some(task)) }
+    }
+
+    /// The `WHERE` clause (and its values) selecting jobs on `queue` in `state`.
+    fn selection(&self, queue: Option<Queue>, state: Option<JobState>) -> (String, Vec<Value>) {
+        let backend = self.db.get_database_backend();
+        let mut sql = String::from(" WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if let Some(queue) = queue {
+            values.push(queue.name().into());
+            sql.push_str(&format!(" AND job_type = {}", placeholder(backend, values.len())));
+        }
+        if let Some(state) = state {
+            sql.push_str(match state {
+                JobState::Queued => " AND status = 'Pending'",
+                JobState::Running => " AND status IN ('Running', 'Queued')",
+                JobState::Succeeded => " AND status = 'Done'",
+                JobState::Failed => " AND status = 'Failed' AND attempts < max_attempts",
+                JobState::Dead => " AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))",
+            });
+        }
+        (sql, values)
+    }
+
+    /// How many jobs are on `queue` in `state`.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the table cannot be read.
+    pub async fn count(&self, queue: Option<Queue>, state: Option<JobState>) -> Result<u64, UnexpectedError> {
+        let backend = self.db.get_database_backend();
+        let (table, _) = table(backend);
+        let (selection, values) = self.selection(queue, state);
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}{selection}");
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .map_err(crate::persistence::unexpected)?;
+        let count: i64 = match row {
+            Some(row) => row.try_get("", "n").map_err(crate::persistence::unexpected)?,
+            None => 0,
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Jobs on `queue` (every queue when `None`) in `state` (every state when `None`), newest
@@ -242,24 +256,15 @@ impl JobEngine {
     ) -> Result<Vec<JobRecord>, UnexpectedError> {
         let backend = self.db.get_database_backend();
         let (table, error) = table(backend);
+        let run_at = match backend {
+            DbBackend::Postgres => "CAST(EXTRACT(EPOCH FROM run_at) AS BIGINT)",
+            _ => "CAST(run_at AS BIGINT)",
+        };
+        let (selection, mut values) = self.selection(queue, state);
         let mut sql = format!(
             "SELECT id, job_type, status, CAST(attempts AS BIGINT) AS attempts, CAST(max_attempts AS BIGINT) AS max_attempts, \
-             {error} AS last_error, job FROM {table} WHERE 1 = 1"
+             {error} AS last_error, job, {run_at} AS run_at FROM {table}{selection}"
         );
-        let mut values: Vec<Value> = Vec::new();
-        if let Some(queue) = queue {
-            values.push(queue.name().into());
-            sql.push_str(&format!(" AND job_type = {}", placeholder(backend, values.len())));
-        }
-        if let Some(state) = state {
-            sql.push_str(match state {
-                JobState::Queued => " AND status = 'Pending'",
-                JobState::Running => " AND status IN ('Running', 'Queued')",
-                JobState::Succeeded => " AND status = 'Done'",
-                JobState::Failed => " AND status = 'Failed' AND attempts < max_attempts",
-                JobState::Dead => " AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))",
-            });
-        }
         values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
         values.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
         sql.push_str(&format!(
@@ -279,6 +284,7 @@ impl JobEngine {
                 let attempts: i64 = row.try_get("", "attempts").map_err(read)?;
                 let max_attempts: i64 = row.try_get("", "max_attempts").map_err(read)?;
                 let payload: Vec<u8> = row.try_get("", "job").map_err(read)?;
+                let run_at: Option<i64> = row.try_get("", "run_at").map_err(read)?;
                 let kind = serde_json::from_slice::<serde_json::Value>(&payload)
                     .ok()
                     .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned));
@@ -286,13 +292,58 @@ impl JobEngine {
                     id: row.try_get("", "id").map_err(read)?,
                     queue: row.try_get("", "job_type").map_err(read)?,
                     kind,
-                    state: JobState::of(&status, attempts, max_attempts),
+                    state: state_of(&status, attempts, max_attempts),
                     attempts,
                     max_attempts,
                     last_error: row.try_get::<Option<String>>("", "last_error").map_err(read)?.map(error_text),
+                    run_at: run_at.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
                 })
             })
             .collect()
+    }
+
+    /// Stores the maintenance job of the period of length `every` that `now` falls in, once
+    /// for the whole cluster: its id is made from the period's start, so a second worker's
+    /// attempt to store it finds it there. Returns whether this call stored it.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the table cannot be written or read.
+    pub async fn schedule_maintenance(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        every: Duration,
+    ) -> Result<bool, UnexpectedError> {
+        let period = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1000);
+        let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let start = now_ms - now_ms % period;
+        let id = ulid::Ulid::from_parts(start, MAINTENANCE_BITS);
+        let max_attempts = usize::try_from(self.settings.queue(Queue::Maintenance).max_attempts.max(1)).unwrap_or(1);
+        let task = TaskBuilder::new(JobPayload::from(Job::Maintenance))
+            .task_id(TaskId::from(id))
+            .max_attempts(max_attempts)
+            .build();
+        let pushed = match self.db.get_database_backend() {
+            #[cfg(feature = "postgres")]
+            DbBackend::Postgres => self.postgres(Queue::Maintenance).push_task(task).await.is_ok(),
+            _ => self.sqlite(Queue::Maintenance).push_task(task).await.is_ok(),
+        };
+        if pushed {
+            return Ok(true);
+        }
+        // Refused: stored already by another worker (or the database failed: then say so).
+        let backend = self.db.get_database_backend();
+        let (table, _) = table(backend);
+        let sql = format!("SELECT id FROM {table} WHERE id = {}", placeholder(backend, 1));
+        let found = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.to_string().into()]))
+            .await
+            .map_err(crate::persistence::unexpected)?;
+        if found.is_some() {
+            Ok(false)
+        } else {
+            Err(UnexpectedError::unavailable("the maintenance job could not be stored"))
+        }
     }
 
     /// How many jobs on `queue` are not finished yet: queued, running, or failed with attempts
@@ -384,6 +435,9 @@ fn incarnation(name: &str, restarts: usize) -> String {
     if restarts == 0 { name.to_owned() } else { format!("{name}-r{restarts}") }
 }
 
+/// The random part of every maintenance job's id (its time part is the period's start).
+const MAINTENANCE_BITS: u128 = 0x4d41_494e_5445_4e41_4e43;
+
 /// The condition of a dead job's row.
 const DEAD: &str = "(status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))";
 
@@ -462,6 +516,28 @@ impl JobQueue for JobEngine {
     }
 }
 
+#[async_trait]
+impl JobAdmin for JobEngine {
+    async fn list(
+        &self,
+        queue: Option<Queue>,
+        state: Option<JobState>,
+        page: PageRequest,
+    ) -> Result<Page<JobRecord>, UnexpectedError> {
+        let total = self.count(queue, state).await?;
+        let items = self.jobs(queue, state, u64::from(page.limit()), page.offset()).await?;
+        Ok(Page { items, total, request: page })
+    }
+
+    async fn retry(&self, id: &str) -> Result<bool, UnexpectedError> {
+        Self::retry(self, id).await
+    }
+
+    async fn discard(&self, id: &str) -> Result<bool, UnexpectedError> {
+        Self::discard(self, id).await
+    }
+}
+
 /// The running workers of a [`JobEngine`]; stop them with [`JobWorkers::shutdown`].
 #[derive(Debug)]
 pub struct JobWorkers {
@@ -503,12 +579,12 @@ mod tests {
 
     #[test]
     fn a_failed_row_is_dead_once_its_attempts_are_spent() {
-        assert_eq!(JobState::of("Failed", 2, 5), JobState::Failed);
-        assert_eq!(JobState::of("Failed", 5, 5), JobState::Dead);
-        assert_eq!(JobState::of("Killed", 1, 5), JobState::Dead);
-        assert_eq!(JobState::of("Done", 1, 5), JobState::Succeeded);
-        assert_eq!(JobState::of("Pending", 0, 5), JobState::Queued);
-        assert_eq!(JobState::of("Running", 1, 5), JobState::Running);
+        assert_eq!(state_of("Failed", 2, 5), JobState::Failed);
+        assert_eq!(state_of("Failed", 5, 5), JobState::Dead);
+        assert_eq!(state_of("Killed", 1, 5), JobState::Dead);
+        assert_eq!(state_of("Done", 1, 5), JobState::Succeeded);
+        assert_eq!(state_of("Pending", 0, 5), JobState::Queued);
+        assert_eq!(state_of("Running", 1, 5), JobState::Running);
     }
 
     #[test]

@@ -8,7 +8,8 @@ mod runner;
 mod settings;
 
 pub use backoff::{JitteredBackoff, delay_after, jittered};
-pub use engine::{JobEngine, JobRecord, JobState, JobWorkers};
+pub use engine::{JobEngine, JobWorkers};
+pub use forge_application::jobs::{JobRecord, JobState};
 pub use payload::JobPayload;
 pub use runner::{JobFailure, JobRunner};
 pub use settings::{JobSettings, QueueSettings};

@@ -1,6 +1,6 @@
 //! A job as it is stored: JSON that names its kind and carries what it needs.
 
-use forge_application::{UnexpectedError, jobs::Job, mail::MailMessage};
+use forge_application::{UnexpectedError, exports::ExportId, jobs::Job, mail::MailMessage};
 use forge_domain::users::Email;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,13 @@ pub enum JobPayload {
         /// The HTML body.
         html: String,
     },
+    /// [`Job::Export`].
+    Export {
+        /// The export to write.
+        export_id: uuid::Uuid,
+    },
+    /// [`Job::Maintenance`].
+    Maintenance,
 }
 
 impl From<Job> for JobPayload {
@@ -32,6 +39,8 @@ impl From<Job> for JobPayload {
                 text: message.text,
                 html: message.html,
             },
+            Job::Export(id) => Self::Export { export_id: id.as_uuid() },
+            Job::Maintenance => Self::Maintenance,
         }
     }
 }
@@ -45,6 +54,8 @@ impl TryFrom<JobPayload> for Job {
                 let to = Email::parse(&to).map_err(|e| UnexpectedError::internal(format!("a stored mail job: {e}")))?;
                 Ok(Self::SendMail(MailMessage { to, subject, text, html }))
             }
+            JobPayload::Export { export_id } => Ok(Self::Export(ExportId::from_uuid(export_id))),
+            JobPayload::Maintenance => Ok(Self::Maintenance),
         }
     }
 }
@@ -64,7 +75,7 @@ mod tests {
         let json = serde_json::to_string(&JobPayload::from(Job::SendMail(message))).unwrap();
         assert!(json.contains(r#""kind":"send_mail""#), "{json}");
         let back = Job::try_from(serde_json::from_str::<JobPayload>(&json).unwrap()).unwrap();
-        let Job::SendMail(back) = back;
+        let Job::SendMail(back) = back else { panic!("not a mail job: {back:?}") };
         assert_eq!(back.to.as_ref(), "ada@example.com");
         assert_eq!(
             (back.subject.as_str(), back.text.as_str(), back.html.as_str()),

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use forge_application::{common::UnexpectedKind, jobs::Job, mail::Mailer};
+use forge_application::{
+    UnexpectedError, common::UnexpectedKind, exports::ExportService, jobs::Job, mail::Mailer,
+    maintenance::MaintenanceService,
+};
 
 use super::payload::JobPayload;
 
@@ -20,6 +23,8 @@ pub enum JobFailure {
 /// Runs jobs: the handlers of every kind, with the adapters they need.
 pub struct JobRunner {
     mailer: Arc<dyn Mailer>,
+    exports: Option<ExportService>,
+    maintenance: Option<MaintenanceService>,
 }
 
 impl std::fmt::Debug for JobRunner {
@@ -32,7 +37,15 @@ impl JobRunner {
     /// Handlers over `mailer` (for mail jobs).
     #[must_use]
     pub fn new(mailer: Arc<dyn Mailer>) -> Self {
-        Self { mailer }
+        Self { mailer, exports: None, maintenance: None }
+    }
+
+    /// The same, also running exports and the maintenance purges.
+    #[must_use]
+    pub fn with_services(mut self, exports: ExportService, maintenance: MaintenanceService) -> Self {
+        self.exports = Some(exports);
+        self.maintenance = Some(maintenance);
+        self
     }
 
     /// Runs one attempt of the stored job `payload`.
@@ -54,6 +67,21 @@ impl JobRunner {
                 Err(e) if e.kind() == UnexpectedKind::Unavailable => Err(JobFailure::Retry(e.to_string())),
                 Err(e) => Err(JobFailure::Fatal(e.to_string())),
             },
+            Job::Export(id) => {
+                let exports =
+                    self.exports.as_ref().ok_or_else(|| JobFailure::Retry("exports are not run here".into()))?;
+                exports.run(id).await.map_err(retried)
+            }
+            Job::Maintenance => {
+                let maintenance =
+                    self.maintenance.as_ref().ok_or_else(|| JobFailure::Retry("maintenance is not run here".into()))?;
+                maintenance.run().await.map(|_| ()).map_err(retried)
+            }
         }
     }
+}
+
+/// A storage failure of a resumable job: tried again (an export resumes where it stopped).
+fn retried(error: UnexpectedError) -> JobFailure {
+    JobFailure::Retry(error.to_string())
 }

@@ -52,6 +52,9 @@ pub struct JobSettings {
     /// name is appended for each queue's worker). A process restarted under the same name takes
     /// back at once the jobs it was running when it died.
     pub worker_name: String,
+    /// How often the maintenance purges run (once per period for the whole cluster); `None`:
+    /// never from this process.
+    pub maintenance_every: Option<Duration>,
 }
 
 impl Default for JobSettings {
@@ -72,6 +75,7 @@ impl Default for JobSettings {
             poll_interval: Duration::from_millis(500),
             heartbeat: Duration::from_secs(30),
             worker_name: format!("forge-{}", uuid::Uuid::new_v4().simple()),
+            maintenance_every: Some(Duration::from_secs(3600)),
         }
     }
 }

@@ -121,7 +121,7 @@ impl AuditLogRepository for SeaAuditLogRepository {
 }
 
 /// The `WHERE` clause of a query: each filter that is set.
-fn matching(filter: &AuditLogFilter) -> Condition {
+pub(crate) fn matching(filter: &AuditLogFilter) -> Condition {
     let mut condition = Condition::all();
     if let Some(actor_id) = filter.actor_id {
         condition = condition.add(Column::ActorId.eq(actor_id.as_uuid()));
@@ -150,7 +150,7 @@ fn matching(filter: &AuditLogFilter) -> Condition {
 /// Rebuilds an entry from its row. The action and entity type must be names the application
 /// knows and `changes` must be `{"before", "after"}` of flat objects, as the unit of work writes
 /// them; anything else is a [`CorruptRow`].
-fn entry_from_row(row: audit_logs::Model) -> Result<AuditEntry, UnexpectedError> {
+pub(crate) fn entry_from_row(row: audit_logs::Model) -> Result<AuditEntry, UnexpectedError> {
     let corrupt = |column, reason: &dyn std::fmt::Display| CorruptRow::error("audit_logs", row.id, column, reason);
     let action = AuditAction::parse(&row.action).ok_or_else(|| corrupt("action", &"an unknown action"))?;
     let entity_type =

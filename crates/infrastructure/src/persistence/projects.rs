@@ -60,7 +60,7 @@ impl SeaProjectRepository {
     }
 
     /// The member counts of `ids`, in one grouped query.
-    async fn member_counts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, UnexpectedError> {
+    pub(crate) async fn member_counts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, UnexpectedError> {
         let counts: Vec<(Uuid, i64)> = project_members::Entity::find()
             .select_only()
             .column(MemberColumn::ProjectId)
@@ -75,7 +75,11 @@ impl SeaProjectRepository {
     }
 
     /// The roles of `viewer` in `ids`, in one query.
-    async fn roles_of(&self, viewer: UserId, ids: &[Uuid]) -> Result<HashMap<Uuid, ProjectRole>, UnexpectedError> {
+    pub(crate) async fn roles_of(
+        &self,
+        viewer: UserId,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ProjectRole>, UnexpectedError> {
         let roles: Vec<(Uuid, String)> = project_members::Entity::find()
             .select_only()
             .column(MemberColumn::ProjectId)
@@ -229,7 +233,7 @@ const fn order_of(order: SortOrder) -> Order {
 }
 
 /// The `WHERE` clause of a list: never a deleted project, then each filter that is set.
-fn matching(filter: &ProjectFilter) -> Condition {
+pub(crate) fn matching(filter: &ProjectFilter) -> Condition {
     let mut condition = Condition::all().add(Column::DeletedAt.is_null());
     if let Some(status) = filter.status {
         condition = condition.add(Column::Status.eq(status.as_str()));

@@ -187,7 +187,7 @@ impl UserRepository for SeaUserRepository {
 }
 
 /// The `WHERE` clause of a list: never a deleted user, then each filter that is set.
-fn matching(filter: &UserFilter) -> Condition {
+pub(crate) fn matching(filter: &UserFilter) -> Condition {
     let mut condition = Condition::all().add(Column::DeletedAt.is_null());
     if let Some(role) = filter.role {
         condition = condition.add(Column::Role.eq(role.as_str()));

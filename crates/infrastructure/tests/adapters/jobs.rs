@@ -73,6 +73,7 @@ fn settings(max_attempts: u32) -> JobSettings {
         poll_interval: Duration::from_millis(50),
         heartbeat: Duration::from_secs(1),
         worker_name: format!("test-{}", uuid::Uuid::new_v4().simple()),
+        maintenance_every: None,
     }
 }
 

@@ -32,6 +32,12 @@ impl QueryParams {
         Self { params, errors: Vec::new() }
     }
 
+    /// Parameters given as name and value pairs (filters in a JSON body, read like a list's).
+    #[must_use]
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { params: pairs.into_iter().map(|(name, value)| (name, value, false)).collect(), errors: Vec::new() }
+    }
+
     /// The value of `name`, marking it read. A parameter given twice is an error: which one was
     /// meant cannot be known.
     pub fn take(&mut self, name: &str) -> Option<String> {

@@ -276,6 +276,7 @@ impl Mocks {
             ),
             metrics: MetricsService::new(Arc::new(self.database_metrics)),
             prometheus: None,
+            jobs: None,
             metrics_endpoint: None,
         }
     }

@@ -89,6 +89,15 @@ pub struct JobsConfig {
     /// This process's worker name, unique among the processes sharing the database (default:
     /// random per start). A fixed name lets a restarted worker take back its jobs at once.
     pub worker_name: Option<String>,
+    /// How often the maintenance purges run, once for the whole cluster; 0: never from this
+    /// process.
+    pub maintenance_every_secs: u64,
+    /// How long delivered outbox events and succeeded jobs are kept.
+    pub retention_secs: u64,
+    /// How long an export and its file can be downloaded after it was asked for.
+    pub export_retention_secs: u64,
+    /// Rows per export batch (one chunk of the file, written in one transaction).
+    pub export_batch_size: u32,
     /// The `default` queue.
     pub default: QueueConfig,
     /// The `mail` queue (attempts and first delay: `mail.max_attempts`, `mail.retry_initial_delay_ms`).
@@ -107,6 +116,10 @@ impl Default for JobsConfig {
             poll_interval_ms: u64::try_from(defaults.poll_interval.as_millis()).unwrap_or(500),
             heartbeat_secs: defaults.heartbeat.as_secs(),
             worker_name: None,
+            maintenance_every_secs: defaults.maintenance_every.map_or(0, |every| every.as_secs()),
+            retention_secs: 7 * 24 * 3600,
+            export_retention_secs: 24 * 3600,
+            export_batch_size: 1000,
             default: defaults.default.into(),
             mail: defaults.mail.into(),
             exports: defaults.exports.into(),
@@ -130,6 +143,15 @@ impl JobsConfig {
         if self.worker_name.as_deref().is_some_and(|name| name.trim().is_empty() || name.len() > 100) {
             return Err(ConfigError::new("jobs.worker_name", "must be 1 to 100 characters"));
         }
+        if self.retention_secs == 0 {
+            return Err(ConfigError::new("jobs.retention_secs", "must be at least 1"));
+        }
+        if self.export_retention_secs < 60 {
+            return Err(ConfigError::new("jobs.export_retention_secs", "must be at least 60"));
+        }
+        if self.export_batch_size == 0 || self.export_batch_size > 10_000 {
+            return Err(ConfigError::new("jobs.export_batch_size", "must be between 1 and 10000"));
+        }
         self.default.validate("default")?;
         self.mail.validate("mail")?;
         self.exports.validate("exports")?;
@@ -150,6 +172,8 @@ impl JobsConfig {
             maintenance: self.maintenance.settings(),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             heartbeat: Duration::from_secs(self.heartbeat_secs),
+            maintenance_every: (self.maintenance_every_secs > 0)
+                .then(|| Duration::from_secs(self.maintenance_every_secs)),
             ..JobSettings::default()
         };
         if let Some(name) = &self.worker_name {

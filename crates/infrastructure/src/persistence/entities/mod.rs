@@ -4,6 +4,8 @@
 pub(crate) mod account_tokens;
 pub(crate) mod api_keys;
 pub(crate) mod audit_logs;
+pub(crate) mod export_chunks;
+pub(crate) mod exports;
 pub(crate) mod idempotency_keys;
 pub(crate) mod login_throttles;
 pub(crate) mod outbox_events;
