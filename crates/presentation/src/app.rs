@@ -184,7 +184,8 @@ pub struct AppState {
     pub dashboard: DashboardService,
     /// Operational figures.
     pub metrics: MetricsService,
-    /// Exports and administration of jobs, when jobs are on (their endpoints exist only then).
+    /// Exports and administration of jobs, when jobs are on (their endpoints answer 503
+    /// otherwise).
     pub jobs: Option<(ExportService, JobsService)>,
     /// Prometheus metrics, counted for every request when set (see [`telemetry`]).
     pub prometheus: Option<telemetry::Metrics>,
@@ -207,7 +208,6 @@ pub fn build_app(
 > {
     let settings = state.http;
     let cors = cors(&settings);
-    let with_jobs = state.jobs.is_some();
     App::new()
         .app_data(web::Data::new(state.auth))
         .app_data(web::Data::new(state.users))
@@ -249,12 +249,8 @@ pub fn build_app(
                 .configure(account::routes)
                 .configure(projects::routes)
                 .configure(audit::routes)
-                .configure(|cfg| {
-                    if with_jobs {
-                        exports::routes(cfg);
-                        jobs::routes(cfg);
-                    }
-                })
+                .configure(exports::routes)
+                .configure(jobs::routes)
                 .configure(dashboard::routes)
                 .configure(metrics::routes),
         )

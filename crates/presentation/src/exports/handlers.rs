@@ -45,9 +45,10 @@ use crate::{
 pub async fn create(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    exports: web::Data<ExportService>,
+    exports: Option<web::Data<ExportService>>,
     ValidJson(body): ValidJson<CreateExportRequest>,
 ) -> Result<HttpResponse, Problem> {
+    let exports = exports.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     let (filters, format) = body.into_parts().map_err(|errors| Problem::validation(errors).at(&req))?;
     let export = exports.request(&actor, filters, format).await.or_problem(&req)?;
     let response = ExportResponse::from(&export);
@@ -78,9 +79,10 @@ pub async fn create(
 pub async fn get(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    exports: web::Data<ExportService>,
+    exports: Option<web::Data<ExportService>>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
+    let exports = exports.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     let export = exports.get(&actor, ExportId::from_uuid(*id)).await.or_problem(&req)?;
     conditional::respond(&req, StatusCode::OK, i64::from(export.chunks), &ExportResponse::from(&export))
 }
@@ -107,9 +109,10 @@ pub async fn get(
 pub async fn download(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    exports: web::Data<ExportService>,
+    exports: Option<web::Data<ExportService>>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
+    let exports = exports.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     let export = exports.download(&actor, ExportId::from_uuid(*id)).await.or_problem(&req)?;
     let disposition = format!("attachment; filename=\"{}\"", export.file_name());
     let content_type = export.format.content_type();

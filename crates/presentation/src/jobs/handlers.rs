@@ -161,8 +161,9 @@ pub struct JobListParams {
 pub async fn list(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    jobs: web::Data<JobsService>,
+    jobs: Option<web::Data<JobsService>>,
 ) -> Result<HttpResponse, Problem> {
+    let jobs = jobs.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     jobs.authorize(&actor).or_problem(&req)?;
     let ListQuery(query) = ListQuery::<JobListQuery>::parse(req.query_string()).map_err(|problem| problem.at(&req))?;
     let page = jobs.list(&actor, query.queue, query.state, query.page).await.or_problem(&req)?;
@@ -188,9 +189,10 @@ pub async fn list(
 pub async fn retry(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    jobs: web::Data<JobsService>,
+    jobs: Option<web::Data<JobsService>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
+    let jobs = jobs.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     jobs.retry(&actor, &id).await.or_problem(&req)?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -212,9 +214,10 @@ pub async fn retry(
 pub async fn discard(
     req: HttpRequest,
     Authenticated(actor): Authenticated,
-    jobs: web::Data<JobsService>,
+    jobs: Option<web::Data<JobsService>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
+    let jobs = jobs.ok_or_else(|| crate::problem::Problem::jobs_off().at(&req))?;
     jobs.discard(&actor, &id).await.or_problem(&req)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -240,6 +240,13 @@ impl Problem {
         Self::new(ProblemCode::Internal, "an internal error occurred")
     }
 
+    /// 503: the endpoint needs the background jobs, which this server was built without (an
+    /// embedding service that did not turn them on).
+    #[must_use]
+    pub fn jobs_off() -> Self {
+        Self::new(ProblemCode::ServiceUnavailable, "background jobs are not enabled on this server")
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`, with `Retry-After`.
     #[must_use]
     pub fn unavailable() -> Self {
