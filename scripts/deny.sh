@@ -32,5 +32,9 @@ git -C "$DB_DIR" init -q -b main
 git -C "$DB_DIR" add -A
 git -C "$DB_DIR" -c user.name=forge-ci -c user.email=ci@localhost commit -q -m "offline copy"
 
+# `cargo metadata`, which cargo-deny runs offline, wants every crate of Cargo.lock on disk, the
+# other platforms' too (a build fetches only this one's): fetch them from the registry first.
+cargo fetch --locked --quiet
+
 echo "advisory database: offline copy of $(grep -oE 'commit [0-9a-f]{40} of [0-9-]+' "$ADVISORY_DB/SNAPSHOT.md" || echo 'unknown date'); later advisories are not checked"
 cargo deny --locked --offline check --show-stats

@@ -138,3 +138,41 @@ async fn the_maintenance_job_of_a_period_is_stored_once_whoever_schedules_it() {
     assert_eq!(again, forge::application::maintenance::PurgeCounts::default());
     forge.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_run_the_maintenance_job_of_a_period_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("maintenance.db").display());
+    // Two processes' worth of workers over one database, each scheduling maintenance at start.
+    let mut workers = Vec::new();
+    for name in ["worker-a", "worker-b"] {
+        let settings = JobSettings {
+            poll_interval: Duration::from_millis(50),
+            worker_name: name.into(),
+            maintenance_every: Some(Duration::from_secs(3600)),
+            ..JobSettings::default()
+        };
+        let forge = Forge::builder(url.clone())
+            .jwt_secret("a-test-signing-key-of-32-bytes-or-more")
+            .data_dir(dir.path())
+            .jobs(settings, true)
+            .build()
+            .await
+            .unwrap();
+        workers.push(forge);
+    }
+    let engine = workers[0].jobs().unwrap().clone();
+    let started = std::time::Instant::now();
+    while engine.count(Some(Queue::Maintenance), Some(JobState::Succeeded)).await.unwrap() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the maintenance job did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Both schedulers have ticked by now; give a late one time to try again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(engine.count(Some(Queue::Maintenance), None).await.unwrap(), 1, "one job for the period");
+    let job = &engine.jobs(Some(Queue::Maintenance), None, 10, 0).await.unwrap()[0];
+    assert_eq!((job.state, job.attempts), (JobState::Succeeded, 1), "{job:?}");
+    for forge in workers {
+        forge.shutdown(Duration::from_secs(5)).await;
+    }
+}

@@ -6,13 +6,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "helpers panic on purpose: a failed test")]
 
 use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use forge_infrastructure::redis::testing::PrivateRedis;
@@ -20,69 +18,18 @@ use forge_migration::testing::TestDatabase;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Vq7#mLp2!xZr-Tide";
-const ADMIN_EMAIL: &str = "root@example.com";
-const SECRET: &str = "instances-test-signing-key-0123456789abcdef";
+mod support;
 
-/// One `forge serve` process, stopped when dropped.
-struct Server {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::{ADMIN_EMAIL, PASSWORD, Process as Server};
 
 /// Starts `forge serve` over `database`, with Redis at `redis` if any, and waits until it is ready.
 async fn serve(database: &TestDatabase, redis: Option<&str>, prefix: &str, extra: &[(&str, &str)]) -> Server {
-    let dir = tempfile::tempdir().unwrap().keep();
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_forge"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("FORGE_DATA_DIR", &dir)
-        .env("DATABASE_URL", database.url())
-        .env("FORGE_BIND", format!("127.0.0.1:{port}"))
-        .env("FORGE_JWT_SECRET", SECRET)
-        .env("FORGE_RATE_LIMIT__ENABLED", "false")
-        .env("FORGE_SERVER__WORKERS", "2")
-        .env("FORGE_REDIS__PREFIX", prefix)
-        .env("FORGE_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("FORGE_ADMIN_USERNAME", "root")
-        .env("FORGE_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    let mut settings = vec![("FORGE_REDIS__PREFIX", prefix)];
     if let Some(url) = redis {
-        command.env("REDIS_URL", url);
+        settings.push(("REDIS_URL", url));
     }
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    let child = command.arg("serve").spawn().expect("forge serve starts");
-    let server = Server { base: format!("http://127.0.0.1:{port}"), child };
-    let client = Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client.get(format!("{}/health/ready", server.base)).send().await
-            && response.status() == StatusCode::OK
-        {
-            return server;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "forge serve did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    settings.extend_from_slice(extra);
+    support::serve(database.url(), &settings).await
 }
 
 /// Two instances over one database, sharing a Redis when `redis` is given.

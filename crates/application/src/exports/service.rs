@@ -42,13 +42,13 @@ pub struct ExportSettings {
     /// How long an export and its file exist after it was asked for (default 24 hours).
     pub retention: Duration,
     /// Rows per batch, each batch one chunk of the file written in one transaction (default
-    /// 1000).
+    /// 500).
     pub batch_size: u32,
 }
 
 impl Default for ExportSettings {
     fn default() -> Self {
-        Self { retention: Duration::from_secs(24 * 3600), batch_size: 1000 }
+        Self { retention: Duration::from_secs(24 * 3600), batch_size: 500 }
     }
 }
 

@@ -119,7 +119,7 @@ impl Default for JobsConfig {
             maintenance_every_secs: defaults.maintenance_every.map_or(0, |every| every.as_secs()),
             retention_secs: 7 * 24 * 3600,
             export_retention_secs: 24 * 3600,
-            export_batch_size: 1000,
+            export_batch_size: 500,
             default: defaults.default.into(),
             mail: defaults.mail.into(),
             exports: defaults.exports.into(),
