@@ -24,5 +24,6 @@ mod metrics;
 mod projects;
 mod service;
 mod sessions;
+mod smtp;
 mod tokens;
 mod users;
