@@ -296,6 +296,7 @@ pub(crate) fn record_mail(templates: &mut MockMailTemplates, queue: &mut MockMai
             }
             Notice::PasswordChanged { username, .. } => format!("password of {username} changed"),
             Notice::EmailChanged { new_email, .. } => format!("address changed to {new_email}"),
+            Notice::AddedToProject { project_name, role, .. } => format!("added to {project_name} as {role}"),
         };
         Ok(MailMessage { to: to.clone(), subject: notice.name().to_owned(), text: body.clone(), html: body })
     });

@@ -22,7 +22,7 @@ use forge_application::{
     mail::{MailQueue, Mailer},
     maintenance::MaintenanceService,
     projects::ports::ProjectRepository,
-    relay::{OutboxConsumer, OutboxRelay, RelaySettings},
+    relay::{OutboxConsumer, OutboxRelay, ProjectMail, RelaySettings},
     services::{Ports, Services, Settings},
     users::ports::UserRepository,
 };
@@ -505,7 +505,14 @@ impl ForgeBuilder {
             mail_queue,
             probes,
         };
-        let relay = self.start_relay(&database, ports.clock.clone());
+        let built_in: Vec<Arc<dyn OutboxConsumer>> = jobs
+            .iter()
+            .map(|engine| {
+                Arc::new(ProjectMail::new(ports.users.clone(), ports.mail_templates.clone(), engine.queue()))
+                    as Arc<dyn OutboxConsumer>
+            })
+            .collect();
+        let relay = self.start_relay(&database, ports.clock.clone(), built_in);
         let (job_services, job_workers) = self.start_jobs(&database, jobs.as_ref(), job_mailer, ports.clock.clone());
         let settings = Settings {
             auth: self.auth,
@@ -651,15 +658,23 @@ impl ForgeBuilder {
         (Some(services), workers)
     }
 
-    /// The relay loop, where the job workers run and when there is a consumer.
-    fn start_relay(&self, database: &Database, clock: Arc<dyn Clock>) -> Option<crate::relay::RelayLoop> {
+    /// The relay loop, where the job workers run: Forge's own consumers (`built_in`) and those
+    /// added with [`Self::outbox_consumer`].
+    fn start_relay(
+        &self,
+        database: &Database,
+        clock: Arc<dyn Clock>,
+        built_in: Vec<Arc<dyn OutboxConsumer>>,
+    ) -> Option<crate::relay::RelayLoop> {
         let (settings, true) = self.jobs.as_ref()? else { return None };
-        if self.outbox_consumers.is_empty() {
+        let consumers: Vec<Arc<dyn OutboxConsumer>> =
+            built_in.into_iter().chain(self.outbox_consumers.iter().cloned()).collect();
+        if consumers.is_empty() {
             return None;
         }
         let relay = OutboxRelay::new(
             Arc::new(SeaOutboxStore::new(database)),
-            self.outbox_consumers.clone(),
+            consumers,
             clock,
             RelaySettings { owner: format!("{}-relay", settings.worker_name), ..RelaySettings::default() },
         );

@@ -355,3 +355,27 @@ async fn an_admin_changes_someone_elses_address_without_a_password() {
     assert_eq!(response.status(), StatusCode::OK);
     app.wait_for_mail(&new, VERIFY).await;
 }
+
+#[tokio::test]
+async fn a_member_added_to_a_project_is_told_by_mail_once() {
+    let app = spawn_app().await;
+    let owner = app.member().await;
+    let added = TestUser::generate();
+    let body = app.register(&added).await;
+    let added_id = body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned();
+    let project: Value =
+        app.post("/api/v1/projects", Some(&owner.access_token), &json!({"name": "Apollo"})).await.json().await.unwrap();
+    let path = format!("/api/v1/projects/{}/members", project["id"].as_str().unwrap());
+    let response =
+        app.post(&path, Some(&owner.access_token), &json!({"user_id": added_id, "role": "maintainer"})).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // Through the outbox, the relay and the mail queue.
+    let mail = app.wait_for_mail(&added.email, "You were added to Apollo").await;
+    assert!(mail.text.contains("You were added to the project Apollo"), "{}", mail.text);
+    assert!(mail.text.contains("as maintainer"), "{}", mail.text);
+    assert!(mail.html.contains("<strong>Apollo</strong>"), "{}", mail.html);
+    app.wait_until_mail_delivered().await;
+    assert_eq!(app.mails_to(&added.email).iter().filter(|m| m.subject.contains("Apollo")).count(), 1);
+    assert!(app.mails_to(&owner.user.email).iter().all(|m| !m.subject.contains("Apollo")), "the owner is not told");
+}

@@ -118,6 +118,18 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// [`UnexpectedError`] when the job could not be stored (the database is unreachable).
     async fn enqueue(&self, job: Job) -> Result<JobId, UnexpectedError>;
+
+    /// Stores `job` unless a job was stored under `key` before (by this process or any other):
+    /// what a consumer that may see one event twice uses, so that the event's work is queued
+    /// once. Returns whether this call stored it. The default stores it every time, for queues
+    /// that cannot tell.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the job could not be stored.
+    async fn enqueue_once(&self, job: Job, key: uuid::Uuid) -> Result<bool, UnexpectedError> {
+        let _ = key;
+        self.enqueue(job).await.map(|_| true)
+    }
 }
 
 /// The [`MailQueue`] over a [`JobQueue`]: each message becomes a [`Job::SendMail`] on the `mail`

@@ -84,11 +84,20 @@ pub enum Notice {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// "You were added to a project": sent by the relay for a `project.member_added` event.
+    AddedToProject {
+        /// The account's username.
+        username: String,
+        /// The project's name.
+        project_name: String,
+        /// The role the account was given in it.
+        role: String,
+    },
 }
 
 impl Notice {
     /// The notice's stable name, which is also its templates' name: `verify_email`,
-    /// `reset_password`, `password_changed`, `email_changed`.
+    /// `reset_password`, `password_changed`, `email_changed`, `added_to_project`.
     #[must_use]
     pub const fn name(&self) -> &'static str {
         match self {
@@ -96,6 +105,7 @@ impl Notice {
             Self::ResetPassword { .. } => "reset_password",
             Self::PasswordChanged { .. } => "password_changed",
             Self::EmailChanged { .. } => "email_changed",
+            Self::AddedToProject { .. } => "added_to_project",
         }
     }
 }

@@ -12,6 +12,8 @@
 //! another attempt, and when a delivery fails, the recipient's later events of the batch are
 //! handed back untouched, to follow it.
 
+mod mail;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,6 +25,8 @@ use crate::{
     audit::{EventType, StoredSnapshot},
     common::{Clock, UnexpectedError},
 };
+
+pub use mail::ProjectMail;
 
 /// An event read back from the outbox.
 #[derive(Debug, Clone, PartialEq)]

@@ -46,6 +46,9 @@ impl MailTemplates for PlainMailTemplates {
             Notice::EmailChanged { username, new_email, at } => {
                 format!("Hello {username},\n\nyour e-mail address was changed to {new_email} at {}.\n", at.to_rfc3339())
             }
+            Notice::AddedToProject { username, project_name, role } => {
+                format!("Hello {username},\n\nyou were added to the project {project_name} as {role}.\n")
+            }
         };
         let html = format!("<pre>{}</pre>", escape_html(&text));
         Ok(MailMessage { to: to.clone(), subject: notice.name().to_owned(), text, html })

@@ -316,21 +316,24 @@ impl JobEngine {
         let period = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1000);
         let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
         let start = now_ms - now_ms % period;
-        let id = ulid::Ulid::from_parts(start, MAINTENANCE_BITS);
-        let max_attempts = usize::try_from(self.settings.queue(Queue::Maintenance).max_attempts.max(1)).unwrap_or(1);
-        let task = TaskBuilder::new(JobPayload::from(Job::Maintenance))
-            .task_id(TaskId::from(id))
-            .max_attempts(max_attempts)
-            .build();
+        self.store_once(Job::Maintenance, ulid::Ulid::from_parts(start, MAINTENANCE_BITS)).await
+    }
+
+    /// Stores `job` under the id `id` unless a job with that id exists; returns whether this
+    /// call stored it.
+    async fn store_once(&self, job: Job, id: ulid::Ulid) -> Result<bool, UnexpectedError> {
+        let queue = job.queue();
+        let max_attempts = usize::try_from(self.settings.queue(queue).max_attempts.max(1)).unwrap_or(1);
+        let task = TaskBuilder::new(JobPayload::from(job)).task_id(TaskId::from(id)).max_attempts(max_attempts).build();
         let pushed = match self.db.get_database_backend() {
             #[cfg(feature = "postgres")]
-            DbBackend::Postgres => self.postgres(Queue::Maintenance).push_task(task).await.is_ok(),
-            _ => self.sqlite(Queue::Maintenance).push_task(task).await.is_ok(),
+            DbBackend::Postgres => self.postgres(queue).push_task(task).await.is_ok(),
+            _ => self.sqlite(queue).push_task(task).await.is_ok(),
         };
         if pushed {
             return Ok(true);
         }
-        // Refused: stored already by another worker (or the database failed: then say so).
+        // Refused: stored already (or the database failed: then say so).
         let backend = self.db.get_database_backend();
         let (table, _) = table(backend);
         let sql = format!("SELECT id FROM {table} WHERE id = {}", placeholder(backend, 1));
@@ -339,11 +342,7 @@ impl JobEngine {
             .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.to_string().into()]))
             .await
             .map_err(crate::persistence::unexpected)?;
-        if found.is_some() {
-            Ok(false)
-        } else {
-            Err(UnexpectedError::unavailable("the maintenance job could not be stored"))
-        }
+        if found.is_some() { Ok(false) } else { Err(UnexpectedError::unavailable("the job could not be stored")) }
     }
 
     /// How many jobs on `queue` are not finished yet: queued, running, or failed with attempts
@@ -503,16 +502,13 @@ async fn run_job(payload: JobPayload, queue: Data<Arc<QueueRunner>>) -> Result<(
 #[async_trait]
 impl JobQueue for JobEngine {
     async fn enqueue(&self, job: Job) -> Result<JobId, UnexpectedError> {
-        let queue = job.queue();
-        let max_attempts = usize::try_from(self.settings.queue(queue).max_attempts.max(1)).unwrap_or(usize::MAX);
         let id = ulid::Ulid::generate();
-        let task = TaskBuilder::new(JobPayload::from(job)).task_id(TaskId::from(id)).max_attempts(max_attempts).build();
-        match self.db.get_database_backend() {
-            #[cfg(feature = "postgres")]
-            DbBackend::Postgres => self.postgres(queue).push_task(task).await.map_err(UnexpectedError::unavailable)?,
-            _ => self.sqlite(queue).push_task(task).await.map_err(UnexpectedError::unavailable)?,
-        }
+        self.store_once(job, id).await?;
         Ok(JobId(id.to_string()))
+    }
+
+    async fn enqueue_once(&self, job: Job, key: uuid::Uuid) -> Result<bool, UnexpectedError> {
+        self.store_once(job, ulid::Ulid::from(key.as_u128())).await
     }
 }
 

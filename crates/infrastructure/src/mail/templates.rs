@@ -25,6 +25,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("email_changed.subject.txt", include_str!("../../templates/mail/email_changed.subject.txt")),
     ("email_changed.txt", include_str!("../../templates/mail/email_changed.txt")),
     ("email_changed.html", include_str!("../../templates/mail/email_changed.html")),
+    ("added_to_project.subject.txt", include_str!("../../templates/mail/added_to_project.subject.txt")),
+    ("added_to_project.txt", include_str!("../../templates/mail/added_to_project.txt")),
+    ("added_to_project.html", include_str!("../../templates/mail/added_to_project.html")),
 ];
 
 /// [`MailTemplates`] over the templates in `templates/mail/`.
@@ -64,6 +67,9 @@ impl MailTemplates for MailTemplateSet {
             Notice::PasswordChanged { username, at } => context! { app_name, username, at => moment(*at) },
             Notice::EmailChanged { username, new_email, at } => {
                 context! { app_name, username, new_email, at => moment(*at) }
+            }
+            Notice::AddedToProject { username, project_name, role } => {
+                context! { app_name, username, project_name, role }
             }
         };
         let name = notice.name();
@@ -118,6 +124,7 @@ mod tests {
             Notice::ResetPassword { username: "ada".into(), link: link(), valid_for: Duration::hours(1) },
             Notice::PasswordChanged { username: "ada".into(), at },
             Notice::EmailChanged { username: "ada".into(), new_email: "ada@new.example.com".into(), at },
+            Notice::AddedToProject { username: "ada".into(), project_name: "Apollo".into(), role: "member".into() },
         ] {
             let message = templates().render(&ada(), &notice).unwrap();
             assert_eq!(message.to, ada());
