@@ -144,6 +144,18 @@ impl Forge {
         self.jobs.as_ref()
     }
 
+    /// The jobs of each queue in each state, and when the oldest outbox event not yet delivered
+    /// occurred; `None` when jobs are off.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the tables cannot be read.
+    pub async fn job_census(&self) -> Result<Option<JobCensus>, UnexpectedError> {
+        let Some(engine) = &self.jobs else { return Ok(None) };
+        let jobs = engine.census().await?;
+        let oldest_undelivered_event = SeaOutboxStore::new(&self.database).oldest_undelivered().await?;
+        Ok(Some(JobCensus { jobs, oldest_undelivered_event }))
+    }
+
     /// Exports, administration of jobs and maintenance, when jobs are on
     /// ([`ForgeBuilder::jobs`]).
     #[must_use]
@@ -713,6 +725,15 @@ enum NoRedis {}
 /// What [`ForgeBuilder::start_background`] starts: the mail queue, the in-process mail worker,
 /// the job engine and its workers.
 type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<Arc<dyn Mailer>>);
+
+/// What [`Forge::job_census`] counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCensus {
+    /// Jobs by queue and state.
+    pub jobs: Vec<(String, forge_application::jobs::JobState, u64)>,
+    /// When the oldest outbox event not yet delivered occurred.
+    pub oldest_undelivered_event: Option<chrono::DateTime<chrono::Utc>>,
+}
 
 /// The use cases of background work, there when jobs are on ([`ForgeBuilder::jobs`]).
 #[derive(Clone)]

@@ -38,7 +38,7 @@ mod builder;
 pub mod prelude;
 mod relay;
 
-pub use builder::{BuildError, Forge, ForgeBuilder, JobServices, MailDelivery};
+pub use builder::{BuildError, Forge, ForgeBuilder, JobCensus, JobServices, MailDelivery};
 pub use forge_application as application;
 pub use forge_application::exports::ExportSettings;
 /// In-memory fakes of every port, and every use case wired over them (`testing::InMemory`).

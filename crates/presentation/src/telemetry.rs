@@ -116,6 +116,17 @@ pub struct RuntimeFigures {
     pub pending_mail: Option<u64>,
     /// The read cache, when it is on.
     pub cache: Option<CacheFigures>,
+    /// The background jobs and the outbox, when jobs are on (as last counted).
+    pub jobs: Option<JobFigures>,
+}
+
+/// The job tables and the outbox, counted in the background (not at each scrape).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobFigures {
+    /// Jobs by queue and state (`queued`, `running`, `succeeded`, `failed`, `dead`).
+    pub jobs: Vec<(String, &'static str, u64)>,
+    /// How long the oldest undelivered outbox event has waited, in seconds (0 when none waits).
+    pub outbox_lag_seconds: f64,
 }
 
 /// Where the scrape-time figures come from (the server's wiring).
@@ -509,6 +520,26 @@ impl Collector for Scraped {
                 pending,
             )?;
         }
+        if let Some(jobs) = figures.jobs {
+            let count = ConstGauge::new(0_i64);
+            let mut family = encoder.encode_descriptor(
+                "forge_jobs",
+                "Background jobs in the database, by queue and state (counted every few seconds)",
+                None,
+                count.metric_type(),
+            )?;
+            for (queue, state, value) in &jobs.jobs {
+                ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX))
+                    .encode(family.encode_family(&[("queue", queue.as_str()), ("state", state)])?)?;
+            }
+            let lag = ConstGauge::new(jobs.outbox_lag_seconds);
+            lag.encode(encoder.encode_descriptor(
+                "forge_outbox_lag_seconds",
+                "How long the oldest outbox event not yet delivered has waited",
+                None,
+                lag.metric_type(),
+            )?)?;
+        }
         Ok(())
     }
 }
@@ -542,6 +573,10 @@ mod tests {
                 count: 8,
             }),
             pending_mail: Some(0),
+            jobs: Some(JobFigures {
+                jobs: vec![("mail".into(), "dead", 2), ("exports".into(), "running", 1)],
+                outbox_lag_seconds: 1.5,
+            }),
             cache: Some(CacheFigures {
                 local_hits: 90,
                 local_misses: 10,
@@ -567,6 +602,9 @@ mod tests {
         assert!(text.contains("forge_cache_reads_total{level=\"local\",result=\"hit\"} 90\n"), "{text}");
         assert!(text.contains("forge_cache_reads_total{level=\"shared\",result=\"miss\"} 4\n"), "{text}");
         assert!(text.contains("forge_cache_local_entries 12\n"), "{text}");
+        assert!(text.contains("forge_jobs{queue=\"mail\",state=\"dead\"} 2\n"), "{text}");
+        assert!(text.contains("forge_jobs{queue=\"exports\",state=\"running\"} 1\n"), "{text}");
+        assert!(text.contains("forge_outbox_lag_seconds 1.5\n"), "{text}");
         assert!(text.contains("forge_cache_local_enabled 1\n"), "{text}");
     }
 

@@ -2,14 +2,17 @@
 //! figures only the wiring can reach (the hashing pool, the database pool and statements, the
 //! mail queue), and the metrics-only listener when `metrics.bind` asks for one.
 
-use std::net::TcpListener;
+use std::{
+    net::TcpListener,
+    sync::{Arc, Mutex},
+};
 
 use actix_web::{HttpServer, dev::Server};
 use anyhow::Context as _;
 use forge::Forge;
 use forge_infrastructure::LATENCY_BOUNDS_MICROS;
 use forge_presentation::telemetry::{
-    CacheFigures, HashingFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures,
+    CacheFigures, HashingFigures, JobFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures,
 };
 
 use crate::config::{MetricsExposure, Settings};
@@ -24,7 +27,47 @@ pub fn metrics(settings: &Settings, forge: &Forge) -> Option<Metrics> {
         return None;
     }
     let forge = forge.clone();
-    Some(Metrics::new(env!("CARGO_PKG_VERSION"), move || figures(&forge)))
+    let jobs = count_jobs(forge.clone());
+    Some(Metrics::new(env!("CARGO_PKG_VERSION"), move || {
+        let mut figures = figures(&forge);
+        figures.jobs = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        figures
+    }))
+}
+
+/// How often the job tables and the outbox are counted for the metrics.
+const JOB_COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Counts the jobs and the outbox's lag every [`JOB_COUNT_EVERY`] in the background, so that a
+/// scrape reads the last count instead of querying the database.
+fn count_jobs(forge: Forge) -> Arc<Mutex<Option<JobFigures>>> {
+    let last = Arc::new(Mutex::new(None));
+    let slot = Arc::downgrade(&last);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(JOB_COUNT_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            // The metrics are gone (the server stopped): so is this task.
+            let Some(slot) = slot.upgrade() else { return };
+            match forge.job_census().await {
+                Ok(Some(census)) => {
+                    let lag = census.oldest_undelivered_event.map_or(0.0, |oldest| {
+                        to_precise_f64(u64::try_from((chrono::Utc::now() - oldest).num_milliseconds()).unwrap_or(0))
+                            / 1000.0
+                    });
+                    let figures = JobFigures {
+                        jobs: census.jobs.into_iter().map(|(queue, state, n)| (queue, state.name(), n)).collect(),
+                        outbox_lag_seconds: lag,
+                    };
+                    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(figures);
+                }
+                Ok(None) => return,
+                Err(e) => tracing::warn!(error = %e, "the jobs could not be counted for the metrics"),
+            }
+        }
+    });
+    last
 }
 
 /// Everything read at scrape time.
@@ -58,6 +101,7 @@ fn figures(forge: &Forge) -> RuntimeFigures {
             local_entries: cache.local_entries,
             local_enabled: cache.local_enabled,
         }),
+        jobs: None,
     }
 }
 

@@ -242,6 +242,40 @@ impl JobEngine {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    /// How many jobs each queue has in each state (pairs with no job left out), in one
+    /// statement.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the table cannot be read.
+    pub async fn census(&self) -> Result<Vec<(String, JobState, u64)>, UnexpectedError> {
+        let backend = self.db.get_database_backend();
+        let (table, _) = table(backend);
+        let sql = format!(
+            "SELECT job_type, status, CASE WHEN attempts >= max_attempts THEN 1 ELSE 0 END AS spent, \
+             CAST(COUNT(*) AS BIGINT) AS n FROM {table} GROUP BY job_type, status, spent"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .map_err(crate::persistence::unexpected)?;
+        let mut census: Vec<(String, JobState, u64)> = Vec::new();
+        for row in rows {
+            let read = |e| crate::persistence::unexpected(e);
+            let queue: String = row.try_get("", "job_type").map_err(read)?;
+            let status: String = row.try_get("", "status").map_err(read)?;
+            let spent: i32 = row.try_get("", "spent").map_err(read)?;
+            let n: i64 = row.try_get("", "n").map_err(read)?;
+            let state = state_of(&status, i64::from(spent), 1);
+            let n = u64::try_from(n).unwrap_or(0);
+            match census.iter_mut().find(|(q, s, _)| *q == queue && *s == state) {
+                Some(entry) => entry.2 += n,
+                None => census.push((queue, state, n)),
+            }
+        }
+        Ok(census)
+    }
+
     /// Jobs on `queue` (every queue when `None`) in `state` (every state when `None`), newest
     /// first, at most `limit` from `offset`.
     ///

@@ -14,7 +14,7 @@ use forge_application::{
 };
 use forge_domain::users::UserId;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use uuid::Uuid;
@@ -41,6 +41,26 @@ impl SeaOutboxStore {
     #[must_use]
     pub fn new(database: &Database) -> Self {
         Self { db: database.connection().clone() }
+    }
+}
+
+impl SeaOutboxStore {
+    /// When the oldest event not yet delivered occurred, if one waits.
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when the table cannot be read.
+    pub async fn oldest_undelivered(&self) -> Result<Option<DateTime<Utc>>, UnexpectedError> {
+        let oldest: Option<Option<DateTime<Utc>>> = outbox_events::Entity::find()
+            .select_only()
+            .column(Column::OccurredAt)
+            .filter(Column::PublishedAt.is_null())
+            .order_by_asc(Column::OccurredAt)
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(oldest.flatten())
     }
 }
 
