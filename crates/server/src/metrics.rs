@@ -41,7 +41,8 @@ const JOB_COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Counts the jobs and the outbox's lag every [`JOB_COUNT_EVERY`] in the background, so that a
 /// scrape reads the last count instead of querying the database.
 fn count_jobs(forge: Forge) -> Arc<Mutex<Option<JobFigures>>> {
-    let last = Arc::new(Mutex::new(None));
+    // Declared (at zero) from the start when jobs are on, counted within the first tick.
+    let last = Arc::new(Mutex::new(forge.jobs().map(|_| JobFigures::default())));
     let slot = Arc::downgrade(&last);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(JOB_COUNT_EVERY);
