@@ -12,7 +12,8 @@ async fn the_example_registers_logs_in_creates_a_project_and_adds_a_member() {
     let mut members = outcome.members;
     members.sort();
     assert_eq!(members, [("ada".to_owned(), ProjectRole::Owner), ("grace".to_owned(), ProjectRole::Maintainer)]);
-    // Each registration mailed a verification link, written as a file.
+    // Each registration mailed a verification link, and Grace was told she was added: three
+    // mails, each written as a file.
     let mails = std::fs::read_dir(dir.path().join("mail")).unwrap().count();
-    assert_eq!(mails, 2);
+    assert_eq!(mails, 3);
 }

@@ -39,7 +39,7 @@ use forge_infrastructure::{
     SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     exports::FileEncoder,
     jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
-    mail::{FileMailer, InProcessMailQueue, MailTemplateSet, MailWorker, RetryPolicy, Sender},
+    mail::{FileMailer, MailTemplateSet, Sender},
     memory::DEFAULT_CAPACITY,
 };
 use secrecy::{ExposeSecret as _, SecretString};
@@ -47,8 +47,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 /// Every use case, wired over one database, and the background work they need.
 ///
 /// Cheap to clone: the services share their adapters, and every clone shares the workers.
-/// [`Forge::shutdown`] stops the workers (delivering the mail already queued); dropping the last
-/// clone without it stops the periodic tasks and lets the mail queue drain on its own.
+/// [`Forge::shutdown`] stops the job workers (letting running jobs finish); dropping the last
+/// clone without it stops every background task, and queued jobs wait in the database.
 #[derive(Clone)]
 pub struct Forge {
     /// Every use case; a `Forge` dereferences to them, so `forge.auth` is `forge.services.auth`.
@@ -117,25 +117,17 @@ impl Forge {
         self.shared_state
     }
 
-    /// Mails taken by the in-process queue and not yet delivered or given up (always 0 for a
-    /// [queue of the caller's own](MailDelivery::Queue)).
-    #[must_use]
-    pub fn pending_mail(&self) -> usize {
-        self.workers.mail.as_ref().map_or(0, MailWorker::pending)
-    }
-
-    /// Mails not yet delivered or given up: those held by the in-process queue, or the jobs of
-    /// the `mail` queue still queued, running or waiting for another attempt.
+    /// Mails not yet delivered or given up: the jobs of the `mail` queue still queued, running
+    /// or waiting for another attempt (always 0 for a [queue of the caller's
+    /// own](MailDelivery::Queue)).
     ///
     /// # Errors
     /// [`UnexpectedError`] when the jobs table cannot be read.
     pub async fn mail_in_flight(&self) -> Result<u64, UnexpectedError> {
-        let in_process = u64::try_from(self.pending_mail()).unwrap_or(u64::MAX);
-        let queued = match &self.jobs {
-            Some(jobs) => jobs.unfinished(forge_application::jobs::Queue::Mail).await?,
-            None => 0,
-        };
-        Ok(in_process.saturating_add(queued))
+        match &self.jobs {
+            Some(jobs) => jobs.unfinished(forge_application::jobs::Queue::Mail).await,
+            None => Ok(0),
+        }
     }
 
     /// The job engine, when jobs are on ([`ForgeBuilder::jobs`]): for administration of jobs.
@@ -226,8 +218,6 @@ pub struct ForgeBuilder {
     app_name: String,
     mail: Option<MailDelivery>,
     mail_from: String,
-    mail_retry: RetryPolicy,
-    mail_queue_capacity: usize,
     data_dir: PathBuf,
     clock: Option<Arc<dyn Clock>>,
     probe_timeout: Duration,
@@ -237,7 +227,7 @@ pub struct ForgeBuilder {
     cache: Option<CacheSettings>,
     #[cfg(feature = "redis")]
     redis: Option<(String, String)>,
-    jobs: Option<(JobSettings, bool)>,
+    jobs: (JobSettings, bool),
     outbox_consumers: Vec<Arc<dyn OutboxConsumer>>,
 }
 
@@ -259,8 +249,6 @@ impl ForgeBuilder {
             app_name: "Forge".into(),
             mail: None,
             mail_from: "Forge <no-reply@localhost>".into(),
-            mail_retry: RetryPolicy::default(),
-            mail_queue_capacity: 1024,
             data_dir: PathBuf::from("./data"),
             clock: None,
             probe_timeout: Duration::from_secs(2),
@@ -270,7 +258,7 @@ impl ForgeBuilder {
             cache: Some(CacheSettings::default()),
             #[cfg(feature = "redis")]
             redis: None,
-            jobs: None,
+            jobs: (JobSettings::default(), true),
             outbox_consumers: Vec::new(),
         }
     }
@@ -346,13 +334,6 @@ impl ForgeBuilder {
         self
     }
 
-    /// How failed deliveries are retried, and how many mails may wait at once.
-    pub const fn mail_queue(mut self, retry: RetryPolicy, capacity: usize) -> Self {
-        self.mail_retry = retry;
-        self.mail_queue_capacity = capacity;
-        self
-    }
-
     /// The directory of the default mail files (default `./data`).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = dir.into();
@@ -392,13 +373,12 @@ impl ForgeBuilder {
         self
     }
 
-    /// Mail (and other background work) on the durable job queues in the database instead of
-    /// the in-process mail queue: a mail accepted before a crash is still delivered after it.
-    /// With `run_workers`, this process also runs the workers of every queue (the embedded
-    /// default); without, other processes (`forge worker`) run them. Ignored with
-    /// [`MailDelivery::Queue`].
+    /// The durable job queues in the database, where mail, exports and maintenance run (a mail
+    /// accepted before a crash is still delivered after it): their settings, and whether this
+    /// process runs their workers (the default: `JobSettings::default()`, `true`). Without,
+    /// other processes (`forge worker`) run them. Unused with [`MailDelivery::Queue`].
     pub fn jobs(mut self, settings: JobSettings, run_workers: bool) -> Self {
-        self.jobs = Some((settings, run_workers));
+        self.jobs = (settings, run_workers);
         self
     }
 
@@ -449,7 +429,7 @@ impl ForgeBuilder {
         let mut database = self.open_database().await?;
         let query_stats = QueryStats::attach(&mut database);
         let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock::new()));
-        let (mail_queue, mail_worker, jobs, job_mailer) = self.start_background(&database, from).await?;
+        let (mail_queue, jobs, job_mailer) = self.start_background(&database, from).await?;
 
         let hasher = Arc::new(Argon2Hasher::owasp(self.hashing).map_err(|e| BuildError::Setting {
             key: "hashing",
@@ -538,7 +518,6 @@ impl ForgeBuilder {
         let purge = tokio::spawn(purge_idempotency_keys(services.idempotency.clone(), self.idempotency_purge_every));
         let listener = Self::listen(shared.as_ref(), cache.as_ref());
         let workers = Arc::new(Workers {
-            mail: mail_worker,
             purge: Mutex::new(Some(purge)),
             listener: Mutex::new(listener),
             jobs: job_workers,
@@ -611,9 +590,8 @@ impl ForgeBuilder {
         Ok(database)
     }
 
-    /// The queue the use cases hand mail to and what delivers it: the in-process mail queue and
-    /// its worker, or the job engine (and its workers, when this process runs them); nothing
-    /// for a queue of the caller's own.
+    /// The queue the use cases hand mail to: the job engine's `mail` queue (with the mailer its
+    /// workers deliver through), or a queue of the caller's own (and then no job engine).
     async fn start_background(&self, database: &Database, from: Sender) -> Result<Background, BuildError> {
         let Some(mailer) = self.mailer(from)? else {
             let queue = self.mail.clone().and_then(|delivery| match delivery {
@@ -621,18 +599,14 @@ impl ForgeBuilder {
                 _ => None,
             });
             return queue
-                .map(|queue| (queue, None, None, None))
+                .map(|queue| (queue, None, None))
                 .ok_or_else(|| BuildError::Setting { key: "mail", reason: "no mail delivery".into() });
         };
-        let Some((settings, _)) = self.jobs.clone() else {
-            let (queue, worker) = InProcessMailQueue::start(mailer, self.mail_retry, self.mail_queue_capacity);
-            return Ok((Arc::new(queue), Some(worker), None, None));
-        };
-        let engine = JobEngine::new(database, settings)
+        let engine = JobEngine::new(database, self.jobs.0.clone())
             .await
             .map_err(|source| BuildError::Database { what: "creating the job tables", source })?;
         let queue: Arc<dyn MailQueue> = Arc::new(forge_application::jobs::QueuedMail::new(engine.queue()));
-        Ok((queue, None, Some(engine), Some(mailer)))
+        Ok((queue, Some(engine), Some(mailer)))
     }
 
     /// Exports, job administration and maintenance over the job engine, and the engine's
@@ -661,8 +635,8 @@ impl ForgeBuilder {
             jobs: JobsService::new(Arc::new(engine.clone())),
             maintenance: maintenance.clone(),
         };
-        let workers = match (self.jobs.as_ref(), mailer) {
-            (Some((_, true)), Some(mailer)) => {
+        let workers = match (self.jobs.1, mailer) {
+            (true, Some(mailer)) => {
                 Some(engine.start(Arc::new(JobRunner::new(mailer).with_services(exports, maintenance))))
             }
             _ => None,
@@ -678,7 +652,7 @@ impl ForgeBuilder {
         clock: Arc<dyn Clock>,
         built_in: Vec<Arc<dyn OutboxConsumer>>,
     ) -> Option<crate::relay::RelayLoop> {
-        let (settings, true) = self.jobs.as_ref()? else { return None };
+        let (settings, true) = &self.jobs else { return None };
         let consumers: Vec<Arc<dyn OutboxConsumer>> =
             built_in.into_iter().chain(self.outbox_consumers.iter().cloned()).collect();
         if consumers.is_empty() {
@@ -724,7 +698,7 @@ enum NoRedis {}
 
 /// What [`ForgeBuilder::start_background`] starts: the mail queue, the in-process mail worker,
 /// the job engine and its workers.
-type Background = (Arc<dyn MailQueue>, Option<MailWorker>, Option<JobEngine>, Option<Arc<dyn Mailer>>);
+type Background = (Arc<dyn MailQueue>, Option<JobEngine>, Option<Arc<dyn Mailer>>);
 
 /// What [`Forge::job_census`] counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -748,7 +722,6 @@ pub struct JobServices {
 
 /// The background work of one [`Forge`].
 struct Workers {
-    mail: Option<MailWorker>,
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     jobs: Option<JobWorkers>,
@@ -761,9 +734,6 @@ impl Workers {
             if let Some(task) = task.lock().unwrap_or_else(PoisonError::into_inner).take() {
                 task.abort();
             }
-        }
-        if let Some(mail) = &self.mail {
-            mail.shutdown(grace).await;
         }
         if let Some(relay) = &self.relay {
             relay.shutdown(grace).await;

@@ -49,7 +49,5 @@ pub use forge_domain as domain;
 pub use forge_infrastructure::jobs::{JobEngine, JobRecord, JobSettings, JobState, QueueSettings};
 #[cfg(feature = "smtp")]
 pub use forge_infrastructure::mail::{SmtpConfig, SmtpSecurity};
-pub use forge_infrastructure::{
-    Backend, CacheSettings, CacheStats, HashingPoolSettings, HashingPoolStats, QueryStats, mail::RetryPolicy,
-};
+pub use forge_infrastructure::{Backend, CacheSettings, CacheStats, HashingPoolSettings, HashingPoolStats, QueryStats};
 pub use relay::DELIVERED_RETENTION;

@@ -4,7 +4,8 @@
 //! SQLite or PostgreSQL, argon2id password hashing on a bounded pool of threads, HS256 access
 //! tokens, opaque refresh tokens, the in-process rate limiter, the two-level read cache, the
 //! Redis adapters (shared limits, statistics, cache level and invalidations), the system
-//! clock, and mail (templates, the `.eml` file and SMTP mailers, the in-process queue).
+//! clock, mail (templates, the `.eml` file and SMTP mailers), the job engine (apalis), and the
+//! export formats.
 //!
 //! Responsibilities: turn rows into domain entities (re-parsing every stored value through the
 //! domain's constructors) and back, turn database failures into the errors the ports promise

@@ -112,8 +112,6 @@ pub struct RuntimeFigures {
     pub database: Option<DatabaseFigures>,
     /// How long the database's statements took.
     pub statement_latency: Option<LatencyFigures>,
-    /// Mails queued in the process and not yet delivered.
-    pub pending_mail: Option<u64>,
     /// The read cache, when it is on.
     pub cache: Option<CacheFigures>,
     /// The background jobs and the outbox, when jobs are on (as last counted).
@@ -512,14 +510,6 @@ impl Collector for Scraped {
                 u64::from(cache.local_enabled),
             )?;
         }
-        if let Some(pending) = figures.pending_mail {
-            gauge(
-                &mut encoder,
-                "forge_mail_queue_pending",
-                "Mails queued in this process, not yet delivered",
-                pending,
-            )?;
-        }
         if let Some(jobs) = figures.jobs {
             let count = ConstGauge::new(0_i64);
             let mut family = encoder.encode_descriptor(
@@ -572,7 +562,6 @@ mod tests {
                 sum_seconds: 0.5,
                 count: 8,
             }),
-            pending_mail: Some(0),
             jobs: Some(JobFigures {
                 jobs: vec![("mail".into(), "dead", 2), ("exports".into(), "running", 1)],
                 outbox_lag_seconds: 1.5,

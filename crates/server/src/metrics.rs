@@ -1,6 +1,7 @@
 //! The Prometheus metrics of a server: the HTTP layer's registry, fed at each scrape with the
 //! figures only the wiring can reach (the hashing pool, the database pool and statements, the
-//! mail queue), and the metrics-only listener when `metrics.bind` asks for one.
+//! read cache, the jobs and the outbox), and the metrics-only listener when `metrics.bind` asks
+//! for one.
 
 use std::{
     net::TcpListener,
@@ -93,7 +94,6 @@ fn figures(forge: &Forge) -> RuntimeFigures {
             buckets: bounds.zip(latency.buckets).collect(),
             sum_seconds: to_precise_f64(latency.sum_micros) / MICROS_PER_SECOND,
         }),
-        pending_mail: Some(to_u64(forge.pending_mail())),
         cache: forge.cache_stats().map(|cache| CacheFigures {
             local_hits: cache.local_hits,
             local_misses: cache.local_misses,

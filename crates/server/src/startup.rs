@@ -9,7 +9,7 @@ use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::{HttpServer, dev::Server};
 use anyhow::Context;
-use forge::{Forge, ForgeBuilder, MailDelivery, RetryPolicy, SmtpConfig, SmtpSecurity};
+use forge::{Forge, ForgeBuilder, MailDelivery, SmtpConfig, SmtpSecurity};
 use forge_application::{auth::ports::OpaqueTokens as _, common::Clock, users::NewAdminCommand};
 use forge_infrastructure::{QueryStats, RandomTokens};
 use forge_presentation::{AppState, HttpSettings};
@@ -162,13 +162,6 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
         .idempotency(settings.idempotency_settings(), Duration::from_secs(settings.idempotency.purge_interval_secs))
         .mail(mail(settings)?)
         .mail_from(settings.mail.from.clone())
-        .mail_queue(
-            RetryPolicy {
-                max_attempts: settings.mail.max_attempts,
-                first_delay: Duration::from_millis(settings.mail.retry_initial_delay_ms),
-            },
-            settings.mail.queue_capacity,
-        )
         .data_dir(settings.data_dir.clone())
         .hashing(settings.hashing.pool_settings())
         .jobs(job_settings(settings), for_serving && settings.jobs.run_in_serve)

@@ -247,3 +247,22 @@ async fn only_admins_list_jobs_and_a_finished_export_job_is_listed_as_succeeded(
     .await;
     assert_eq!(error_fields(&problem), ["state"]);
 }
+
+#[tokio::test]
+async fn an_export_is_gone_for_everyone_once_expired_and_maintenance_deletes_it() {
+    let app = app().await;
+    let admin = app.admin().await;
+    let (_, queued, _) = request(&app, &admin, &json!({"resource": "users", "format": "csv"})).await;
+    let path = queued["_links"]["self"]["href"].as_str().unwrap().to_owned();
+    let (done, _) = finished(&app, &admin, &path).await;
+    let download = done["_links"]["download"]["href"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&download, Some(&admin.access_token)).await.status(), StatusCode::OK);
+
+    // A day and a bit later (exports live 24 hours by default).
+    app.clock.advance(chrono::Duration::hours(25));
+    let admin = app.login(&admin.user).await;
+    assert_problem(app.get(&path, Some(&admin.access_token)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_problem(app.get(&download, Some(&admin.access_token)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let purged = app.services.job_services().unwrap().maintenance.run().await.unwrap();
+    assert_eq!(purged.exports, 1, "{purged:?}");
+}

@@ -10,8 +10,8 @@
 //! once its change is committed (a rolled-back change mails nothing) and moves on; delivery, with
 //! its retries, happens later behind the queue, through a [`Mailer`]. A message that cannot even
 //! be queued is logged and dropped: the change it reports is stored, and the user can ask again
-//! (a new verification mail, a new reset link). The in-process queue is one adapter of the port;
-//! a durable job queue can replace it without any use case noticing.
+//! (a new verification mail, a new reset link). The `forge` builder puts the port on the durable
+//! job queue ([`QueuedMail`](crate::jobs::QueuedMail)); no use case knows which queue it is.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};

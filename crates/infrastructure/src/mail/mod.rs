@@ -1,6 +1,5 @@
-//! Mail: the templates that word each notice, the mailers that deliver a message (one `.eml`
-//! file per message under the data directory, or SMTP), and the in-process queue that delivers
-//! in the background with retries.
+//! Mail: the templates that word each notice, and the mailers that deliver a message (one `.eml`
+//! file per message under the data directory, or SMTP).
 //!
 //! ## Templates
 //!
@@ -15,23 +14,20 @@
 //!
 //! ## Delivery
 //!
-//! A use case only enqueues ([`InProcessMailQueue`]); a worker task delivers through a
-//! [`Mailer`](forge_application::mail::Mailer) with exponential back-off, retrying failures the
-//! mailer calls temporary and dropping the others, and logs every failure with the recipient's
-//! domain and the error, never the message (which may hold a single-use link). The queue is one
-//! adapter of the application's [`MailQueue`](forge_application::mail::MailQueue) port: a durable
-//! job queue can take its place without any use case changing.
+//! A use case only enqueues, through the application's
+//! [`MailQueue`](forge_application::mail::MailQueue) port: each message becomes a job on the
+//! durable `mail` queue ([`crate::jobs`]), and the job workers deliver it through a
+//! [`Mailer`](forge_application::mail::Mailer) with exponential back-off and jitter, retrying the
+//! failures the mailer calls temporary and ending the others dead at once.
 
 mod file;
 mod message;
-mod queue;
 #[cfg(feature = "smtp")]
 mod smtp;
 mod templates;
 
 pub use file::FileMailer;
 pub use message::Sender;
-pub use queue::{InProcessMailQueue, MailWorker, RetryPolicy};
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpSecurity};
 pub use templates::MailTemplateSet;

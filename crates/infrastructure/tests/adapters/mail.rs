@@ -1,25 +1,14 @@
 //! The mailers against the real thing: files on disk, parsed back as mail, and a real (if
-//! small) SMTP server listening on a local port; the queue with a mailer that fails on cue.
+//! small) SMTP server listening on a local port.
 
-use std::{
-    collections::VecDeque,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use forge_application::{
-    UnexpectedError,
     common::UnexpectedKind,
-    mail::{MailMessage, MailQueue, Mailer},
+    mail::{MailMessage, Mailer},
 };
 use forge_domain::users::Email;
-use forge_infrastructure::mail::{
-    FileMailer, InProcessMailQueue, RetryPolicy, Sender, SmtpConfig, SmtpMailer, SmtpSecurity,
-};
+use forge_infrastructure::mail::{FileMailer, Sender, SmtpConfig, SmtpMailer, SmtpSecurity};
 use mail_parser::MessageParser;
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
@@ -232,155 +221,4 @@ async fn an_unreachable_server_is_a_temporary_failure() {
     let err = smtp_mailer(port).send(&a_message("ada@example.com")).await.unwrap_err();
 
     assert_eq!(err.kind(), UnexpectedKind::Unavailable, "{err:?}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// queue
-
-/// A mailer answering each call with the next scripted outcome (then success), counting calls
-/// and keeping the subjects it delivered.
-#[derive(Default)]
-struct Scripted {
-    outcomes: Mutex<VecDeque<Result<(), UnexpectedError>>>,
-    calls: AtomicUsize,
-    delivered: Mutex<Vec<String>>,
-}
-
-impl Scripted {
-    fn failing(outcomes: impl IntoIterator<Item = Result<(), UnexpectedError>>) -> Arc<Self> {
-        Arc::new(Self { outcomes: Mutex::new(outcomes.into_iter().collect()), ..Self::default() })
-    }
-
-    fn delivered(&self) -> Vec<String> {
-        self.delivered.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Mailer for Scripted {
-    async fn send(&self, message: &MailMessage) -> Result<(), UnexpectedError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let outcome = self.outcomes.lock().unwrap().pop_front().unwrap_or(Ok(()));
-        if outcome.is_ok() {
-            self.delivered.lock().unwrap().push(message.subject.clone());
-        }
-        outcome
-    }
-}
-
-fn temporary() -> Result<(), UnexpectedError> {
-    Err(UnexpectedError::unavailable("421 try again later"))
-}
-
-fn subject(n: usize) -> MailMessage {
-    MailMessage { subject: format!("message {n}"), ..a_message("ada@example.com") }
-}
-
-// Paused time: the back-off waits are skipped, not slept through.
-#[tokio::test(start_paused = true)]
-async fn a_message_that_fails_twice_is_retried_and_delivered_once() {
-    let mailer = Scripted::failing([temporary(), temporary()]);
-    let policy = RetryPolicy { max_attempts: 5, first_delay: Duration::from_secs(1) };
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), policy, 16);
-
-    queue.enqueue(subject(1)).await.unwrap();
-    worker.shutdown(Duration::from_secs(60)).await;
-
-    assert_eq!(mailer.calls.load(Ordering::SeqCst), 3);
-    assert_eq!(mailer.delivered(), ["message 1"]);
-    assert_eq!(worker.pending(), 0);
-}
-
-#[tokio::test(start_paused = true)]
-async fn retries_stop_after_the_last_attempt() {
-    let mailer = Scripted::failing([temporary(), temporary(), temporary(), temporary()]);
-    let policy = RetryPolicy { max_attempts: 3, first_delay: Duration::from_secs(1) };
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), policy, 16);
-
-    queue.enqueue(subject(1)).await.unwrap();
-    worker.shutdown(Duration::from_secs(60)).await;
-
-    assert_eq!(mailer.calls.load(Ordering::SeqCst), 3);
-    assert!(mailer.delivered().is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_permanent_failure_is_not_retried() {
-    let mailer = Scripted::failing([Err(UnexpectedError::internal("550 no such mailbox"))]);
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), RetryPolicy::default(), 16);
-
-    queue.enqueue(subject(1)).await.unwrap();
-    queue.enqueue(subject(2)).await.unwrap();
-    worker.shutdown(Duration::from_secs(60)).await;
-
-    assert_eq!(mailer.calls.load(Ordering::SeqCst), 2);
-    assert_eq!(mailer.delivered(), ["message 2"]);
-}
-
-#[tokio::test]
-async fn a_worker_handle_dropped_without_a_shutdown_leaves_the_queue_delivering() {
-    let mailer = Scripted::failing([]);
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), RetryPolicy::default(), 16);
-    drop(worker);
-
-    queue.enqueue(subject(1)).await.unwrap();
-    for _ in 0..200 {
-        if !mailer.delivered().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-
-    assert_eq!(mailer.delivered(), ["message 1"]);
-}
-
-#[tokio::test]
-async fn shutdown_delivers_what_was_queued_then_refuses_more() {
-    let mailer = Scripted::failing([]);
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), RetryPolicy::default(), 64);
-    for n in 0..20 {
-        queue.enqueue(subject(n)).await.unwrap();
-    }
-
-    worker.shutdown(Duration::from_secs(30)).await;
-
-    assert_eq!(mailer.delivered().len(), 20);
-    let refused = queue.enqueue(subject(99)).await.unwrap_err();
-    assert_eq!(refused.kind(), UnexpectedKind::Unavailable);
-}
-
-#[tokio::test(start_paused = true)]
-async fn shutdown_gives_up_on_what_it_cannot_deliver_within_the_grace_period() {
-    let mailer = Scripted::failing(std::iter::repeat_with(temporary).take(100));
-    let policy = RetryPolicy { max_attempts: 10, first_delay: Duration::from_secs(60) };
-    let (queue, worker) = InProcessMailQueue::start(mailer.clone(), policy, 16);
-    queue.enqueue(subject(1)).await.unwrap();
-
-    worker.shutdown(Duration::from_secs(5)).await;
-
-    assert!(mailer.delivered().is_empty());
-    assert_eq!(worker.pending(), 1, "the message is reported undelivered");
-}
-
-#[tokio::test]
-async fn a_full_queue_refuses_rather_than_waits() {
-    // A mailer that never finishes keeps every slot and the channel busy.
-    struct Stuck;
-    #[async_trait]
-    impl Mailer for Stuck {
-        async fn send(&self, _: &MailMessage) -> Result<(), UnexpectedError> {
-            std::future::pending().await
-        }
-    }
-    let (queue, worker) = InProcessMailQueue::start(Arc::new(Stuck), RetryPolicy::default(), 1);
-    let mut refused = None;
-    for n in 0..10 {
-        if let Err(e) = queue.enqueue(subject(n)).await {
-            refused = Some(e);
-            break;
-        }
-    }
-    let refused = refused.expect("a bounded queue refuses at some point");
-    assert_eq!(refused.kind(), UnexpectedKind::Unavailable);
-    worker.shutdown(Duration::from_millis(10)).await;
 }

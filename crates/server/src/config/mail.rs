@@ -27,8 +27,6 @@ pub struct MailSettings {
     pub max_attempts: u32,
     /// The wait after the first failed attempt; it doubles after each further one.
     pub retry_initial_delay_ms: u64,
-    /// Messages that may wait for delivery at once; past that, new ones are dropped (and logged).
-    pub queue_capacity: usize,
 }
 
 /// Where mail goes.
@@ -68,7 +66,6 @@ impl Default for MailSettings {
             smtp_timeout_secs: 10,
             max_attempts: 5,
             retry_initial_delay_ms: 1000,
-            queue_capacity: 1024,
         }
     }
 }
@@ -104,9 +101,6 @@ impl MailSettings {
         }
         if !(1..=3_600_000).contains(&self.retry_initial_delay_ms) {
             return Err(ConfigError::new("mail.retry_initial_delay_ms", "must be between 1 and 3600000 (an hour)"));
-        }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new("mail.queue_capacity", "must be at least 1"));
         }
         Ok(())
     }
