@@ -214,6 +214,20 @@ async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, 
                 // connection and keep it.
                 .pragma("cache_size", "-512")
         });
+        // A connection given back while still inside a transaction (its COMMIT or ROLLBACK failed,
+        // as on a full disk) is closed instead of pooled: whatever it ran next would run inside
+        // that transaction, never committed, holding the write lock the other connections wait for.
+        options.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_release(|connection, _| {
+                Box::pin(async move {
+                    let in_transaction = sea_orm::sqlx::Connection::is_in_transaction(connection);
+                    if in_transaction {
+                        tracing::warn!("a database connection still inside a transaction was closed");
+                    }
+                    Ok(!in_transaction)
+                })
+            })
+        });
     }
 
     sea_orm::Database::connect(options).await
