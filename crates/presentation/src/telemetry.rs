@@ -116,6 +116,8 @@ pub struct RuntimeFigures {
     pub cache: Option<CacheFigures>,
     /// The background jobs and the outbox, when jobs are on (as last counted).
     pub jobs: Option<JobFigures>,
+    /// How long the job attempts this process ran took: `(queue, outcome, histogram)`.
+    pub job_durations: Vec<(String, &'static str, LatencyFigures)>,
 }
 
 /// The job tables and the outbox, counted in the background (not at each scrape).
@@ -522,6 +524,24 @@ impl Collector for Scraped {
                 ConstGauge::new(i64::try_from(*value).unwrap_or(i64::MAX))
                     .encode(family.encode_family(&[("queue", queue.as_str()), ("state", state)])?)?;
             }
+            if !figures.job_durations.is_empty() {
+                let mut family = encoder.encode_descriptor(
+                    "forge_job_duration_seconds",
+                    "How long the job attempts this process ran took, by queue and outcome (succeeded or failed)",
+                    None,
+                    prometheus_client::metrics::MetricType::Histogram,
+                )?;
+                for (queue, outcome, histogram) in &figures.job_durations {
+                    family
+                        .encode_family(&[("queue", queue.as_str()), ("outcome", *outcome)])?
+                        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                        histogram.sum_seconds,
+                        histogram.count,
+                        &histogram.buckets,
+                        None,
+                    )?;
+                }
+            }
             let lag = ConstGauge::new(jobs.outbox_lag_seconds);
             lag.encode(encoder.encode_descriptor(
                 "forge_outbox_lag_seconds",
@@ -566,6 +586,11 @@ mod tests {
                 jobs: vec![("mail".into(), "dead", 2), ("exports".into(), "running", 1)],
                 outbox_lag_seconds: 1.5,
             }),
+            job_durations: vec![(
+                "mail".into(),
+                "succeeded",
+                LatencyFigures { buckets: vec![(0.1, 3), (f64::INFINITY, 1)], sum_seconds: 2.5, count: 4 },
+            )],
             cache: Some(CacheFigures {
                 local_hits: 90,
                 local_misses: 10,
@@ -594,6 +619,13 @@ mod tests {
         assert!(text.contains("forge_jobs{queue=\"mail\",state=\"dead\"} 2\n"), "{text}");
         assert!(text.contains("forge_jobs{queue=\"exports\",state=\"running\"} 1\n"), "{text}");
         assert!(text.contains("forge_outbox_lag_seconds 1.5\n"), "{text}");
+        assert!(text.contains("forge_job_duration_seconds_count{queue=\"mail\",outcome=\"succeeded\"} 4\n"), "{text}");
+        assert!(
+            text.contains("forge_job_duration_seconds_bucket{le=\"0.1\",queue=\"mail\",outcome=\"succeeded\"} 3\n")
+                || text
+                    .contains("forge_job_duration_seconds_bucket{queue=\"mail\",outcome=\"succeeded\",le=\"0.1\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("forge_cache_local_enabled 1\n"), "{text}");
     }
 

@@ -103,6 +103,21 @@ fn figures(forge: &Forge) -> RuntimeFigures {
             local_enabled: cache.local_enabled,
         }),
         jobs: None,
+        job_durations: forge
+            .jobs()
+            .map(|engine| engine.durations())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(queue, outcome, histogram)| {
+                let bounds = forge_infrastructure::jobs::JOB_DURATION_BOUNDS.iter().copied().chain([f64::INFINITY]);
+                let latency = LatencyFigures {
+                    buckets: bounds.zip(histogram.buckets).collect(),
+                    sum_seconds: histogram.sum_seconds,
+                    count: histogram.count,
+                };
+                (queue.to_owned(), outcome, latency)
+            })
+            .collect(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Traces exported over OTLP/HTTP with protobuf bodies reach a real receiver: the request's span
-//! is named by its route template and continues the caller's `traceparent`.
+//! is named by its route template and continues the caller's `traceparent`, and the job that
+//! delivers the mail the request caused continues the same trace.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
@@ -31,6 +32,12 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
         .await
         .unwrap();
     assert_eq!(registration.status(), 201);
+    // The verification mail is a job: wait until a worker has delivered it.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(data_dir.path().join("mail")).map_or(0, Iterator::count) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the mail was not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
 
     let register = received.span_named("POST /api/v1/auth/register").await;
@@ -38,6 +45,13 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
     let children: Vec<_> =
         received.spans().into_iter().filter(|s| s.parent_span_id == register.span_id).map(|s| s.name).collect();
     assert!(!children.is_empty(), "the repository calls are children of the request's span");
+
+    // The job that delivered the verification mail continues the request's trace.
+    let job = received.span_named("job send_mail").await;
+    assert_eq!(job.trace_id, trace_id, "the mail job is in the caller's trace");
+    let request_spans: Vec<_> =
+        received.spans().into_iter().filter(|s| s.trace_id == trace_id).map(|s| s.span_id).collect();
+    assert!(request_spans.contains(&job.parent_span_id), "the job's parent is a span of the request");
 
     let span = received.span_named("GET /api/v1/users/{id}").await;
     assert_eq!(span.trace_id, trace_id, "the caller's trace continues");

@@ -242,3 +242,29 @@ async fn deploy_names_only_exported_metrics() {
         assert!(unknown.is_empty(), "{file} names metrics the server does not export: {unknown:?}");
     }
 }
+
+#[tokio::test]
+async fn the_jobs_a_request_caused_show_in_the_job_metrics() {
+    let app = with_token().await;
+    app.register(&TestUser::generate()).await;
+    app.wait_until_mail_delivered().await;
+    // The job table is counted every few seconds; the durations as each attempt ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let scrape = loop {
+        let scrape = scrape(&app).await;
+        if scrape.value("forge_jobs", &[("queue", "mail"), ("state", "succeeded")]) >= 1.0 {
+            break scrape;
+        }
+        assert!(std::time::Instant::now() < deadline, "the mail job was not counted");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(scrape.types.get("forge_job_duration_seconds").map(String::as_str), Some("histogram"));
+    assert_eq!(
+        scrape.value("forge_job_duration_seconds_count", &[("queue", "mail"), ("outcome", "succeeded")]),
+        1.0,
+        "one attempt, delivered"
+    );
+    assert_eq!(scrape.value("forge_jobs", &[("queue", "mail"), ("state", "dead")]), 0.0);
+    assert!(scrape.value("forge_outbox_lag_seconds", &[]) >= 0.0);
+    assert_eq!(scrape.types.get("forge_outbox_lag_seconds").map(String::as_str), Some("gauge"));
+}

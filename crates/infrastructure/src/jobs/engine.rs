@@ -32,16 +32,17 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use super::{
+    JobDurations,
     backoff::JitteredBackoff,
-    payload::JobPayload,
+    payload::{JobPayload, StoredJob},
     runner::{JobFailure, JobRunner},
     settings::{JobSettings, QueueSettings},
 };
 use crate::persistence::Database;
 
-type SqliteStorage = apalis_sqlite::SqliteStorage<JobPayload>;
+type SqliteStorage = apalis_sqlite::SqliteStorage<StoredJob>;
 #[cfg(feature = "postgres")]
-type PostgresStorage = apalis_postgres::PostgresStorage<JobPayload>;
+type PostgresStorage = apalis_postgres::PostgresStorage<StoredJob>;
 
 /// The state of a row with apalis status `status`, after `attempts` of `max_attempts`.
 fn state_of(status: &str, attempts: i64, max_attempts: i64) -> JobState {
@@ -60,6 +61,7 @@ fn state_of(status: &str, attempts: i64, max_attempts: i64) -> JobState {
 pub struct JobEngine {
     db: DatabaseConnection,
     settings: JobSettings,
+    durations: Arc<JobDurations>,
 }
 
 impl JobEngine {
@@ -83,7 +85,13 @@ impl JobEngine {
                 .map_err(UnexpectedError::unavailable)?,
             other => return Err(UnexpectedError::internal(format!("no job storage for {other:?}"))),
         }
-        Ok(Self { db, settings })
+        Ok(Self { db, settings, durations: Arc::new(JobDurations::default()) })
+    }
+
+    /// How long the attempts this process ran took, by queue and outcome.
+    #[must_use]
+    pub fn durations(&self) -> Vec<(&'static str, &'static str, super::DurationHistogram)> {
+        self.durations.snapshot()
     }
 
     /// The settings the engine runs with.
@@ -141,7 +149,12 @@ impl JobEngine {
             let settings = *self.settings.queue(queue);
             let name = format!("{}-{}", self.settings.worker_name, queue.name());
             let poll = self.settings.poll_interval;
-            let runner = Arc::new(QueueRunner { runner: runner.clone(), time_limit: settings.time_limit });
+            let runner = Arc::new(QueueRunner {
+                runner: runner.clone(),
+                time_limit: settings.time_limit,
+                queue: queue.name(),
+                durations: self.durations.clone(),
+            });
             match self.db.get_database_backend() {
                 #[cfg(feature = "postgres")]
                 DbBackend::Postgres => {
@@ -358,7 +371,8 @@ impl JobEngine {
     async fn store_once(&self, job: Job, id: ulid::Ulid) -> Result<bool, UnexpectedError> {
         let queue = job.queue();
         let max_attempts = usize::try_from(self.settings.queue(queue).max_attempts.max(1)).unwrap_or(1);
-        let task = TaskBuilder::new(JobPayload::from(job)).task_id(TaskId::from(id)).max_attempts(max_attempts).build();
+        let stored = StoredJob { job: JobPayload::from(job), traceparent: super::trace::current_traceparent() };
+        let task = TaskBuilder::new(stored).task_id(TaskId::from(id)).max_attempts(max_attempts).build();
         let pushed = match self.db.get_database_backend() {
             #[cfg(feature = "postgres")]
             DbBackend::Postgres => self.postgres(queue).push_task(task).await.is_ok(),
@@ -518,12 +532,22 @@ fn retry_policy(settings: QueueSettings) -> BackoffRetryPolicy<JitteredBackoff> 
 struct QueueRunner {
     runner: Arc<JobRunner>,
     time_limit: Duration,
+    queue: &'static str,
+    durations: Arc<JobDurations>,
 }
 
 /// The handler of every queue: runs one attempt within the queue's time limit.
-async fn run_job(payload: JobPayload, queue: Data<Arc<QueueRunner>>) -> Result<(), BoxDynError> {
+async fn run_job(stored: StoredJob, queue: Data<Arc<QueueRunner>>) -> Result<(), BoxDynError> {
     let limit = queue.time_limit;
-    let Ok(outcome) = tokio::time::timeout(limit, queue.runner.run(payload)).await else {
+    let (kind, queue_name) =
+        Job::try_from(stored.job.clone()).map_or(("unknown", "unknown"), |job| (job.kind(), job.queue().name()));
+    let span = super::trace::attempt_span(kind, queue_name, stored.traceparent.as_deref());
+    let attempt = tracing::Instrument::instrument(queue.runner.run(stored.job), span);
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(limit, attempt).await;
+    let succeeded = matches!(outcome, Ok(Ok(())));
+    queue.durations.record(queue.queue, if succeeded { "succeeded" } else { "failed" }, started.elapsed());
+    let Ok(outcome) = outcome else {
         return Err(format!("the attempt ran past the time limit of {} ms", limit.as_millis()).into());
     };
     match outcome {

@@ -2,14 +2,17 @@
 //! workers that run each named queue, and the administration of dead jobs.
 
 mod backoff;
+mod durations;
 mod engine;
 mod payload;
 mod runner;
 mod settings;
+mod trace;
 
 pub use backoff::{JitteredBackoff, delay_after, jittered};
+pub use durations::{DurationHistogram, JOB_DURATION_BOUNDS, JobDurations};
 pub use engine::{JobEngine, JobWorkers};
 pub use forge_application::jobs::{JobRecord, JobState};
-pub use payload::JobPayload;
+pub use payload::{JobPayload, StoredJob};
 pub use runner::{JobFailure, JobRunner};
 pub use settings::{JobSettings, QueueSettings};

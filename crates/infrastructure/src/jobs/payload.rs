@@ -4,6 +4,18 @@ use forge_application::{UnexpectedError, exports::ExportId, jobs::Job, mail::Mai
 use forge_domain::users::Email;
 use serde::{Deserialize, Serialize};
 
+/// A job as its row holds it: the job, and the W3C `traceparent` of the span that queued it (when
+/// traces are on), so that running it continues the trace of the request that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredJob {
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobPayload,
+    /// The trace context it was queued in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
 /// The stored form of a [`Job`]. Its JSON is the job's row in the queue's table, so changing a
 /// variant's fields must keep reading rows written by the previous release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +93,16 @@ mod tests {
             (back.subject.as_str(), back.text.as_str(), back.html.as_str()),
             ("Hi \"there\"", "line\nline", "<p>é</p>")
         );
+    }
+
+    #[test]
+    fn the_trace_context_rides_beside_the_job_and_an_old_row_without_one_still_reads() {
+        let stored = StoredJob { job: JobPayload::Maintenance, traceparent: Some("00-abc-def-01".into()) };
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(json, r#"{"kind":"maintenance","traceparent":"00-abc-def-01"}"#);
+        assert_eq!(serde_json::from_str::<StoredJob>(&json).unwrap(), stored);
+        let old: StoredJob = serde_json::from_str(r#"{"kind":"maintenance"}"#).unwrap();
+        assert_eq!(old, StoredJob { job: JobPayload::Maintenance, traceparent: None });
     }
 
     #[test]
