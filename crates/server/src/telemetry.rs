@@ -194,9 +194,10 @@ pub fn init_with(settings: &Settings, export: Export, endpoint: Option<String>) 
         None
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    // Spans of Forge's own crates at INFO and above, whatever the log level (which filters the
-    // log lines only), and never the exporter's own HTTP or gRPC calls.
-    let spans = Targets::new().with_target("forge", Level::INFO);
+    // Spans of Forge's own crates and SeaORM's statement spans (`db.system`, `db.operation`) at
+    // INFO and above, whatever the log level (which filters the log lines only), and never the
+    // exporter's own HTTP or gRPC calls.
+    let spans = Targets::new().with_target("forge", Level::INFO).with_target("sea_orm", Level::INFO);
     let otel =
         provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("forge")).with_filter(spans));
     let output = match format {

@@ -46,6 +46,22 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
         received.spans().into_iter().filter(|s| s.parent_span_id == register.span_id).map(|s| s.name).collect();
     assert!(!children.is_empty(), "the repository calls are children of the request's span");
 
+    // Each SQL statement is a span of the request's trace, with the semantic conventions' attributes.
+    let statements: Vec<_> = received
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == trace_id && s.attributes.iter().any(|a| a.key == "db.system"))
+        .collect();
+    assert!(!statements.is_empty(), "no statement span in the request's trace");
+    assert!(
+        statements.iter().any(|s| s
+            .attributes
+            .iter()
+            .any(|a| a.key == "db.operation" && format!("{:?}", a.value).contains("INSERT"))),
+        "the registration's INSERT is a span: {:?}",
+        statements.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+
     // The job that delivered the verification mail continues the request's trace.
     let job = received.span_named("job send_mail").await;
     assert_eq!(job.trace_id, trace_id, "the mail job is in the caller's trace");

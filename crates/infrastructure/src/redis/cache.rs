@@ -93,6 +93,7 @@ fn ack_key(redis: &Redis, nonce: &str) -> String {
 
 #[async_trait]
 impl SharedLevel for RedisLevel {
+    #[tracing::instrument(name = "redis.cache.read", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn read(&self, keys: &[CacheKey]) -> Result<Vec<SharedRead>, UnexpectedError> {
         let mut names = Vec::with_capacity(keys.len() * 2);
         for key in keys {
@@ -110,6 +111,7 @@ impl SharedLevel for RedisLevel {
             .collect())
     }
 
+    #[tracing::instrument(name = "redis.cache.fill", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn fill(&self, entries: &[(CacheKey, u64, String)]) -> Result<(), UnexpectedError> {
         let mut invocation = self.fill.prepare_invoke();
         invocation.arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
@@ -120,6 +122,7 @@ impl SharedLevel for RedisLevel {
         invocation.invoke_async::<i64>(&mut self.redis.connection()).await.map(|_| ()).map_err(unavailable)
     }
 
+    #[tracing::instrument(name = "redis.cache.invalidate", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn invalidate(&self, keys: &[CacheKey]) -> Result<(), UnexpectedError> {
         let mut invocation = self.invalidate.prepare_invoke();
         for key in keys {

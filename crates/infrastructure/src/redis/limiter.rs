@@ -132,6 +132,7 @@ fn delay(d: Duration) -> (i64, i64) {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
+    #[tracing::instrument(name = "redis.limit.hit", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn hit(&self, key: &RateKey, limit: &Limit, now: DateTime<Utc>) -> Result<Decision, UnexpectedError> {
         let counted: Result<(u64, i64), UnexpectedError> = self
             .hit
@@ -148,6 +149,7 @@ impl RateLimiter for RedisRateLimiter {
         }
     }
 
+    #[tracing::instrument(name = "redis.limit.record_failure", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn record_failure(
         &self,
         key: &RateKey,
@@ -169,6 +171,7 @@ impl RateLimiter for RedisRateLimiter {
         }
     }
 
+    #[tracing::instrument(name = "redis.limit.failures", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "EVALSHA"))]
     async fn failures(&self, key: &RateKey, now: DateTime<Utc>) -> Result<Option<FailureStreak>, UnexpectedError> {
         let held: Result<(Option<String>, Option<u32>, Option<i64>, Option<i64>), UnexpectedError> =
             redis::cmd("HMGET")

@@ -38,6 +38,7 @@ struct Stored {
 
 #[async_trait]
 impl StatsCache for RedisStatsCache {
+    #[tracing::instrument(name = "redis.stats.get", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "GET"))]
     async fn get(&self) -> Result<Option<DashboardStats>, UnexpectedError> {
         let raw = self.redis.connection().get(self.redis.key("stats")).await.map_err(unavailable)?;
         Ok(raw.and_then(|raw| serde_json::from_str::<Stored>(&raw).ok()).map(|stored| {
@@ -51,6 +52,7 @@ impl StatsCache for RedisStatsCache {
         }))
     }
 
+    #[tracing::instrument(name = "redis.stats.put", skip_all, fields(otel.kind = "client", db.system = "redis", db.operation = "SET"))]
     async fn put(&self, stats: &DashboardStats) -> Result<(), UnexpectedError> {
         let u = &stats.users;
         let stored = Stored {
