@@ -174,8 +174,10 @@ pub fn choose(tracing: &TracingSettings, var: impl Fn(&str) -> Option<String>) -
 /// As [`init`], with the export chosen by the caller, and the collector's address when given
 /// (for gRPC `http://host:4317`; for HTTP the whole URL, `http://host:4318/v1/traces`).
 pub fn init_with(settings: &Settings, export: Export, endpoint: Option<String>) -> Telemetry {
+    // SeaORM's per-statement spans are for the collector, not the log: without this, a log level
+    // of `info` would build one for every statement whether or not traces are exported.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log.level))
+        .or_else(|_| EnvFilter::try_new(format!("{},sea_orm=warn", settings.log.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let format = settings.log.format.unwrap_or(match settings.env {
         Environment::Development => LogFormat::Pretty,
