@@ -47,7 +47,9 @@ async fn app_mailing_to(port: u16, max_attempts: u32) -> crate::harness::TestApp
 
 /// Waits until `GET /jobs?queue=mail&state=<state>` lists a job, and returns it.
 async fn mail_job_in(app: &crate::harness::TestApp, admin: &str, state: &str) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Generous: on a loaded machine (the whole suite in parallel on two cores) three attempts
+    // with back-off can take a while; a passing run waits only as long as the attempts take.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
         let page: serde_json::Value =
             app.get(&format!("/api/v1/jobs?queue=mail&state={state}"), Some(admin)).await.json().await.unwrap();

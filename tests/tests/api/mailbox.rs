@@ -10,7 +10,7 @@ use mail_parser::MessageParser;
 use crate::harness::TestApp;
 
 /// How long a test waits for a mail before failing.
-const MAIL_WAIT: Duration = Duration::from_secs(20);
+const MAIL_WAIT: Duration = Duration::from_secs(60);
 
 /// One message, parsed.
 #[derive(Debug, Clone)]
