@@ -26,7 +26,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// `forge worker`: runs the workers of every job queue until SIGTERM or Ctrl-C, then lets the
 /// running jobs finish (within `server.shutdown_timeout_secs`; a job still running then is run
-/// again later by another worker). On the embedded SQLite default it migrates first, as `serve`.
+/// again later by another worker). It serves `/health/live` and `/health/ready` on `server.bind`
+/// and, when `metrics.bind` is set, `/metrics` there. On the embedded SQLite default it migrates
+/// first, as `serve`.
 ///
 /// # Errors
 /// Any start-up failure.
@@ -35,9 +37,32 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     let grace = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
     let worker_name = jobs.worker_name.clone();
     let forge = builder(&settings, &Overrides::default(), true)?.jobs(jobs, true).build().await?;
-    tracing::info!(worker = %worker_name, "job workers running");
+    // The health checks on `server.bind`, for the orchestrator's probes (and `forge healthcheck`),
+    // and the metrics on `metrics.bind` when it is set.
+    let health = forge.health.clone();
+    let listener = std::net::TcpListener::bind(&settings.server.bind)
+        .with_context(|| format!("binding server.bind {} for the health checks", settings.server.bind))?;
+    let health_server = actix_web::HttpServer::new(move || forge_presentation::service::health_app(health.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    let health_handle = health_server.handle();
+    let health_task = tokio::spawn(health_server);
+    let metrics = crate::metrics::metrics(&settings, &forge);
+    let metrics_server = crate::metrics::own_listener(&settings, metrics.as_ref())?;
+    let metrics_handle = metrics_server.as_ref().map(|(server, _)| server.handle());
+    if let Some((server, _)) = metrics_server {
+        tokio::spawn(server);
+    }
+    tracing::info!(worker = %worker_name, bind = %settings.server.bind, "job workers running; health checks served");
     stop_signal().await?;
     tracing::info!("stopping the job workers");
+    health_handle.stop(true).await;
+    let _ = health_task.await;
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
+    }
     forge.shutdown(grace).await;
     tracing::info!("stopped");
     Ok(())

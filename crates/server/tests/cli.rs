@@ -229,7 +229,7 @@ fn mail_files(dir: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
-fn a_registration_acknowledged_before_a_sigkill_gets_its_mail_from_forge_worker_which_stops_on_sigterm() {
+fn a_mail_acknowledged_before_a_sigkill_is_sent_by_forge_worker_which_answers_probes_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // The server's own workers look for jobs only every ten minutes: the mail is still waiting
@@ -256,7 +256,18 @@ fn a_registration_acknowledged_before_a_sigkill_gets_its_mail_from_forge_worker_
     server.wait().unwrap();
     assert!(mail_files(dir.path()).is_empty(), "the mail was not delivered before the kill");
 
-    let mut worker = forge(dir.path()).env("FORGE_JOBS__POLL_INTERVAL_MS", "50").arg("worker").spawn().unwrap();
+    let health_port = free_port();
+    let mut worker = forge(dir.path())
+        .env("FORGE_JOBS__POLL_INTERVAL_MS", "50")
+        .env("FORGE_BIND", format!("127.0.0.1:{health_port}"))
+        .arg("worker")
+        .spawn()
+        .unwrap();
+    // The worker answers its orchestrator's probes.
+    let live = http(health_port, "GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(live.starts_with("HTTP/1.1 200"), "{live}");
+    let ready = http(health_port, "GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(ready.starts_with("HTTP/1.1 200") && ready.contains("\"database\""), "{ready}");
     let started = Instant::now();
     let mail = loop {
         if let Some(mail) = mail_files(dir.path()).into_iter().find(|m| m.contains("ada@example.com")) {
