@@ -39,16 +39,23 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     let forge = builder(&settings, &Overrides::default(), true)?.jobs(jobs, true).build().await?;
     // The health checks on `server.bind`, for the orchestrator's probes (and `forge healthcheck`),
     // and the metrics on `metrics.bind` when it is set.
+    // A worker beside `forge serve` on one machine finds the address taken: it runs without them.
     let health = forge.health.clone();
-    let listener = std::net::TcpListener::bind(&settings.server.bind)
-        .with_context(|| format!("binding server.bind {} for the health checks", settings.server.bind))?;
-    let health_server = actix_web::HttpServer::new(move || forge_presentation::service::health_app(health.clone()))
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run();
-    let health_handle = health_server.handle();
-    let health_task = tokio::spawn(health_server);
+    let health_server = match std::net::TcpListener::bind(&settings.server.bind) {
+        Ok(listener) => Some(
+            actix_web::HttpServer::new(move || forge_presentation::service::health_app(health.clone()))
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+        ),
+        Err(e) => {
+            tracing::warn!(bind = %settings.server.bind, error = %e, "the health checks are not served: set server.bind (FORGE_BIND) to a free address");
+            None
+        }
+    };
+    let health_handle = health_server.as_ref().map(actix_web::dev::Server::handle);
+    let health_task = health_server.map(tokio::spawn);
     let metrics = crate::metrics::metrics(&settings, &forge);
     let metrics_server = crate::metrics::own_listener(&settings, metrics.as_ref())?;
     let metrics_handle = metrics_server.as_ref().map(|(server, _)| server.handle());
@@ -58,8 +65,10 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(worker = %worker_name, bind = %settings.server.bind, "job workers running; health checks served");
     stop_signal().await?;
     tracing::info!("stopping the job workers");
-    health_handle.stop(true).await;
-    let _ = health_task.await;
+    if let (Some(handle), Some(task)) = (health_handle, health_task) {
+        handle.stop(true).await;
+        let _ = task.await;
+    }
     if let Some(handle) = metrics_handle {
         handle.stop(true).await;
     }

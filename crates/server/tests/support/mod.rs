@@ -105,8 +105,12 @@ pub async fn serve(database_url: &str, extra: &[(&str, &str)]) -> Process {
     }
 }
 
-/// Starts `forge worker`.
+/// Starts `forge worker`, its health checks on a free port of its own.
 pub fn worker(database_url: &str, extra: &[(&str, &str)]) -> Process {
-    let child = command(database_url, "worker", extra).spawn().expect("forge worker starts");
-    Process { base: String::new(), child }
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut extra = extra.to_vec();
+    extra.push(("FORGE_BIND", &bind));
+    let child = command(database_url, "worker", &extra).spawn().expect("forge worker starts");
+    Process { base: format!("http://127.0.0.1:{port}"), child }
 }
