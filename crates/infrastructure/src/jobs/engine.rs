@@ -38,7 +38,7 @@ use super::{
     runner::{JobFailure, JobRunner},
     settings::{JobSettings, QueueSettings},
 };
-use crate::persistence::Database;
+use crate::persistence::{Database, placeholder};
 
 type SqliteStorage = apalis_sqlite::SqliteStorage<StoredJob>;
 #[cfg(feature = "postgres")]
@@ -496,14 +496,6 @@ const fn table(backend: DbBackend) -> (&'static str, &'static str) {
     }
 }
 
-/// The `n`th bind placeholder (from 1) of `backend`.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
-}
-
 /// The error message of a stored result: apalis keeps `{"Err": "…"}` (as JSON text).
 fn error_text(stored: String) -> String {
     match serde_json::from_str::<serde_json::Value>(&stored) {
@@ -539,9 +531,8 @@ struct QueueRunner {
 /// The handler of every queue: runs one attempt within the queue's time limit.
 async fn run_job(stored: StoredJob, queue: Data<Arc<QueueRunner>>) -> Result<(), BoxDynError> {
     let limit = queue.time_limit;
-    let (kind, queue_name) =
-        Job::try_from(stored.job.clone()).map_or(("unknown", "unknown"), |job| (job.kind(), job.queue().name()));
-    let span = super::trace::attempt_span(kind, queue_name, stored.traceparent.as_deref());
+    let (kind, job_queue) = stored.job.kind_and_queue();
+    let span = super::trace::attempt_span(kind, job_queue.name(), stored.traceparent.as_deref());
     let attempt = tracing::Instrument::instrument(queue.runner.run(stored.job), span);
     let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(limit, attempt).await;

@@ -1,6 +1,11 @@
 //! A job as it is stored: JSON that names its kind and carries what it needs.
 
-use forge_application::{UnexpectedError, exports::ExportId, jobs::Job, mail::MailMessage};
+use forge_application::{
+    UnexpectedError,
+    exports::ExportId,
+    jobs::{Job, Queue},
+    mail::MailMessage,
+};
 use forge_domain::users::Email;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +45,19 @@ pub enum JobPayload {
     },
     /// [`Job::Maintenance`].
     Maintenance,
+}
+
+impl JobPayload {
+    /// The job's kind and queue, as [`Job::kind`] and [`Job::queue`] name them, read without
+    /// converting the payload.
+    #[must_use]
+    pub const fn kind_and_queue(&self) -> (&'static str, Queue) {
+        match self {
+            Self::SendMail { .. } => ("send_mail", Queue::Mail),
+            Self::Export { .. } => ("export", Queue::Exports),
+            Self::Maintenance => ("maintenance", Queue::Maintenance),
+        }
+    }
 }
 
 impl From<Job> for JobPayload {
@@ -103,6 +121,20 @@ mod tests {
         assert_eq!(serde_json::from_str::<StoredJob>(&json).unwrap(), stored);
         let old: StoredJob = serde_json::from_str(r#"{"kind":"maintenance"}"#).unwrap();
         assert_eq!(old, StoredJob { job: JobPayload::Maintenance, traceparent: None });
+    }
+
+    #[test]
+    fn the_payload_names_the_kind_and_queue_of_its_job() {
+        let message = MailMessage {
+            to: Email::parse("ada@example.com").unwrap(),
+            subject: String::new(),
+            text: String::new(),
+            html: String::new(),
+        };
+        let id = ExportId::from_uuid(uuid::Uuid::now_v7());
+        for job in [Job::SendMail(message), Job::Export(id), Job::Maintenance] {
+            assert_eq!(JobPayload::from(job.clone()).kind_and_queue(), (job.kind(), job.queue()));
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@ use forge_domain::{
     users::{Role, UserId},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait as _,
-    QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait as _, QueryFilter,
+    QueryOrder, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -27,7 +27,7 @@ use super::{
     Database, FetchUnique as _, SeaProjectRepository,
     entities::{audit_logs, export_chunks, exports, projects, users},
     errors::{CorruptRow, unexpected},
-    stored,
+    placeholder, stored,
 };
 
 /// [`ExportRepository`] over SeaORM.
@@ -41,14 +41,6 @@ impl SeaExportRepository {
     #[must_use]
     pub fn new(database: &Database) -> Self {
         Self { db: database.connection().clone() }
-    }
-}
-
-/// `?n` on SQLite, `$n` on PostgreSQL.
-fn p(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
     }
 }
 
@@ -87,8 +79,8 @@ impl ExportRepository for SeaExportRepository {
         let backend = self.db.get_database_backend();
         let sql = format!(
             "UPDATE exports SET status = 'running', total = {} WHERE id = {} AND status IN ('queued', 'running')",
-            p(backend, 1),
-            p(backend, 2)
+            placeholder(backend, 1),
+            placeholder(backend, 2)
         );
         let values = [i64::try_from(total).unwrap_or(i64::MAX).into(), id.as_uuid().into()];
         self.db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(unexpected)?;
@@ -116,11 +108,11 @@ impl ExportRepository for SeaExportRepository {
         let sql = format!(
             "UPDATE exports SET chunks = chunks + 1, cursor = {}, current = current + {}, bytes = bytes + {} \
              WHERE id = {} AND chunks = {} AND status = 'running'",
-            p(backend, 1),
-            p(backend, 2),
-            p(backend, 3),
-            p(backend, 4),
-            p(backend, 5)
+            placeholder(backend, 1),
+            placeholder(backend, 2),
+            placeholder(backend, 3),
+            placeholder(backend, 4),
+            placeholder(backend, 5)
         );
         let values = [
             (!cursor.is_nil()).then(|| cursor.to_string()).into(),
@@ -150,10 +142,10 @@ impl ExportRepository for SeaExportRepository {
         let status = if error.is_some() { ExportStatus::Failed } else { ExportStatus::Completed };
         let sql = format!(
             "UPDATE exports SET status = {}, error = {}, completed_at = {} WHERE id = {} AND status IN ('queued', 'running')",
-            p(backend, 1),
-            p(backend, 2),
-            p(backend, 3),
-            p(backend, 4)
+            placeholder(backend, 1),
+            placeholder(backend, 2),
+            placeholder(backend, 3),
+            placeholder(backend, 4)
         );
         let values = [status.as_str().into(), error.into(), stored(at).into(), id.as_uuid().into()];
         self.db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(unexpected)?;
@@ -188,7 +180,7 @@ pub(crate) async fn purge_expired_exports(db: &DatabaseConnection, now: DateTime
     // keys on, and the chunks are most of the bytes.
     let chunks = format!(
         "DELETE FROM export_chunks WHERE export_id IN (SELECT id FROM exports WHERE expires_at <= {})",
-        p(backend, 1)
+        placeholder(backend, 1)
     );
     db.execute_raw(Statement::from_sql_and_values(backend, chunks, [stored(now).into()])).await.map_err(unexpected)?;
     let deleted = exports::Entity::delete_many()

@@ -8,7 +8,7 @@ use forge_application::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
-use super::{Database, errors::unexpected, exports::purge_expired_exports, stored};
+use super::{Database, errors::unexpected, exports::purge_expired_exports, placeholder, stored};
 
 /// [`Housekeeping`] over SeaORM, the job tables included.
 #[derive(Debug, Clone)]
@@ -23,12 +23,10 @@ impl SeaHousekeeping {
         Self { db: database.connection().clone() }
     }
 
-    async fn delete(&self, sql: &str, at: Value) -> Result<u64, UnexpectedError> {
+    /// Runs `DELETE FROM {table} WHERE {condition}`, `condition` naming its one value `{}`.
+    async fn delete(&self, table: &str, condition: &str, at: Value) -> Result<u64, UnexpectedError> {
         let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => sql.replace("?1", "$1"),
-            _ => sql.to_owned(),
-        };
+        let sql = format!("DELETE FROM {table} WHERE {}", condition.replace("{}", &placeholder(backend, 1)));
         let result =
             self.db.execute_raw(Statement::from_sql_and_values(backend, sql, [at])).await.map_err(unexpected)?;
         Ok(result.rows_affected())
@@ -40,32 +38,21 @@ impl Housekeeping for SeaHousekeeping {
     #[tracing::instrument(skip_all)]
     async fn purge(&self, now: DateTime<Utc>, kept_before: DateTime<Utc>) -> Result<PurgeCounts, UnexpectedError> {
         let at = || Value::from(stored(now));
-        let refresh_tokens = self.delete("DELETE FROM refresh_tokens WHERE expires_at <= ?1", at()).await?
+        let refresh_tokens = self.delete("refresh_tokens", "expires_at <= {}", at()).await?
             + self
-                .delete(
-                    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)",
-                    at(),
-                )
+                .delete("refresh_tokens", "session_id IN (SELECT id FROM sessions WHERE expires_at <= {})", at())
                 .await?;
-        let sessions = self.delete("DELETE FROM sessions WHERE expires_at <= ?1", at()).await?;
-        let account_tokens = self.delete("DELETE FROM account_tokens WHERE expires_at <= ?1", at()).await?;
-        let idempotency_keys = self.delete("DELETE FROM idempotency_keys WHERE expires_at <= ?1", at()).await?;
-        let outbox_events =
-            self.delete("DELETE FROM outbox_events WHERE published_at < ?1", Value::from(stored(kept_before))).await?;
+        let sessions = self.delete("sessions", "expires_at <= {}", at()).await?;
+        let account_tokens = self.delete("account_tokens", "expires_at <= {}", at()).await?;
+        let idempotency_keys = self.delete("idempotency_keys", "expires_at <= {}", at()).await?;
+        let outbox_events = self.delete("outbox_events", "published_at < {}", Value::from(stored(kept_before))).await?;
         let exports = purge_expired_exports(&self.db, now).await?;
         let finished_jobs = match self.db.get_database_backend() {
             DbBackend::Postgres => {
-                self.delete("DELETE FROM apalis.jobs WHERE status = 'Done' AND done_at < ?1", Value::from(kept_before))
-                    .await?
+                self.delete("apalis.jobs", "status = 'Done' AND done_at < {}", Value::from(kept_before)).await?
             }
             // apalis keeps SQLite times as Unix seconds.
-            _ => {
-                self.delete(
-                    "DELETE FROM Jobs WHERE status = 'Done' AND done_at < ?1",
-                    Value::from(kept_before.timestamp()),
-                )
-                .await?
-            }
+            _ => self.delete("Jobs", "status = 'Done' AND done_at < {}", Value::from(kept_before.timestamp())).await?,
         };
         Ok(PurgeCounts {
             sessions,

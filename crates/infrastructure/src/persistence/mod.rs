@@ -280,6 +280,14 @@ where
     }
 }
 
+/// The `n`th bind placeholder (from 1) of a raw statement: `?n` on SQLite, `$n` on PostgreSQL.
+pub(crate) fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
 /// An instant as it is stored: truncated to microseconds.
 fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)

@@ -24,7 +24,7 @@ use super::{
     audit::value_from_json,
     entities::outbox_events::{self, Column},
     errors::{CorruptRow, unexpected},
-    stored,
+    placeholder, stored,
 };
 
 /// An arbitrary, fixed key of the advisory lock that serializes claims on PostgreSQL.
@@ -64,14 +64,6 @@ impl SeaOutboxStore {
     }
 }
 
-/// `?n` on SQLite, `$n` on PostgreSQL.
-fn p(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
-}
-
 #[async_trait]
 impl OutboxStore for SeaOutboxStore {
     #[tracing::instrument(skip_all, fields(owner))]
@@ -106,10 +98,10 @@ impl OutboxStore for SeaOutboxStore {
                  WHERE o.recipient_id = e.recipient_id AND o.published_at IS NULL AND o.lease_until >= {now} \
                  AND (o.occurred_at < e.occurred_at OR (o.occurred_at = e.occurred_at AND o.id < e.id))) \
                ORDER BY e.occurred_at, e.id LIMIT {limit})",
-            owner = p(backend, 1),
-            until = p(backend, 2),
-            now = p(backend, 3),
-            limit = p(backend, 4),
+            owner = placeholder(backend, 1),
+            until = placeholder(backend, 2),
+            now = placeholder(backend, 3),
+            limit = placeholder(backend, 4),
         );
         let values: [Value; 4] =
             [owner.into(), stored(until).into(), stored(now).into(), i64::try_from(limit).unwrap_or(i64::MAX).into()];
