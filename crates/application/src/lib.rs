@@ -48,6 +48,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod prelude;
 pub mod projects;
+pub mod realtime;
 pub mod relay;
 pub mod services;
 #[cfg(any(test, feature = "testing"))]

@@ -22,6 +22,7 @@ use forge_application::{
     mail::{MailQueue, Mailer},
     maintenance::MaintenanceService,
     projects::ports::ProjectRepository,
+    realtime::{EventBus, LiveEvents, LivePublisher, LiveUnitOfWork, RealtimePorts, RealtimeService, RealtimeSettings},
     relay::{OutboxConsumer, OutboxRelay, ProjectMail, RelaySettings},
     services::{Ports, Services, Settings},
     users::ports::UserRepository,
@@ -29,7 +30,9 @@ use forge_application::{
 #[cfg(feature = "smtp")]
 use forge_infrastructure::mail::{SmtpConfig, SmtpMailer};
 #[cfg(feature = "redis")]
-use forge_infrastructure::redis::{Redis, RedisProbe, RedisRateLimiter, RedisStatsCache, listen_for_invalidations};
+use forge_infrastructure::redis::{
+    Redis, RedisBus, RedisProbe, RedisRateLimiter, RedisStatsCache, listen_for_invalidations,
+};
 use forge_infrastructure::{
     Argon2Hasher, Backend, CacheSettings, CacheStats, CachedProjects, CachedUsers, Database, DatabaseProbe,
     HashingPoolSettings, HashingPoolStats, InMemoryRateLimiter, InMemoryStatsCache, InvalidatingUnitOfWork,
@@ -41,6 +44,8 @@ use forge_infrastructure::{
     jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
     mail::{FileMailer, MailTemplateSet, Sender},
     memory::DEFAULT_CAPACITY,
+    persistence::{SeaAudiences, SeaEventLog, SeaTicketStore},
+    realtime::InProcessBus,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -61,6 +66,8 @@ pub struct Forge {
     workers: Arc<Workers>,
     jobs: Option<JobEngine>,
     job_services: Option<JobServices>,
+    realtime: RealtimeService,
+    bus: Arc<dyn EventBus>,
 }
 
 impl std::ops::Deref for Forge {
@@ -108,6 +115,19 @@ impl Forge {
     #[must_use]
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// Real-time tickets, resuming, and who receives an event.
+    #[must_use]
+    pub const fn realtime(&self) -> &RealtimeService {
+        &self.realtime
+    }
+
+    /// The bus real-time signals reach every instance through: Redis when configured, this
+    /// process alone otherwise.
+    #[must_use]
+    pub fn event_bus(&self) -> Arc<dyn EventBus> {
+        self.bus.clone()
     }
 
     /// Whether request limits and the cache are shared with other instances (through Redis).
@@ -229,6 +249,7 @@ pub struct ForgeBuilder {
     redis: Option<(String, String)>,
     jobs: (JobSettings, bool),
     outbox_consumers: Vec<Arc<dyn OutboxConsumer>>,
+    realtime: RealtimeSettings,
 }
 
 impl ForgeBuilder {
@@ -260,6 +281,7 @@ impl ForgeBuilder {
             redis: None,
             jobs: (JobSettings::default(), true),
             outbox_consumers: Vec::new(),
+            realtime: RealtimeSettings::default(),
         }
     }
 
@@ -390,6 +412,12 @@ impl ForgeBuilder {
         self
     }
 
+    /// How long WebSocket tickets work, and how far back reconnecting clients resume.
+    pub const fn realtime(mut self, settings: RealtimeSettings) -> Self {
+        self.realtime = settings;
+        self
+    }
+
     /// Adds a consumer of the outbox's events. The relay runs where the job workers run
     /// ([`ForgeBuilder::jobs`] with `run_workers`), and only when there is a consumer.
     pub fn outbox_consumer(mut self, consumer: Arc<dyn OutboxConsumer>) -> Self {
@@ -445,7 +473,7 @@ impl ForgeBuilder {
         let users: Arc<dyn UserRepository>;
         let principals: Arc<dyn PrincipalRepository>;
         let projects: Arc<dyn ProjectRepository>;
-        let unit_of_work: Arc<dyn UnitOfWork>;
+        let mut unit_of_work: Arc<dyn UnitOfWork>;
         if let Some(cache) = &cache {
             let cached = Arc::new(CachedUsers::new(sea_users, cache.clone()));
             projects = Arc::new(CachedProjects::new(sea_projects, cached.clone(), cache.clone()));
@@ -457,6 +485,12 @@ impl ForgeBuilder {
             projects = Arc::new(sea_projects);
             unit_of_work = sea_unit_of_work;
         }
+        // Outermost: clients told of a change read it from any instance (the cache was
+        // invalidated by then).
+        let (bus, bus_listener) = Self::event_bus(shared.as_ref());
+        let event_log = Arc::new(SeaEventLog::new(&database));
+        let live: Arc<dyn LiveEvents> = Arc::new(LivePublisher::new(event_log.clone(), bus.clone()));
+        unit_of_work = Arc::new(LiveUnitOfWork::new(unit_of_work, live.clone(), clock.clone()));
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut probes: Vec<(&'static str, Arc<dyn Probe>)> =
             vec![("database", Arc::new(DatabaseProbe::new(&database, self.probe_timeout)))];
@@ -505,7 +539,19 @@ impl ForgeBuilder {
             })
             .collect();
         let relay = self.start_relay(&database, ports.clock.clone(), built_in);
-        let (job_services, job_workers) = self.start_jobs(&database, jobs.as_ref(), job_mailer, ports.clock.clone());
+        let (job_services, job_workers) =
+            self.start_jobs(&database, jobs.as_ref(), job_mailer, ports.clock.clone(), live);
+        let realtime = RealtimeService::new(
+            RealtimePorts {
+                tickets: Arc::new(SeaTicketStore::new(&database)),
+                log: event_log,
+                audiences: Arc::new(SeaAudiences::new(&database)),
+                principals: ports.principals.clone(),
+                tokens: ports.opaque_tokens.clone(),
+                clock: ports.clock.clone(),
+            },
+            self.realtime,
+        );
         let settings = Settings {
             auth: self.auth,
             rate_limits: self.rate_limits,
@@ -520,11 +566,24 @@ impl ForgeBuilder {
         let workers = Arc::new(Workers {
             purge: Mutex::new(Some(purge)),
             listener: Mutex::new(listener),
+            bus_listener: Mutex::new(bus_listener),
             jobs: job_workers,
             relay,
         });
         let shared_state = shared.is_some();
-        Ok(Forge { services, database, query_stats, hasher, cache, shared_state, workers, jobs, job_services })
+        Ok(Forge {
+            services,
+            database,
+            query_stats,
+            hasher,
+            cache,
+            shared_state,
+            workers,
+            jobs,
+            job_services,
+            realtime,
+            bus,
+        })
     }
 
     /// Redis, when configured.
@@ -554,6 +613,22 @@ impl ForgeBuilder {
             #[cfg(not(feature = "redis"))]
             Some(never) => match *never {},
             None => None,
+        }
+    }
+
+    /// The real-time bus: over Redis (with the task that listens to it) when configured, in the
+    /// process otherwise.
+    fn event_bus(shared: Option<&SharedState>) -> (Arc<dyn EventBus>, Option<tokio::task::JoinHandle<()>>) {
+        match shared {
+            #[cfg(feature = "redis")]
+            Some(redis) => {
+                let bus = RedisBus::new(redis);
+                let listener = tokio::spawn(bus.clone().listen());
+                (Arc::new(bus), Some(listener))
+            }
+            #[cfg(not(feature = "redis"))]
+            Some(never) => match *never {},
+            None => (Arc::new(InProcessBus::new()), None),
         }
     }
 
@@ -617,6 +692,7 @@ impl ForgeBuilder {
         engine: Option<&JobEngine>,
         mailer: Option<Arc<dyn Mailer>>,
         clock: Arc<dyn Clock>,
+        live: Arc<dyn LiveEvents>,
     ) -> (Option<JobServices>, Option<JobWorkers>) {
         let Some(engine) = engine else { return (None, None) };
         let exports = ExportService::new(
@@ -626,6 +702,7 @@ impl ForgeBuilder {
                 encoder: Arc::new(FileEncoder),
                 jobs: engine.queue(),
                 clock: clock.clone(),
+                live,
             },
             self.exports,
         );
@@ -724,13 +801,14 @@ pub struct JobServices {
 struct Workers {
     purge: Mutex<Option<tokio::task::JoinHandle<()>>>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    bus_listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     jobs: Option<JobWorkers>,
     relay: Option<crate::relay::RelayLoop>,
 }
 
 impl Workers {
     async fn shutdown(&self, grace: Duration) {
-        for task in [&self.purge, &self.listener] {
+        for task in [&self.purge, &self.listener, &self.bus_listener] {
             if let Some(task) = task.lock().unwrap_or_else(PoisonError::into_inner).take() {
                 task.abort();
             }
@@ -746,7 +824,7 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for task in [&mut self.purge, &mut self.listener] {
+        for task in [&mut self.purge, &mut self.listener, &mut self.bus_listener] {
             if let Some(task) = task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
                 task.abort();
             }

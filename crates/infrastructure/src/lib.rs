@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod mail;
 pub mod memory;
 pub mod persistence;
+pub mod realtime;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod security;
@@ -34,8 +35,9 @@ pub use clock::SystemClock;
 pub use memory::{InMemoryRateLimiter, InMemoryStatsCache};
 pub use persistence::{
     Backend, Database, DatabaseProbe, LATENCY_BOUNDS_MICROS, QueryStats, SeaAccountTokenRepository,
-    SeaApiKeyRepository, SeaAuditLogRepository, SeaDatabaseMetrics, SeaExportRepository, SeaExportSource,
-    SeaHousekeeping, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore, SeaProjectRepository,
-    SeaSessionRepository, SeaStatsSource, SeaUnitOfWork, SeaUserRepository, StatementLatency,
+    SeaApiKeyRepository, SeaAudiences, SeaAuditLogRepository, SeaDatabaseMetrics, SeaEventLog, SeaExportRepository,
+    SeaExportSource, SeaHousekeeping, SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore,
+    SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaTicketStore, SeaUnitOfWork, SeaUserRepository,
+    StatementLatency,
 };
 pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};

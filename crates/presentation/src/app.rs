@@ -60,6 +60,7 @@ use forge_application::{
     limits::{LimitService, LockoutService},
     metrics::MetricsService,
     projects::ProjectService,
+    realtime::RealtimeService,
     users::UserService,
 };
 use ipnet::IpNet;
@@ -68,7 +69,9 @@ use tracing_actix_web::TracingLogger;
 use crate::{
     account, api_keys, audit, auth, dashboard, exports, extract, jobs, limits, metrics,
     middleware::{self as mw, ForgeRootSpan},
-    projects, routing, service, telemetry, users,
+    projects, realtime,
+    realtime::Hub,
+    routing, service, telemetry, users,
 };
 
 /// The largest request body accepted by default: 1 MiB.
@@ -187,6 +190,9 @@ pub struct AppState {
     /// Exports and administration of jobs, when jobs are on (their endpoints answer 503
     /// otherwise).
     pub jobs: Option<(ExportService, JobsService)>,
+    /// Real-time connections: the use cases and this instance's hub (their endpoints answer
+    /// 503 when absent).
+    pub realtime: Option<(RealtimeService, Arc<Hub>)>,
     /// Prometheus metrics, counted for every request when set (see [`telemetry`]).
     pub prometheus: Option<telemetry::Metrics>,
     /// Serve `GET /metrics` on this listener to callers this rule allows; `None`: not here.
@@ -226,6 +232,10 @@ pub fn build_app(
             if let Some(prometheus) = state.prometheus {
                 cfg.app_data(web::Data::new(prometheus));
             }
+            if let Some((realtime, hub)) = state.realtime {
+                cfg.app_data(web::Data::new(realtime));
+                cfg.app_data(web::Data::from(hub));
+            }
             if let Some((exports, jobs)) = state.jobs {
                 cfg.app_data(web::Data::new(exports));
                 cfg.app_data(web::Data::new(jobs));
@@ -250,6 +260,7 @@ pub fn build_app(
                 .configure(projects::routes)
                 .configure(audit::routes)
                 .configure(exports::routes)
+                .configure(realtime::routes)
                 .configure(jobs::routes)
                 .configure(dashboard::routes)
                 .configure(metrics::routes),
@@ -296,7 +307,7 @@ fn cors(settings: &HttpSettings) -> Cors {
 
 /// The origin (`scheme://host[:port]`, lower-cased, default port dropped) of a URL or origin;
 /// `None` for anything else, `null` included.
-fn origin_of(url: &str) -> Option<String> {
+pub(crate) fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.trim().split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {

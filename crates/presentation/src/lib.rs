@@ -32,6 +32,7 @@ pub mod problem;
 pub mod projects;
 #[cfg(test)]
 mod properties;
+pub mod realtime;
 mod routing;
 pub mod service;
 pub mod telemetry;

@@ -34,7 +34,7 @@ use crate::openapi_exact::ExactContract;
 use crate::{
     account, api_keys, audit, auth, dashboard, exports, jobs, limits, metrics, pagination, problem,
     problem::{PROBLEM_JSON, ProblemCode},
-    projects, service, users,
+    projects, realtime, service, users,
 };
 
 /// The request and response header that carries the request id.
@@ -42,7 +42,8 @@ const REQUEST_ID_HEADER: &str = "X-Request-ID";
 
 /// Authenticated operations an API key may not use: they manage sessions and keys, which needs
 /// a session (a leaked key must not mint more keys or lock its owner out).
-pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
+pub const SESSION_ONLY_OPERATIONS: [&str; 8] = [
+    "create_ws_ticket",
     "list_sessions",
     "revoke_session",
     "logout_all",
@@ -111,6 +112,8 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         exports::handlers::create,
         exports::handlers::get,
         exports::handlers::download,
+        realtime::handlers::ticket,
+        realtime::handlers::connect,
         jobs::handlers::list,
         jobs::handlers::retry,
         jobs::handlers::discard,
@@ -138,6 +141,10 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
             responses::Timeout,
             responses::RateLimited,
             responses::LoginRefused,
+            responses::WebSocketUnauthenticated,
+            responses::WebSocketForbidden,
+            responses::TooManyConnections,
+            responses::ConnectionsFull,
         ),
     ),
     modifiers(&SecuritySchemes, &Conventions, &RateLimits, &ProblemCodes, &ExactContract),
@@ -148,6 +155,7 @@ pub const SESSION_ONLY_OPERATIONS: [&str; 7] = [
         (name = "api-keys", description = "Long-lived keys for scripts and services, with read and write scopes"),
         (name = "projects", description = "Projects, their members and their owner"),
         (name = "exports", description = "Files of users, projects and audit entries, written in the background"),
+        (name = "realtime", description = "Live events over WebSocket: tickets for browsers, and the connection"),
         (name = "administration", description = "The audit trail, statistics, operational figures and background jobs"),
     ),
 )]
@@ -199,6 +207,21 @@ pub mod responses {
                 codes.join("\n- ")
             );
             ("Conflict", problem_response(&description, ProblemCode::AlreadyMember).into())
+        }
+    }
+
+    /// 429 of `GET /api/v1/ws`: not a request limit (no `RateLimit-*` headers, no `Retry-After`).
+    pub struct TooManyConnections;
+
+    impl<'r> ToResponse<'r> for TooManyConnections {
+        fn response() -> (&'r str, RefOr<Response>) {
+            let mut response = problem_response(
+                "`TOO_MANY_CONNECTIONS`: the user already has as many WebSocket connections to this instance as it \
+                 may; close one first",
+                ProblemCode::TooManyConnections,
+            );
+            response.headers.retain(|name, _| name == super::REQUEST_ID_HEADER);
+            ("TooManyConnections", response.into())
         }
     }
 
@@ -261,6 +284,18 @@ pub mod responses {
         /// 429 of a limited endpoint.
         RateLimited => ProblemCode::RateLimited,
             "`RATE_LIMITED`: too many requests from this client address; retry after `Retry-After` seconds";
+        /// 401 of `GET /api/v1/ws`.
+        WebSocketUnauthenticated => ProblemCode::InvalidTicket,
+            "`UNAUTHENTICATED`, `TOKEN_EXPIRED` or `TOKEN_REVOKED`: no usable access token or API key; \
+             `INVALID_TICKET`: the ticket is unknown, used, expired, or its session has ended";
+        /// 403 of `GET /api/v1/ws`.
+        WebSocketForbidden => ProblemCode::OriginNotAllowed,
+            "`ORIGIN_NOT_ALLOWED`: the `Origin` header is not an allowed origin; `FORBIDDEN`: an API key \
+             without the `read` scope; `EMAIL_NOT_VERIFIED` when the server requires a verified address";
+        /// 503 of `GET /api/v1/ws`.
+        ConnectionsFull => ProblemCode::ConnectionsFull,
+            "`CONNECTIONS_FULL`: this instance holds as many WebSocket connections as it may; \
+             `SERVICE_UNAVAILABLE`: a dependency is down. Retry after `Retry-After` seconds";
         /// 429 on login.
         LoginRefused => ProblemCode::AccountLocked,
             "`RATE_LIMITED`: too many requests from this address or for this account, or too soon after \

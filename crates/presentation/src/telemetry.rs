@@ -118,6 +118,23 @@ pub struct RuntimeFigures {
     pub jobs: Option<JobFigures>,
     /// How long the job attempts this process ran took: `(queue, outcome, histogram)`.
     pub job_durations: Vec<(String, &'static str, LatencyFigures)>,
+    /// The WebSocket connections of this instance.
+    pub websockets: Option<WebSocketFigures>,
+}
+
+/// The WebSocket connections of one instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebSocketFigures {
+    /// Connections open now.
+    pub connections: u64,
+    /// Event messages queued for connections since start-up.
+    pub messages_sent: u64,
+    /// Connections closed because their client did not read fast enough.
+    pub slow_readers_closed: u64,
+    /// Connections the server closed for another reason (access ended, events missed).
+    pub closed_by_server: u64,
+    /// Connections refused by a limit.
+    pub refused: u64,
 }
 
 /// The job tables and the outbox, counted in the background (not at each scrape).
@@ -550,6 +567,33 @@ impl Collector for Scraped {
                 lag.metric_type(),
             )?)?;
         }
+        if let Some(ws) = figures.websockets {
+            gauge(
+                &mut encoder,
+                "forge_websocket_connections",
+                "WebSocket connections open on this instance",
+                ws.connections,
+            )?;
+            counter(
+                &mut encoder,
+                "forge_websocket_messages_sent",
+                "Live events queued for WebSocket connections",
+                ws.messages_sent,
+            )?;
+            let closed = ConstCounter::new(0_u64);
+            let mut family = encoder.encode_descriptor(
+                "forge_websocket_closed_by_server",
+                "WebSocket connections the server closed, by reason",
+                None,
+                closed.metric_type(),
+            )?;
+            for (reason, value) in
+                [("slow_reader", ws.slow_readers_closed), ("access_ended_or_resume", ws.closed_by_server)]
+            {
+                ConstCounter::new(value).encode(family.encode_family(&[("reason", reason)])?)?;
+            }
+            counter(&mut encoder, "forge_websocket_refused", "WebSocket connections refused by a limit", ws.refused)?;
+        }
         Ok(())
     }
 }
@@ -586,6 +630,13 @@ mod tests {
                 jobs: vec![("mail".into(), "dead", 2), ("exports".into(), "running", 1)],
                 outbox_lag_seconds: 1.5,
             }),
+            websockets: Some(WebSocketFigures {
+                connections: 7,
+                messages_sent: 120,
+                slow_readers_closed: 2,
+                closed_by_server: 3,
+                refused: 1,
+            }),
             job_durations: vec![(
                 "mail".into(),
                 "succeeded",
@@ -607,6 +658,10 @@ mod tests {
         let text = Metrics::new("1.2.3", figures).render().unwrap();
         assert!(text.contains("forge_build_info{version=\"1.2.3\",backend=\"sqlite\"} 1\n"), "{text}");
         assert!(text.contains("forge_password_hashing_queue_depth 3\n"), "{text}");
+        assert!(text.contains("forge_websocket_connections 7\n"), "{text}");
+        assert!(text.contains("forge_websocket_messages_sent_total 120\n"), "{text}");
+        assert!(text.contains("forge_websocket_closed_by_server_total{reason=\"slow_reader\"} 2\n"), "{text}");
+        assert!(text.contains("forge_websocket_refused_total 1\n"), "{text}");
         assert!(text.contains("forge_password_hashing_rejected_total 1\n"), "{text}");
         assert!(text.contains("forge_db_pool_connections{state=\"in_use\"} 1\n"), "{text}");
         assert!(text.contains("forge_db_statements_total 120\n"), "{text}");

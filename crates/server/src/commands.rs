@@ -56,7 +56,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     };
     let health_handle = health_server.as_ref().map(actix_web::dev::Server::handle);
     let health_task = health_server.map(tokio::spawn);
-    let metrics = crate::metrics::metrics(&settings, &forge);
+    let metrics = crate::metrics::metrics(&settings, &forge, None);
     let metrics_server = crate::metrics::own_listener(&settings, metrics.as_ref())?;
     let metrics_handle = metrics_server.as_ref().map(|(server, _)| server.handle());
     if let Some((server, _)) = metrics_server {

@@ -12,8 +12,12 @@ use actix_web::{HttpServer, dev::Server};
 use anyhow::Context as _;
 use forge::Forge;
 use forge_infrastructure::LATENCY_BOUNDS_MICROS;
-use forge_presentation::telemetry::{
-    CacheFigures, HashingFigures, JobFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures,
+use forge_presentation::{
+    realtime::Hub,
+    telemetry::{
+        CacheFigures, HashingFigures, JobFigures, LatencyFigures, Metrics, MetricsAccess, RuntimeFigures,
+        WebSocketFigures,
+    },
 };
 
 use crate::config::{MetricsExposure, Settings};
@@ -23,15 +27,26 @@ const MICROS_PER_SECOND: f64 = 1_000_000.0;
 
 /// The metrics of `forge`, or `None` when `[metrics]` serves them nowhere.
 #[must_use]
-pub fn metrics(settings: &Settings, forge: &Forge) -> Option<Metrics> {
+pub fn metrics(settings: &Settings, forge: &Forge, hub: Option<&Arc<Hub>>) -> Option<Metrics> {
     if settings.metrics.exposure() == MetricsExposure::Off {
         return None;
     }
     let forge = forge.clone();
     let jobs = count_jobs(forge.clone());
+    let hub = hub.cloned();
     Some(Metrics::new(env!("CARGO_PKG_VERSION"), move || {
         let mut figures = figures(&forge);
         figures.jobs = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        figures.websockets = hub.as_ref().map(|hub| {
+            let hub = hub.figures();
+            WebSocketFigures {
+                connections: hub.connections,
+                messages_sent: hub.messages_sent,
+                slow_readers_closed: hub.slow_readers_closed,
+                closed_by_server: hub.closed_by_server,
+                refused: hub.refused,
+            }
+        });
         figures
     }))
 }
@@ -103,6 +118,7 @@ fn figures(forge: &Forge) -> RuntimeFigures {
             local_enabled: cache.local_enabled,
         }),
         jobs: None,
+        websockets: None,
         job_durations: forge
             .jobs()
             .map(|engine| engine.durations())

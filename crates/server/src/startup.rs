@@ -12,7 +12,10 @@ use anyhow::Context;
 use forge::{Forge, ForgeBuilder, MailDelivery, SmtpConfig, SmtpSecurity};
 use forge_application::{auth::ports::OpaqueTokens as _, common::Clock, users::NewAdminCommand};
 use forge_infrastructure::{QueryStats, RandomTokens};
-use forge_presentation::{AppState, HttpSettings};
+use forge_presentation::{
+    AppState, HttpSettings,
+    realtime::{CloseCode, Hub},
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{MailTransport, Settings, SmtpTls};
@@ -32,6 +35,9 @@ pub struct Application {
     shutdown_grace: Duration,
     /// The metrics-only listener (`metrics.bind`) and its port.
     metrics_server: Option<(Server, u16)>,
+    /// This instance's WebSocket connections, and the task feeding them.
+    hub: Arc<Hub>,
+    hub_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -54,7 +60,10 @@ impl Application {
 
         let listener = TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
-        let prometheus = crate::metrics::metrics(&settings, &forge);
+        // This instance's WebSocket connections, fed by the bus (every instance's events).
+        let hub = Arc::new(Hub::new(settings.realtime.limits()));
+        let hub_task = hub.start(&*forge.event_bus(), forge.realtime().clone());
+        let prometheus = crate::metrics::metrics(&settings, &forge, Some(&hub));
         let metrics_server = crate::metrics::own_listener(&settings, prometheus.as_ref())?;
         let state = AppState {
             auth: forge.auth.clone(),
@@ -81,6 +90,7 @@ impl Application {
             dashboard: forge.dashboard.clone(),
             metrics: forge.metrics.clone(),
             jobs: forge.job_services().map(|services| (services.exports.clone(), services.jobs.clone())),
+            realtime: Some((forge.realtime().clone(), hub.clone())),
             metrics_endpoint: (settings.metrics.exposure() == crate::config::MetricsExposure::ApiListener)
                 .then(|| crate::metrics::access(&settings)),
             prometheus,
@@ -93,7 +103,7 @@ impl Application {
         }
         tracing::info!(%address, port, database = if settings.uses_sqlite() { "sqlite" } else { "postgres" }, "listening");
         let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        Ok(Self { port, server: server.run(), forge, shutdown_grace, metrics_server })
+        Ok(Self { port, server: server.run(), forge, shutdown_grace, metrics_server, hub, hub_task })
     }
 
     /// The port actually bound (useful with port 0).
@@ -130,13 +140,41 @@ impl Application {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
+        // The server stops on SIGTERM or Ctrl-C; its WebSockets would hold it until the grace
+        // period ends, so they are closed at once with 1001 (clients reconnect elsewhere).
+        let hub = self.hub.clone();
+        let closer = tokio::spawn(async move {
+            stop_signal().await;
+            hub.close_all(CloseCode::GoingAway);
+        });
         let served = self.server.await;
+        closer.abort();
+        self.hub.close_all(CloseCode::GoingAway);
+        self.hub_task.abort();
         if let Some((task, handle)) = metrics {
             handle.stop(true).await;
             let _ = task.await;
         }
         self.forge.shutdown(self.shutdown_grace).await;
         served
+    }
+}
+
+/// Resolves at SIGTERM or Ctrl-C (the server itself stops on them too).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -164,6 +202,7 @@ pub fn builder(settings: &Settings, overrides: &Overrides, for_serving: bool) ->
         .mail_from(settings.mail.from.clone())
         .data_dir(settings.data_dir.clone())
         .hashing(settings.hashing.pool_settings())
+        .realtime(settings.realtime.settings())
         .jobs(job_settings(settings), for_serving && settings.jobs.run_in_serve)
         .exports(
             forge::ExportSettings {

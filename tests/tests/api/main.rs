@@ -22,6 +22,7 @@ mod mail_flows;
 mod mailbox;
 mod metrics;
 mod projects;
+mod realtime;
 mod service;
 mod sessions;
 mod smtp;

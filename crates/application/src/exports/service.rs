@@ -10,10 +10,11 @@ use super::{
     ports::{ExportBatch, ExportEncoder, ExportRepository, ExportSource},
 };
 use crate::{
-    audit::{AuditEntry, AuditValue, StoredSnapshot},
+    audit::{AuditEntry, AuditValue, Snapshot, StoredSnapshot},
     common::{Actor, Clock, FieldError, UnexpectedError, ValidationErrors},
     jobs::{Job, JobQueue},
     projects::ports::ProjectView,
+    realtime::{Audience, LiveEvent, LiveEventType, LiveEvents, Signal},
 };
 
 /// Why an export use case refused.
@@ -65,6 +66,8 @@ pub struct ExportPorts {
     pub jobs: Arc<dyn JobQueue>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Where the owner's connected clients are told of the progress.
+    pub live: Arc<dyn LiveEvents>,
 }
 
 /// Exports of users, projects and the audit trail, written in the background in batches.
@@ -197,7 +200,10 @@ impl ExportService {
             return Ok(());
         }
         if export.is_expired(self.ports.clock.now()) {
-            return exports.finish(id, Some("expired before it was written".into()), self.ports.clock.now()).await;
+            exports.finish(id, Some("expired before it was written".into()), self.ports.clock.now()).await?;
+            export.status = ExportStatus::Failed;
+            self.tell(&export, LiveEventType::ExportFailed).await;
+            return Ok(());
         }
         if export.total.is_none() || export.status == ExportStatus::Queued {
             let total = match export.total {
@@ -218,6 +224,8 @@ impl ExportService {
                 export.chunks += 1;
                 export.cursor = Some(last);
                 export.current += written;
+                export.status = ExportStatus::Running;
+                self.tell(&export, LiveEventType::ExportProgress).await;
             } else {
                 // Another attempt wrote this chunk: carry on from where it is now.
                 export = exports.by_id(id).await?.ok_or_else(|| UnexpectedError::internal("the export vanished"))?;
@@ -235,8 +243,25 @@ impl ExportService {
             }
         }
         exports.finish(id, None, self.ports.clock.now()).await?;
+        export.status = ExportStatus::Completed;
+        self.tell(&export, LiveEventType::ExportCompleted).await;
         tracing::info!(rows = export.current, "export completed");
         Ok(())
+    }
+
+    /// Tells the owner's connected clients where `export` stands.
+    async fn tell(&self, export: &Export, event_type: LiveEventType) {
+        let progress = export.progress();
+        let data = Snapshot::new()
+            .with("id", export.id.to_string())
+            .with("resource", export.resource().as_str())
+            .with("format", export.format.as_str())
+            .with("status", export.status.as_str())
+            .with("current", i64::try_from(progress.current).unwrap_or(i64::MAX))
+            .with("total", i64::try_from(progress.total).unwrap_or(i64::MAX))
+            .with("percentage", i64::from(progress.percentage));
+        let event = LiveEvent::new(event_type, Audience::user(export.owner_id), &data, self.ports.clock.now());
+        self.ports.live.publish(vec![Signal::Event(event)]).await;
     }
 
     /// Deletes expired exports and their files; returns how many.

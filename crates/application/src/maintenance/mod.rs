@@ -25,6 +25,10 @@ pub struct PurgeCounts {
     pub exports: u64,
     /// Jobs that succeeded before the retention period.
     pub finished_jobs: u64,
+    /// Real-time events logged before the retention period.
+    pub live_events: u64,
+    /// WebSocket tickets past their expiry.
+    pub ws_tickets: u64,
 }
 
 /// Deletes what has expired.

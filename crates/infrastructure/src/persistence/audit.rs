@@ -34,7 +34,7 @@ pub(crate) fn snapshot_json(snapshot: &Snapshot) -> Value {
     Value::Object(snapshot.fields().map(|(name, value)| (name.to_owned(), value_json(value))).collect::<Map<_, _>>())
 }
 
-fn value_json(value: &AuditValue) -> Value {
+pub(crate) fn value_json(value: &AuditValue) -> Value {
     match value {
         AuditValue::Null => Value::Null,
         AuditValue::Bool(b) => Value::Bool(*b),

@@ -47,6 +47,8 @@ impl Housekeeping for SeaHousekeeping {
         let idempotency_keys = self.delete("idempotency_keys", "expires_at <= {}", at()).await?;
         let outbox_events = self.delete("outbox_events", "published_at < {}", Value::from(stored(kept_before))).await?;
         let exports = purge_expired_exports(&self.db, now).await?;
+        let live_events = self.delete("live_events", "occurred_at < {}", Value::from(stored(kept_before))).await?;
+        let ws_tickets = self.delete("ws_tickets", "expires_at <= {}", at()).await?;
         let finished_jobs = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 self.delete("apalis.jobs", "status = 'Done' AND done_at < {}", Value::from(kept_before)).await?
@@ -62,6 +64,8 @@ impl Housekeeping for SeaHousekeeping {
             outbox_events,
             exports,
             finished_jobs,
+            live_events,
+            ws_tickets,
         })
     }
 }

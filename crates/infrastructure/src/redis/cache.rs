@@ -157,7 +157,7 @@ pub async fn listen_for_invalidations(redis: Redis, cache: Arc<ReadCache>) {
     let channel = channel(&redis);
     let mut warned = false;
     loop {
-        match subscribe(&redis, &channel).await {
+        match subscribe_to(&redis, &channel).await {
             Ok(mut pubsub) => {
                 cache.retry_pending().await;
                 cache.listening(true);
@@ -204,7 +204,7 @@ async fn acknowledge(redis: &Redis, nonce: &str) {
     }
 }
 
-async fn subscribe(redis: &Redis, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
+pub(super) async fn subscribe_to(redis: &Redis, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = tokio::time::timeout(super::CONNECTION_TIMEOUT, redis.client.get_async_pubsub())
         .await
         .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;

@@ -10,6 +10,7 @@
 
 mod cache;
 mod limiter;
+mod live;
 mod stats_cache;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -22,6 +23,7 @@ use redis::{AsyncTypedCommands as _, Client, aio::ConnectionManager};
 
 pub use cache::listen_for_invalidations;
 pub use limiter::RedisRateLimiter;
+pub use live::RedisBus;
 pub use stats_cache::RedisStatsCache;
 
 use crate::cache::{CacheSettings, ReadCache};

@@ -82,7 +82,7 @@ impl From<&AuditEntry> for AuditLogResponse {
     }
 }
 
-fn snapshot_json(snapshot: &StoredSnapshot) -> Map<String, Value> {
+pub(crate) fn snapshot_json(snapshot: &StoredSnapshot) -> Map<String, Value> {
     snapshot.fields().map(|(name, value)| (name.to_owned(), value_json(value))).collect()
 }
 

@@ -60,6 +60,8 @@ problem_codes! {
         "400: the body is not valid JSON, a field has the wrong type, bad query syntax.";
     Unauthenticated = "UNAUTHENTICATED", UNAUTHORIZED, "Authentication required",
         "401: no credentials, or credentials that do not authenticate.";
+    InvalidTicket = "INVALID_TICKET", UNAUTHORIZED, "Invalid WebSocket ticket",
+        "401: the WebSocket ticket is unknown, used, expired, or its session has ended.";
     InvalidCredentials = "INVALID_CREDENTIALS", UNAUTHORIZED, "Invalid credentials",
         "401: login with a wrong identifier or password.";
     TokenExpired = "TOKEN_EXPIRED", UNAUTHORIZED, "Token expired",
@@ -72,6 +74,8 @@ problem_codes! {
         "403: the account is disabled.";
     EmailNotVerified = "EMAIL_NOT_VERIFIED", FORBIDDEN, "E-mail address not verified",
         "403: the e-mail address must be verified first.";
+    OriginNotAllowed = "ORIGIN_NOT_ALLOWED", FORBIDDEN, "Origin not allowed",
+        "403: a WebSocket was opened from a page whose `Origin` is not an allowed origin.";
     NotFound = "NOT_FOUND", NOT_FOUND, "Not found",
         "404: no such resource, or it is soft-deleted.";
     MethodNotAllowed = "METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED, "Method not allowed",
@@ -117,6 +121,8 @@ problem_codes! {
         "429: too many requests.";
     AccountLocked = "ACCOUNT_LOCKED", TOO_MANY_REQUESTS, "Account locked",
         "429: repeated failed logins locked the account.";
+    TooManyConnections = "TOO_MANY_CONNECTIONS", TOO_MANY_REQUESTS, "Too many connections",
+        "429: the user already has as many WebSocket connections to this instance as it may.";
     Internal = "INTERNAL", INTERNAL_SERVER_ERROR, "Internal error",
         "500: a bug; quote the request id when reporting it.";
     ServiceUnavailable = "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE, "Service unavailable",
@@ -124,6 +130,9 @@ problem_codes! {
     ServerBusy = "SERVER_BUSY", SERVICE_UNAVAILABLE, "Server busy",
         "503: the password-hashing queue is full (login, registration, password change); nothing changed; \
          retry after `Retry-After` seconds.";
+    ConnectionsFull = "CONNECTIONS_FULL", SERVICE_UNAVAILABLE, "Connections full",
+        "503: this instance holds as many WebSocket connections as it may; retry after `Retry-After` seconds \
+         (or on another instance).";
     Timeout = "TIMEOUT", GATEWAY_TIMEOUT, "Timeout",
         "504: the request ran past the server's time limit.";
 }

@@ -277,6 +277,7 @@ impl Mocks {
             metrics: MetricsService::new(Arc::new(self.database_metrics)),
             prometheus: None,
             jobs: None,
+            realtime: None,
             metrics_endpoint: None,
         }
     }

@@ -36,6 +36,7 @@ mod mail;
 mod metrics;
 mod password;
 mod rate_limit;
+mod realtime;
 mod redis;
 mod server;
 mod traces;
@@ -51,6 +52,7 @@ pub use log::{LogFormat, LogSettings};
 pub use mail::{MailSettings, MailTransport, SmtpTls};
 pub use metrics::{MetricsExposure, MetricsSettings};
 pub use rate_limit::RateLimitConfig;
+pub use realtime::RealtimeConfig;
 pub use redis::{CacheConfig, RedisSettings};
 pub use server::ServerSettings;
 pub use traces::TracingSettings;
@@ -101,6 +103,8 @@ pub struct Settings {
     pub tracing: TracingSettings,
     /// Background job queues and their workers.
     pub jobs: JobsConfig,
+    /// WebSocket connections and their bounds.
+    pub realtime: RealtimeConfig,
 }
 
 /// Development or production.
@@ -137,6 +141,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             tracing: TracingSettings::default(),
             jobs: JobsConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -227,6 +232,7 @@ impl Settings {
         self.auth.validate(self.env)?;
         self.idempotency.validate()?;
         self.hashing.validate()?;
+        self.realtime.validate()?;
         self.redis.validate()?;
         self.cache.validate()?;
         self.metrics.validate()?;
