@@ -279,7 +279,8 @@ async fn each_user_sees_its_own_account_and_exports_only() {
     let mut bob_socket = connect(&app, &bob).await;
 
     rename(&app, &ada, "Ada Secret").await;
-    let response = app.post("/api/v1/exports", Some(&ada.access_token), &json!({"resource": "users", "format": "csv"})).await;
+    let response =
+        app.post("/api/v1/exports", Some(&ada.access_token), &json!({"resource": "users", "format": "csv"})).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let export: Value = response.json().await.unwrap();
 

@@ -14,8 +14,9 @@ use super::{
     messages,
 };
 
-/// How long closing may wait for a client that does not read.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// How long the close frame may wait behind what a slow client has not read yet (the
+/// connection receives nothing more meanwhile); past it the connection is dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the loop ended.
 enum End {
