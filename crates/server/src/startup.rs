@@ -53,7 +53,8 @@ impl Application {
         if !forge.shares_state() && !settings.uses_sqlite() {
             tracing::warn!(
                 "no Redis (REDIS_URL): request limits count per instance, so with several instances \
-                 a client gets the full limit from each; ended sessions are still refused by every instance"
+                 a client gets the full limit from each, and WebSocket events reach only the clients of \
+                 the instance where they happened; ended sessions are still refused by every instance"
             );
         }
         bootstrap_admin(&settings, &forge).await?;
@@ -62,7 +63,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         // This instance's WebSocket connections, fed by the bus (every instance's events).
         let hub = Arc::new(Hub::new(settings.realtime.limits()));
-        let hub_task = hub.start(&*forge.event_bus(), forge.realtime().clone());
+        // Without Redis, a session ended through another instance is not signalled here: the
+        // connections' sessions are checked every `realtime.revalidate_secs` instead.
+        let revalidate = (!forge.shares_state()).then(|| Duration::from_secs(settings.realtime.revalidate_secs));
+        let hub_task = hub.start(&*forge.event_bus(), forge.realtime().clone(), revalidate);
         let prometheus = crate::metrics::metrics(&settings, &forge, Some(&hub));
         let metrics_server = crate::metrics::own_listener(&settings, prometheus.as_ref())?;
         let state = AppState {

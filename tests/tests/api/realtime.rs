@@ -467,3 +467,24 @@ async fn a_client_that_answers_no_ping_is_closed() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(closed(&mut socket).await.0, 4000);
 }
+
+#[tokio::test]
+async fn a_session_ended_through_another_instance_closes_its_socket_here_too() {
+    // With Redis the end is signalled to every instance at once; without it each instance checks
+    // its sockets' sessions every `realtime.revalidate_secs`.
+    let app = spawn_app_with(|s| s.realtime.revalidate_secs = 1).await;
+    let other = app.another_instance().await;
+    let ada = app.member().await;
+    let mut socket = connect(&app, &ada).await;
+    let at = Instant::now();
+    let response = app
+        .client
+        .post(format!("{other}/api/v1/auth/logout"))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(closed(&mut socket).await.0, 4001);
+    assert!(at.elapsed() < Duration::from_secs(3), "closed {:?} after the logout on the other instance", at.elapsed());
+}

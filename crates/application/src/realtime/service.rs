@@ -203,6 +203,19 @@ impl RealtimeService {
         }
     }
 
+    /// Whether a connection opened through `session` may stay open: the session lives and its
+    /// account can act. (Without a shared bus, the signal that ends a session on another instance
+    /// never arrives here; connections are then checked this way from time to time.)
+    ///
+    /// # Errors
+    /// [`UnexpectedError`] when storage fails.
+    pub async fn session_allowed(&self, user: UserId, session: SessionId) -> Result<bool, UnexpectedError> {
+        Ok(matches!(
+            self.principals.principal(user, session).await?,
+            Some(Principal { user, session_live: true }) if user.ensure_can_act().is_ok()
+        ))
+    }
+
     /// The users that may see `event` now: its user, and the members of its project at this
     /// moment (someone removed a moment ago no longer is one).
     ///

@@ -12,6 +12,7 @@ use std::{
         Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use bytestring::ByteString;
@@ -124,15 +125,49 @@ impl Hub {
     }
 
     /// Starts delivering what `bus` carries to this hub's connections, on the current runtime,
-    /// for as long as the bus lives.
-    pub fn start(self: &Arc<Self>, bus: &dyn EventBus, realtime: RealtimeService) -> tokio::task::JoinHandle<()> {
+    /// for as long as the bus lives. With `revalidate_every` (for a bus that does not reach the
+    /// other instances), the sessions of the connections are also checked that often, so that a
+    /// session ended through another instance closes its connections here too.
+    pub fn start(
+        self: &Arc<Self>,
+        bus: &dyn EventBus,
+        realtime: RealtimeService,
+        revalidate_every: Option<Duration>,
+    ) -> tokio::task::JoinHandle<()> {
         let mut subscription = bus.subscribe();
         let hub = Arc::clone(self);
         tokio::spawn(async move {
-            while let Some(received) = subscription.next().await {
-                hub.dispatch(received, &realtime).await;
+            let mut sweeps = tokio::time::interval(revalidate_every.unwrap_or(Duration::MAX / 4));
+            sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            sweeps.tick().await;
+            loop {
+                tokio::select! {
+                    received = subscription.next() => match received {
+                        Some(received) => hub.dispatch(received, &realtime).await,
+                        None => return,
+                    },
+                    _ = sweeps.tick(), if revalidate_every.is_some() => hub.revalidate(&realtime).await,
+                }
             }
         })
+    }
+
+    /// Closes the connections whose session has ended or whose account can no longer act.
+    async fn revalidate(&self, realtime: &RealtimeService) {
+        for peer in self.matching(|p| p.session.is_some()) {
+            let Some(session) = peer.session else { continue };
+            match realtime.session_allowed(peer.user, session).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.counters.closed_by_signal.fetch_add(1, Ordering::Relaxed);
+                    peer.close(CloseCode::AccessEnded);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sessions of WebSocket connections could not be checked");
+                    return;
+                }
+            }
+        }
     }
 
     /// Registers a connection of `user`, returning it and the queue it reads.

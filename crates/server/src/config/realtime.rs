@@ -11,6 +11,7 @@
 //! ticket_ttl_secs = 30           # how long a ticket from POST /api/v1/ws/ticket works
 //! resume_window_secs = 300       # how far back a reconnecting client can resume
 //! resume_max_events = 1000       # the most events replayed; a client that missed more resyncs
+//! revalidate_secs = 30           # without Redis: how often open sockets' sessions are checked
 //! ```
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub struct RealtimeConfig {
     pub ticket_ttl_secs: u64,
     pub resume_window_secs: u64,
     pub resume_max_events: u64,
+    pub revalidate_secs: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -50,6 +52,7 @@ impl Default for RealtimeConfig {
             ticket_ttl_secs: settings.ticket_ttl.as_secs(),
             resume_window_secs: settings.resume_window.as_secs(),
             resume_max_events: settings.resume_limit,
+            revalidate_secs: 30,
         }
     }
 }
@@ -60,7 +63,7 @@ impl RealtimeConfig {
     /// # Errors
     /// The first [`ConfigError`] found, naming its `realtime.*` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(&str, u64, u64, u64); 9] = [
+        let checks: [(&str, u64, u64, u64); 10] = [
             ("max_connections", self.max_connections as u64, 1, 1_000_000),
             ("max_connections_per_user", self.max_connections_per_user as u64, 1, 10_000),
             ("send_buffer", self.send_buffer as u64, 1, 100_000),
@@ -70,6 +73,7 @@ impl RealtimeConfig {
             ("ticket_ttl_secs", self.ticket_ttl_secs, 1, 600),
             ("resume_window_secs", self.resume_window_secs, 0, 7 * 24 * 3600),
             ("resume_max_events", self.resume_max_events, 0, 100_000),
+            ("revalidate_secs", self.revalidate_secs, 1, 3600),
         ];
         for (key, value, min, max) in checks {
             if !(min..=max).contains(&value) {
