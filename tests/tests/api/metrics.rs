@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use forge_infrastructure::redis::testing::PrivateRedis;
 use forge_migration::testing::TestDatabase;
 use forge_server::{Application, Overrides};
 use reqwest::StatusCode;
@@ -221,12 +222,21 @@ fn forge_names(path: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn deploy_names_only_exported_metrics() {
+    // With Redis, so that the cache's metrics are exported too (a Redis of the test's own when
+    // the suite runs without one).
+    let private = std::env::var("TEST_REDIS_URL").is_err().then(PrivateRedis::start);
     let app = spawn_app_with(|s| {
+        if let Some(redis) = &private {
+            s.redis.url = Some(redis.url());
+        }
         s.metrics.token = Some(SecretString::from(TOKEN));
         s.rate_limit.enabled = true;
-        s.rate_limit.login_per_ip = "2/60s".into();
+        s.rate_limit.login_per_ip = "3/60s".into();
     })
     .await;
+    // A read through the cache, so that its families have series (one of the three logins).
+    let ada = app.member().await;
+    assert_eq!(app.get("/api/v1/users/me", Some(&ada.access_token)).await.status(), StatusCode::OK);
     // Traffic of every kind a labelled family counts, so that each family has a series.
     app.get("/health/live", None).await;
     let wrong = json!({"email": "nobody@example.com", "password": "not-the-password-1"});
