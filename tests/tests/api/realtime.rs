@@ -477,13 +477,8 @@ async fn a_session_ended_through_another_instance_closes_its_socket_here_too() {
     let ada = app.member().await;
     let mut socket = connect(&app, &ada).await;
     let at = Instant::now();
-    let response = app
-        .client
-        .post(format!("{other}/api/v1/auth/logout"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.post(format!("{other}/api/v1/auth/logout")).bearer_auth(&ada.access_token).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(closed(&mut socket).await.0, 4001);
     assert!(at.elapsed() < Duration::from_secs(3), "closed {:?} after the logout on the other instance", at.elapsed());
