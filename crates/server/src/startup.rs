@@ -20,6 +20,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{MailTransport, Settings, SmtpTls};
 
+/// See [`Application::build`]'s server settings.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Replacements for adapters, for test harnesses (an injectable clock instead of sleeping).
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -101,6 +104,10 @@ impl Application {
         };
         let mut server = HttpServer::new(move || forge_presentation::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            // How long a connection the server is done with waits for the client to close it: a
+            // WebSocket's closing handshake ends when the TCP connection does (browsers report the
+            // close only then), so this is short.
+            .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
             .listen(listener)?;
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);

@@ -35,6 +35,7 @@ use super::{
     JobDurations,
     backoff::JitteredBackoff,
     payload::{JobPayload, StoredJob},
+    poll::EveryInterval,
     runner::{JobFailure, JobRunner},
     settings::{JobSettings, QueueSettings},
 };
@@ -161,7 +162,7 @@ impl JobEngine {
                     let storage = self.postgres(queue);
                     monitor = monitor.register(move |restarts| {
                         WorkerBuilder::new(incarnation(&name, restarts))
-                            .backend(storage.clone().poll_with_interval(poll))
+                            .backend(storage.clone().poll_with_strategy(EveryInterval::new(poll)))
                             .data(runner.clone())
                             .concurrency(settings.concurrency.max(1))
                             .retry(retry_policy(settings))
@@ -172,7 +173,7 @@ impl JobEngine {
                     let storage = self.sqlite(queue);
                     monitor = monitor.register(move |restarts| {
                         WorkerBuilder::new(incarnation(&name, restarts))
-                            .backend(storage.clone().poll_with_interval(poll))
+                            .backend(storage.clone().poll_with_strategy(EveryInterval::new(poll)))
                             .data(runner.clone())
                             .concurrency(settings.concurrency.max(1))
                             .retry(retry_policy(settings))

@@ -5,6 +5,7 @@ mod backoff;
 mod durations;
 mod engine;
 mod payload;
+mod poll;
 mod runner;
 mod settings;
 mod trace;
