@@ -5,6 +5,7 @@
 # Loopback only; about BENCH_ROUNDS x 4 x BENCH_SECONDS seconds (3 x 4 x 10 by default).
 #
 #   scripts/bench-telemetry.sh            # or: make bench-telemetry
+#   BENCH_INSTRUCTIONS=0 skips the instruction counts (callgrind); BENCH_THROUGHPUT=0 the wrk runs
 #
 # Needs wrk (Debian: apt-get install -y wrk).
 set -euo pipefail
