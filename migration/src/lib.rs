@@ -28,6 +28,7 @@ mod m20261124_000001_add_audit_logs_project_id;
 mod m20261206_000001_add_outbox_leases;
 mod m20261207_000001_create_exports;
 mod m20261208_000001_create_live_events;
+mod m20261208_000002_add_outbox_traceparent;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_add_outbox_leases::Migration),
             Box::new(m20261207_000001_create_exports::Migration),
             Box::new(m20261208_000001_create_live_events::Migration),
+            Box::new(m20261208_000002_add_outbox_traceparent::Migration),
         ]
     }
 }

@@ -41,7 +41,7 @@ use forge_infrastructure::{
     SeaIdempotencyStore, SeaLoginThrottleRepository, SeaOutboxStore, SeaProjectRepository, SeaSessionRepository,
     SeaStatsSource, SeaUnitOfWork, SeaUserRepository, SystemClock,
     exports::FileEncoder,
-    jobs::{JobEngine, JobRunner, JobSettings, JobWorkers},
+    jobs::{JobEngine, JobRunner, JobSettings, JobWorkers, TracedConsumer},
     mail::{FileMailer, MailTemplateSet, Sender},
     memory::DEFAULT_CAPACITY,
     persistence::{SeaAudiences, SeaEventLog, SeaTicketStore},
@@ -730,8 +730,12 @@ impl ForgeBuilder {
         built_in: Vec<Arc<dyn OutboxConsumer>>,
     ) -> Option<crate::relay::RelayLoop> {
         let (settings, true) = &self.jobs else { return None };
-        let consumers: Vec<Arc<dyn OutboxConsumer>> =
-            built_in.into_iter().chain(self.outbox_consumers.iter().cloned()).collect();
+        // Each consumer's work continues the trace of the request that stored the event.
+        let consumers: Vec<Arc<dyn OutboxConsumer>> = built_in
+            .into_iter()
+            .chain(self.outbox_consumers.iter().cloned())
+            .map(|consumer| Arc::new(TracedConsumer::new(consumer)) as Arc<dyn OutboxConsumer>)
+            .collect();
         if consumers.is_empty() {
             return None;
         }

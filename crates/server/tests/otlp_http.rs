@@ -38,8 +38,6 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "the mail was not delivered");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
-
     let register = received.span_named("POST /api/v1/auth/register").await;
     assert_eq!(register.trace_id, trace_id);
     let children: Vec<_> =
@@ -69,6 +67,21 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
         received.spans().into_iter().filter(|s| s.trace_id == trace_id).map(|s| s.span_id).collect();
     assert!(request_spans.contains(&job.parent_span_id), "the job's parent is a span of the request");
 
+    // Through the outbox: adding a member stores an event in the request's transaction; the relay
+    // hands it to the project mail in a span of the request's trace, and the notice's mail job
+    // continues it.
+    let member = outbox_notice(&client, &address, data_dir.path()).await;
+    tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
+    let request = received.span_named("POST /api/v1/projects/{id}/members").await;
+    let event = received.span_named("event project.member_added project-mail").await;
+    assert_eq!(event.trace_id, request.trace_id, "the relayed event continues the request's trace");
+    let notice = received
+        .spans()
+        .into_iter()
+        .find(|s| s.name == "job send_mail" && s.parent_span_id == event.span_id)
+        .unwrap_or_else(|| panic!("no mail job under the event's span (member {member})"));
+    assert_eq!(notice.trace_id, request.trace_id, "the notice's mail job is in the request's trace");
+
     let span = received.span_named("GET /api/v1/users/{id}").await;
     assert_eq!(span.trace_id, trace_id, "the caller's trace continues");
     assert_eq!(span.parent_span_id, parent_span_id, "the caller's span is the parent");
@@ -79,6 +92,54 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
         "{:?}",
         span.attributes
     );
+}
+
+/// Registers Ada's project and adds Grace to it, then waits for the three mails (two
+/// verifications and the notice); returns Grace's id.
+async fn outbox_notice(client: &reqwest::Client, address: &str, data_dir: &std::path::Path) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ada@example.com", "password": "Vq7#mLp2!xZr-Tide"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let grace: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "grace@example.com", "username": "grace", "password": "Vq7#mLp2!xZr-Tide"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project: serde_json::Value = client
+        .post(format!("{address}/api/v1/projects"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Apollo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let added = client
+        .post(format!("{address}/api/v1/projects/{}/members", project["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"user_id": grace["id"], "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(data_dir.join("mail")).map_or(0, Iterator::count) < 3 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the notice was not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    grace["id"].as_str().unwrap().to_owned()
 }
 
 fn uuid_like() -> &'static str {

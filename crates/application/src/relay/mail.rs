@@ -87,6 +87,7 @@ mod tests {
             ]),
             occurred_at: now(),
             attempts: 0,
+            traceparent: None,
         }
     }
 

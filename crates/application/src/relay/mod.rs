@@ -43,6 +43,9 @@ pub struct RelayedEvent {
     pub occurred_at: DateTime<Utc>,
     /// Deliveries tried before this one.
     pub attempts: u32,
+    /// The W3C trace context of the request that stored the event, when traces were on: what a
+    /// consumer does (and the jobs it queues) continues that trace.
+    pub traceparent: Option<String>,
 }
 
 /// Takes relayed events: mail, statistics, real-time delivery.

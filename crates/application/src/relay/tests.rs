@@ -114,6 +114,7 @@ fn event(recipient: UserId, n: i64) -> RelayedEvent {
         data: StoredSnapshot::default(),
         occurred_at: FixedClock::default_start() + Duration::seconds(n),
         attempts: 0,
+        traceparent: None,
     }
 }
 

@@ -8,7 +8,7 @@ mod payload;
 mod poll;
 mod runner;
 mod settings;
-mod trace;
+pub(crate) mod trace;
 
 pub use backoff::{JitteredBackoff, delay_after, jittered};
 pub use durations::{DurationHistogram, JOB_DURATION_BOUNDS, JobDurations};
@@ -17,3 +17,4 @@ pub use forge_application::jobs::{JobRecord, JobState};
 pub use payload::{JobPayload, StoredJob};
 pub use runner::{JobFailure, JobRunner};
 pub use settings::{JobSettings, QueueSettings};
+pub use trace::TracedConsumer;

@@ -77,6 +77,8 @@ fn event_to_active_model(event: &OutboxEvent) -> outbox_events::ActiveModel {
         lease_until: Set(None),
         attempts: Set(0),
         last_error: Set(None),
+        // The request's trace, which the event's consumers continue.
+        traceparent: Set(crate::jobs::trace::current_traceparent()),
     }
 }
 

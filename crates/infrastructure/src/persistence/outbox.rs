@@ -190,5 +190,6 @@ fn relayed(row: outbox_events::Model) -> Result<RelayedEvent, UnexpectedError> {
         data,
         occurred_at: row.occurred_at,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
+        traceparent: row.traceparent,
     })
 }

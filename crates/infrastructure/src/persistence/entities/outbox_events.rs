@@ -17,6 +17,7 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub attempts: i32,
     pub last_error: Option<String>,
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
