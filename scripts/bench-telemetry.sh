@@ -7,7 +7,7 @@
 #   scripts/bench-telemetry.sh            # or: make bench-telemetry
 #   BENCH_INSTRUCTIONS=0 skips the instruction counts (callgrind); BENCH_THROUGHPUT=0 the wrk runs
 #
-# Needs wrk (Debian: apt-get install -y wrk).
+# Needs wrk (Debian: apt-get install -y wrk) and valgrind (callgrind_control) for the instruction counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_INCREMENTAL=0
