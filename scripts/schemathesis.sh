@@ -1,35 +1,43 @@
 #!/usr/bin/env bash
 # Schemathesis against the real server (SQLite, in-process adapters, a fresh data dir), driven by
-# the server's own /openapi.json, with every check: once as an admin and once as a member, each
-# bounded in time. Exits non-zero on any failure.
+# the server's own /openapi.json, with every check and every phase (examples, coverage, fuzzing,
+# stateful): once as a member and once as an admin, each bounded in time, with a second member
+# for the object-level authorisation check. Exits non-zero on any failure. Run by .ci/run.
 #
-# Not yet called from .ci/run: a 60 s run per role still finds about a dozen schema-valid requests
-# the server refuses (check ST202, positive_data_acceptance; no other check fails and no request
-# gets a 5xx). A few are rules the schema does not state yet (the configurable password policy,
-# `user_id` or `email` but not both); the others depend on state the generator cannot know (a
-# reused `Idempotency-Key`, a wrong `current_password`, an unknown verification token). See
-# docs/security.md, "How we test it". Expected statuses the schema cannot tell schemathesis are
-# in scripts/schemathesis.toml, with their reasons.
+#   scripts/schemathesis.sh [seconds_per_run] [seed]
 #
-#   scripts/schemathesis.sh [seconds_per_run]
+# FORGE_BIN names a server binary already built (CI passes the debug binary its test step built);
+# without it, target/debug/forge is built first.
 #
 # Schemathesis comes from PyPI into a virtualenv cached under ~/.cache/forge-ci (created on the
-# first run). Reports (JUnit) go to target/schemathesis/.
+# first run). Reports (JUnit) go to target/schemathesis/. The seed is 14 unless given, so a run
+# can be repeated; a failure prints the command that reproduces it.
 #
-# Exclusions, each with its reason (the flags themselves are in EXCLUDE below):
+# Identities: `member`, `other` (a second member) and `admin`, each with a bearer token, in a Web
+# Fuzzing Commons auth file (scripts/schemathesis.toml, [auth.wfc]). Every request of a run goes
+# as its role; `member` and `other` are the peers of the object_level_authorization check, which
+# replays `member`'s reads of its own objects as `other`.
+#
+# Operations left out, each with its reason (the flags themselves are in EXCLUDE below):
 # - POST /auth/logout, POST /auth/logout-all, DELETE /auth/sessions/{id}: they end the session
 #   whose token the run authenticates with; every later case would then only see 401s.
 #   (Changing the password needs the current one, which the generator does not know; an admin
 #   cannot demote, deactivate or delete itself; so nothing else can end the run's session. The
-#   member runs first, because the admin run may delete or deactivate the member.)
-# - Rate limits and login lockout are switched off: generated logins would otherwise lock the
-#   accounts and every check would see 429s, which are documented but test nothing else.
+#   member runs first, because the admin run may delete or deactivate the members.)
+# - GET /api/v1/ws: a WebSocket upgrade. Schemathesis sends plain HTTP requests, which get the
+#   documented 400 MALFORMED_REQUEST whatever they hold; it can neither make the handshake nor
+#   judge the messages (the WebSocket tests do).
+# Rate limits and login lockout are switched off: generated logins would otherwise lock the
+# accounts and every check would see 429s, which are documented but test nothing else.
+# Checks switched off for single operations, where a schema-valid request is rightly refused for
+# a reason no schema can state, are in scripts/schemathesis.toml, each with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${1:-60}
+SEED=${2:-14}
 PORT=${PORT:-18091}
-BIN=target/debug/forge
+BIN=${FORGE_BIN:-target/debug/forge}
 VENV=${SCHEMATHESIS_VENV:-$HOME/.cache/forge-ci/schemathesis-venv}
 REPORTS=target/schemathesis
 DATA=$(mktemp -d)
@@ -39,7 +47,9 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q 'schemathesis==4.32.5'
 fi
-cargo build --locked -q -p forge-server --bin forge
+if [ -z "${FORGE_BIN:-}" ]; then
+  cargo build --locked -q -p forge-server --bin forge
+fi
 
 ADMIN_PASSWORD='Schema-Thesis-Root-2026!'
 MEMBER_PASSWORD='Schema-Thesis-Plain-2026!'
@@ -59,27 +69,46 @@ token() {
   curl -fs -X POST "$API/auth/login" -H 'content-type: application/json' -d "$1" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
-curl -fs -X POST "$API/auth/register" -H 'content-type: application/json' \
-  -d "{\"email\":\"member@example.com\",\"username\":\"member\",\"password\":\"$MEMBER_PASSWORD\"}" >/dev/null
+register() {
+  curl -fs -X POST "$API/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1@example.com\",\"username\":\"$1\",\"password\":\"$MEMBER_PASSWORD\"}" >/dev/null
+}
+register member
+register member2
 ADMIN_TOKEN=$(token "{\"email\":\"admin@example.com\",\"password\":\"$ADMIN_PASSWORD\"}")
 MEMBER_TOKEN=$(token "{\"email\":\"member@example.com\",\"password\":\"$MEMBER_PASSWORD\"}")
+OTHER_TOKEN=$(token "{\"email\":\"member2@example.com\",\"password\":\"$MEMBER_PASSWORD\"}")
+export FORGE_SCHEMATHESIS_WFC="$DATA/wfc-auth.json"
+cat >"$FORGE_SCHEMATHESIS_WFC" <<JSON
+{"auth": [
+  {"name": "member", "fixedHeaders": [{"name": "Authorization", "value": "Bearer $MEMBER_TOKEN"}]},
+  {"name": "other", "fixedHeaders": [{"name": "Authorization", "value": "Bearer $OTHER_TOKEN"}]},
+  {"name": "admin", "fixedHeaders": [{"name": "Authorization", "value": "Bearer $ADMIN_TOKEN"}]}
+]}
+JSON
 
 EXCLUDE=(
   # They end the session the run authenticates with (see the notes at the top).
   --exclude-operation-id logout --exclude-operation-id logout_all --exclude-operation-id revoke_session
+  # A WebSocket upgrade, which schemathesis cannot make (see the notes at the top).
+  --exclude-operation-id connect_websocket
 )
 
 mkdir -p "$REPORTS"
 # Schemathesis keeps the failures of earlier runs in .schemathesis/ and replays them first; each
 # run here starts from nothing, so its figures are its own.
 rm -rf .schemathesis
+# Every check is on: schemathesis enables all of them unless told otherwise (`--checks all` is not
+# passed because it would also override the per-operation exceptions in the config file). One
+# worker: with two threads, Python 3.11's ast.parse (which Hypothesis calls to describe filters)
+# now and then fails with "SystemError: AST constructor recursion depth mismatch", an interpreter
+# bug that fails the operation being generated.
 status=0
 for who in member admin; do
-  if [ "$who" = admin ]; then TOKEN=$ADMIN_TOKEN; else TOKEN=$MEMBER_TOKEN; fi
-  echo "=== schemathesis as $who (${SECONDS_PER_RUN}s)"
-  "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
-    --checks all --max-time "$SECONDS_PER_RUN" --seed 14 --workers 2 \
-    -H "Authorization: Bearer $TOKEN" "${EXCLUDE[@]}" \
+  echo "=== schemathesis as $who (${SECONDS_PER_RUN}s, seed $SEED)"
+  FORGE_SCHEMATHESIS_USER=$who "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml \
+    run "http://127.0.0.1:$PORT/openapi.json" \
+    --max-time "$SECONDS_PER_RUN" --seed "$SEED" --workers 1 "${EXCLUDE[@]}" \
     --generation-database none --report junit --report-junit-path "$REPORTS/$who.xml" --no-color || status=1
 done
 if [ "$status" != 0 ]; then

@@ -14,9 +14,9 @@ pub struct CreateApiKeyRequest {
     #[schema(example = "CI deploys")]
     pub name: String,
     /// What the key may do: `read` (`GET`, `HEAD`, `OPTIONS`), `write` (every other method), or
-    /// both (the default). At least one.
+    /// both (the default, when absent or `null`). At least one.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<ApiScope>>, nullable = false, example = json!(["read"]))]
+    #[schema(value_type = Option<Vec<ApiScope>>, example = json!(["read"]))]
     pub scopes: Option<Vec<String>>,
     /// When the key stops working (RFC 3339, in the future); never when absent or `null`.
     #[serde(default)]

@@ -54,13 +54,12 @@ impl RegisterRequest {
 /// `POST /auth/login`: an e-mail address or a username, and the password.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    /// The e-mail address (or give `username`).
+    /// The e-mail address (or give `username`; `null` counts as absent).
     #[serde(default)]
-    #[schema(nullable = false, example = "ada@example.com")]
+    #[schema(example = "ada@example.com")]
     pub email: Option<String>,
-    /// The username (or give `email`).
+    /// The username (or give `email`; `null` counts as absent).
     #[serde(default)]
-    #[schema(nullable = false)]
     pub username: Option<String>,
     /// The password.
     #[schema(value_type = String, format = Password)]

@@ -64,7 +64,7 @@ impl JsonRequest for CreateExportRequest {
 }
 
 /// List parameters that mean nothing for an export.
-const NOT_FILTERS: &[&str] = &["page", "limit", "sort", "order", "scope"];
+pub(crate) const NOT_FILTERS: &[&str] = &["page", "limit", "sort", "order", "scope"];
 
 impl CreateExportRequest {
     /// The application's filters and format, checked as the resource's list checks them.

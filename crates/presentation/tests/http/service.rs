@@ -101,6 +101,9 @@ async fn the_openapi_document_is_served() {
     let body = json_of(res).await;
     assert_eq!(body["openapi"], "3.1.0");
     assert!(body["paths"]["/api/v1/users/{id}"]["patch"].is_object());
+    // The served document states the lengths of the password policy in force (the default here).
+    let password = &body["components"]["schemas"]["RegisterRequest"]["properties"]["password"];
+    assert_eq!((password["minLength"].as_u64(), password["maxLength"].as_u64()), (Some(8), Some(128)));
 }
 
 #[actix_web::test]
