@@ -36,10 +36,16 @@ pub async fn run(dir: &Path) -> Result<Outcome, Box<dyn std::error::Error>> {
 
     let members = forge.projects.members(&ada, project.project.id(), &Default::default()).await?;
     let members = members.members.items.into_iter().map(|m| (m.username.to_string(), m.membership.role())).collect();
-    // Mail goes out from the job workers in the background. Give it a moment before stopping
-    // them; whatever is not delivered by then waits in the database for the next start.
+    // Mail goes out from the job workers in the background, and Grace's notice first passes
+    // through the outbox (the relay turns the event into a mail job). Give both a moment before
+    // stopping them; whatever is not delivered by then waits in the database for the next start.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while forge.mail_in_flight().await? > 0 && std::time::Instant::now() < deadline {
+    while std::time::Instant::now() < deadline {
+        // The outbox first: an event is marked delivered only once its mail job is queued.
+        let events_waiting = forge.job_census().await?.is_some_and(|c| c.oldest_undelivered_event.is_some());
+        if !events_waiting && forge.mail_in_flight().await? == 0 {
+            break;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     forge.shutdown(std::time::Duration::from_secs(5)).await;

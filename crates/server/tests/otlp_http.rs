@@ -75,11 +75,16 @@ async fn the_request_span_reaches_the_collector_as_a_child_of_the_callers_span()
     let request = received.span_named("POST /api/v1/projects/{id}/members").await;
     let event = received.span_named("event project.member_added project-mail").await;
     assert_eq!(event.trace_id, request.trace_id, "the relayed event continues the request's trace");
-    let notice = received
-        .spans()
-        .into_iter()
-        .find(|s| s.name == "job send_mail" && s.parent_span_id == event.span_id)
-        .unwrap_or_else(|| panic!("no mail job under the event's span (member {member})"));
+    // The job's span ends after the mail was written: it may reach the receiver a moment later.
+    let mut notice = None;
+    for _ in 0..200 {
+        notice = received.spans().into_iter().find(|s| s.name == "job send_mail" && s.parent_span_id == event.span_id);
+        if notice.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let notice = notice.unwrap_or_else(|| panic!("no mail job under the event's span (member {member})"));
     assert_eq!(notice.trace_id, request.trace_id, "the notice's mail job is in the request's trace");
 
     let span = received.span_named("GET /api/v1/users/{id}").await;

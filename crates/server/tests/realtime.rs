@@ -169,7 +169,10 @@ async fn a_client_that_does_not_read_is_closed_and_the_server_memory_stays_bound
     let before = server.rss_kib();
 
     // As another instance would publish them: events of 64 KiB each, about 94 MiB in all, for a
-    // user with a reading and a non-reading connection.
+    // user with a reading and a non-reading connection. The publisher keeps at most a few events
+    // ahead of the reader, so that only the connection that does not read falls behind, however
+    // busy the machine is.
+    let (progress, mut read_so_far) = tokio::sync::watch::channel(0_usize);
     let publisher = {
         let url = redis.url();
         let channel = format!("{prefix}:live");
@@ -179,6 +182,7 @@ async fn a_client_that_does_not_read_is_closed_and_the_server_memory_stays_bound
             let mut connection = redis.get_multiplexed_async_connection().await.unwrap();
             let blob = "x".repeat(BLOB);
             for n in 0..EVENTS {
+                read_so_far.wait_for(|read| n < read + 8).await.unwrap();
                 let signal = json!({"event": {
                     "id": uuid::Uuid::now_v7(),
                     "type": "account.updated",
@@ -202,6 +206,7 @@ async fn a_client_that_does_not_read_is_closed_and_the_server_memory_stays_bound
         let event = next_json(&mut reader).await;
         assert_eq!(event["data"]["n"], received, "in order, none lost, for the client that reads");
         received += 1;
+        progress.send_replace(received);
         if received % 100 == 0 {
             peak = peak.max(server.rss_kib());
         }
