@@ -90,6 +90,7 @@ impl EventBus for InProcessBus {
 }
 
 /// The JSON form of a signal between processes.
+#[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "used by the Redis bus"))]
 pub(crate) fn encode(signal: &Signal) -> String {
     let value = match signal {
         Signal::Event(event) => json!({
@@ -112,6 +113,7 @@ pub(crate) fn encode(signal: &Signal) -> String {
 }
 
 /// The signal of [`encode`]'s JSON; `None` for anything else.
+#[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "used by the Redis bus"))]
 pub(crate) fn decode(text: &str) -> Option<Signal> {
     let value: Value = serde_json::from_str(text).ok()?;
     let uuid = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
