@@ -13,7 +13,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(OutboxEvents::Table)
-                    .add_column(&mut string_len_null(OutboxEvents::Traceparent, 64))
+                    .add_column(string_len_null(OutboxEvents::Traceparent, 64))
                     .to_owned(),
             )
             .await
