@@ -141,6 +141,15 @@ pub struct HttpSettings {
     pub bulk_request_timeout: Duration,
 }
 
+impl HttpSettings {
+    /// The origins a browser page may call the API from (CORS) and open a WebSocket from: the
+    /// app's own and the configured ones.
+    #[must_use]
+    pub fn allowed_origins(&self) -> HashSet<String> {
+        std::iter::once(&self.public_url).chain(&self.cors_origins).filter_map(|url| origin_of(url)).collect()
+    }
+}
+
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
@@ -284,8 +293,7 @@ pub fn build_app(
 /// CORS: only the app's own origin and the configured ones, with credentials; never `*`. (The
 /// credentials header goes only with an allowed origin: see [`mw::protocol::cors_credentials`].)
 fn cors(settings: &HttpSettings) -> Cors {
-    let allowed: HashSet<String> =
-        std::iter::once(&settings.public_url).chain(&settings.cors_origins).filter_map(|url| origin_of(url)).collect();
+    let allowed = settings.allowed_origins();
     Cors::default()
         .allowed_origin_fn(move |origin, _| {
             origin.to_str().ok().and_then(origin_of).is_some_and(|o| allowed.contains(&o))

@@ -201,11 +201,8 @@ fn log_connected(actor: &Actor, id: &str) {
 /// (not a browser) is not judged by it.
 fn check_origin(req: &HttpRequest, settings: &HttpSettings) -> Result<(), Problem> {
     let Some(origin) = req.headers().get(header::ORIGIN) else { return Ok(()) };
-    let origin = origin.to_str().ok().and_then(origin_of);
-    let allowed = std::iter::once(&settings.public_url).chain(&settings.cors_origins).filter_map(|url| origin_of(url));
-    let mut allowed = allowed;
-    match origin {
-        Some(origin) if allowed.any(|a| a == origin) => Ok(()),
+    match origin.to_str().ok().and_then(origin_of) {
+        Some(origin) if settings.allowed_origins().contains(&origin) => Ok(()),
         _ => Err(Problem::new(
             ProblemCode::OriginNotAllowed,
             "the request's Origin is not an allowed origin (FORGE_PUBLIC_URL or FORGE_CORS_ORIGINS)",
