@@ -5,7 +5,7 @@ use forge_application::{
     UnexpectedError,
     exports::{Cell, ExportFormat, ports::ExportEncoder},
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// [`ExportEncoder`] for CSV (the `csv` crate) and NDJSON (`serde_json`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,15 +24,28 @@ impl ExportEncoder for FileEncoder {
             ExportFormat::Ndjson => {
                 let mut out = Vec::with_capacity(rows.len() * 256);
                 for row in rows {
-                    let object: Map<String, Value> =
-                        columns.iter().zip(row).map(|(name, cell)| ((*name).to_owned(), json(cell))).collect();
-                    serde_json::to_writer(&mut out, &object).map_err(UnexpectedError::internal)?;
-                    out.push(b'\n');
+                    ndjson_line(&mut out, columns, row).map_err(UnexpectedError::internal)?;
                 }
                 Ok(out)
             }
         }
     }
+}
+
+/// A row as one JSON object and a line feed, its members in the order of the columns (as in the
+/// CSV header; a `serde_json::Map` would sort them by name).
+fn ndjson_line(out: &mut Vec<u8>, columns: &[&'static str], row: &[Cell]) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (i, (name, cell)) in columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, name)?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, &json(cell))?;
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 fn csv_bytes(columns: &[&'static str], rows: &[Vec<Cell>], header: bool) -> Result<Vec<u8>, UnexpectedError> {
@@ -47,17 +60,15 @@ fn csv_bytes(columns: &[&'static str], rows: &[Vec<Cell>], header: bool) -> Resu
 }
 
 /// A cell as CSV text. Text that a spreadsheet would read as a formula (starting with `=`,
-/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP advises.
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP advises: a text, or an
+/// instant before year 0 or after 9999 (written with its sign, `-0001-…`, `+10000-…`). Numbers
+/// and flags are written as they are, lists and named values as their JSON text.
 fn csv_text(cell: &Cell) -> String {
-    match cell {
-        Cell::Text(text) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{text}"),
-        Cell::Text(text) => text.clone(),
-        Cell::List(_) | Cell::Fields(_) => json(cell).to_string(),
-        other => match json(other) {
-            Value::Null => String::new(),
-            Value::String(s) => s,
-            value => value.to_string(),
-        },
+    match json(cell) {
+        Value::Null => String::new(),
+        Value::String(text) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{text}"),
+        Value::String(text) => text,
+        value => value.to_string(),
     }
 }
 
@@ -111,5 +122,30 @@ mod tests {
         let out = encode(ExportFormat::Ndjson, &rows, true);
         assert_eq!(out, "{\"a\":\"=1\",\"b\":{\"n\":1}}\n{\"a\":null,\"b\":[\"read\"]}\n");
         assert_eq!(encode(ExportFormat::Ndjson, &[], true), "");
+    }
+
+    #[test]
+    fn ndjson_members_come_in_the_order_of_the_columns() {
+        let rows = vec![vec![Cell::Text("1".into()), Cell::Text("ada@example.com".into()), Cell::Bool(true)]];
+        let out = FileEncoder.encode(ExportFormat::Ndjson, &["id", "email", "active"], &rows, true).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"id\":\"1\",\"email\":\"ada@example.com\",\"active\":true}\n");
+    }
+
+    #[test]
+    fn csv_neutralises_instants_written_with_a_sign() {
+        let before_year_0 = chrono::DateTime::from_timestamp_micros(-62_167_219_200_000_001).unwrap();
+        let after_9999 = chrono::DateTime::from_timestamp(253_402_300_800, 0).unwrap();
+        let in_range = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let rows =
+            vec![vec![Cell::Time(before_year_0), Cell::Time(after_9999)], vec![Cell::Time(in_range), Cell::Null]];
+        assert_eq!(
+            encode(ExportFormat::Csv, &rows, false),
+            "'-0001-12-31T23:59:59.999999Z,'+10000-01-01T00:00:00.000000Z\r\n2026-01-01T00:00:00.000000Z,\r\n"
+        );
+        // JSON has no formulas: the same instants unchanged.
+        assert_eq!(
+            encode(ExportFormat::Ndjson, &rows[..1], false),
+            "{\"a\":\"-0001-12-31T23:59:59.999999Z\",\"b\":\"+10000-01-01T00:00:00.000000Z\"}\n"
+        );
     }
 }
