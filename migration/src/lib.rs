@@ -29,6 +29,7 @@ mod m20261206_000001_add_outbox_leases;
 mod m20261207_000001_create_exports;
 mod m20261208_000001_create_live_events;
 mod m20261208_000002_add_outbox_traceparent;
+mod m20261209_000001_add_project_members_project_deleted;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_create_exports::Migration),
             Box::new(m20261208_000001_create_live_events::Migration),
             Box::new(m20261208_000002_add_outbox_traceparent::Migration),
+            Box::new(m20261209_000001_add_project_members_project_deleted::Migration),
         ]
     }
 }

@@ -23,8 +23,8 @@ use forge_domain::{
 };
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, JoinType,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    FromQueryResult, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
     prelude::{DateTimeUtc, Uuid},
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
@@ -248,6 +248,9 @@ pub(crate) fn matching(filter: &ProjectFilter) -> Condition {
                     .column(MemberColumn::ProjectId)
                     .from(project_members::Entity)
                     .and_where(Expr::col(MemberColumn::UserId).eq(member.as_uuid()))
+                    // The partial index of live memberships: a member's list never reads the
+                    // memberships of the deleted projects the member once belonged to.
+                    .and_where(Expr::col(PROJECT_DELETED).eq(false))
                     .to_owned(),
             ),
         );
@@ -388,6 +391,34 @@ fn membership_to_update_model(membership: &Membership) -> project_members::Activ
     }
 }
 
+/// `project_members.project_deleted`: whether the membership's project is soft-deleted. Not a
+/// field of the entity (no reader needs it, and the cache keeps memberships as JSON): only the
+/// list filter and [`mark_memberships_deleted`] use it.
+const PROJECT_DELETED: (project_members::Entity, ProjectDeletedColumn) =
+    (project_members::Entity, ProjectDeletedColumn);
+
+#[derive(Debug, Clone, Copy)]
+struct ProjectDeletedColumn;
+
+impl sea_orm::Iden for ProjectDeletedColumn {
+    fn unquoted(&self) -> &str {
+        "project_deleted"
+    }
+}
+
+/// Takes the memberships of a project that was just soft-deleted out of its members' lists. The
+/// rows stay: the project's last events are delivered to its members of the moment.
+async fn mark_memberships_deleted(project: ProjectId, tx: &DatabaseTransaction) -> Result<(), CommitError> {
+    let statement = Query::update()
+        .table(project_members::Entity)
+        .value(ProjectDeletedColumn, true)
+        .and_where(Expr::col(MemberColumn::ProjectId).eq(project.as_uuid()))
+        .and_where(Expr::col(ProjectDeletedColumn).eq(false))
+        .to_owned();
+    tx.execute(&statement).await.map_err(project_write_error)?;
+    Ok(())
+}
+
 /// The uniqueness rules of `projects` and `project_members`. A name the owner already uses among
 /// its live projects is [`ProjectConstraint::NameTaken`]; a second membership of one user is
 /// [`ProjectConstraint::AlreadyMember`]; a second owner of a project is `Stale`: the write was
@@ -432,6 +463,9 @@ impl Store for ProjectChange {
                         .await
                         .map_err(project_write_error)?;
                     guard(updated.rows_affected)?;
+                    if project.deleted_at().is_some() {
+                        mark_memberships_deleted(project.id(), tx).await?;
+                    }
                 }
                 Self::AddMember(membership) => {
                     tracing::debug!(

@@ -430,6 +430,16 @@ async fn list_shows_a_members_live_projects_with_counts_and_the_viewers_role() {
     let page = h.projects.list(&query(mine, ProjectSort::CreatedAt, SortOrder::Desc), bob.id()).await.unwrap();
 
     assert_eq!(page.total, 2, "the deleted project counts for nothing");
+    assert_eq!(
+        count(&h, "SELECT COUNT(*) AS n FROM project_members").await,
+        5,
+        "a deleted project keeps its memberships"
+    );
+    assert_eq!(
+        count(&h, "SELECT COUNT(*) AS n FROM project_members WHERE project_deleted = true").await,
+        1,
+        "Mercury's membership leaves the index of live memberships that members' lists read"
+    );
     let seen: Vec<_> = page.items.iter().map(|v| (v.project.id(), v.member_count, v.viewer_role)).collect();
     assert_eq!(seen, [(gemini.id(), 1, Some(ProjectRole::Owner)), (apollo.id(), 3, Some(ProjectRole::Maintainer))]);
 
