@@ -370,6 +370,13 @@ impl JobEngine {
     /// Stores `job` under the id `id` unless a job with that id exists; returns whether this
     /// call stored it.
     async fn store_once(&self, job: Job, id: ulid::Ulid) -> Result<bool, UnexpectedError> {
+        // Looked up first: every worker offers the period's job once a minute and all but the
+        // first offer find it stored. A refused insert would cost more than this read, and
+        // apalis-sqlite leaves the refused insert's transaction pending, which makes the pool
+        // close that connection as if a commit had failed.
+        if self.job_exists(id).await? {
+            return Ok(false);
+        }
         let queue = job.queue();
         let max_attempts = usize::try_from(self.settings.queue(queue).max_attempts.max(1)).unwrap_or(1);
         let stored = StoredJob { job: JobPayload::from(job), traceparent: super::trace::current_traceparent() };
@@ -382,7 +389,16 @@ impl JobEngine {
         if pushed {
             return Ok(true);
         }
-        // Refused: stored already (or the database failed: then say so).
+        // Refused: another worker stored it in between (or the database failed: then say so).
+        if self.job_exists(id).await? {
+            Ok(false)
+        } else {
+            Err(UnexpectedError::unavailable("the job could not be stored"))
+        }
+    }
+
+    /// Whether a job with the id `id` is stored.
+    async fn job_exists(&self, id: ulid::Ulid) -> Result<bool, UnexpectedError> {
         let backend = self.db.get_database_backend();
         let (table, _) = table(backend);
         let sql = format!("SELECT id FROM {table} WHERE id = {}", placeholder(backend, 1));
@@ -391,7 +407,7 @@ impl JobEngine {
             .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.to_string().into()]))
             .await
             .map_err(crate::persistence::unexpected)?;
-        if found.is_some() { Ok(false) } else { Err(UnexpectedError::unavailable("the job could not be stored")) }
+        Ok(found.is_some())
     }
 
     /// How many jobs on `queue` are not finished yet: queued, running, or failed with attempts
