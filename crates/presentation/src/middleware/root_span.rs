@@ -75,11 +75,17 @@ impl RootSpanBuilder for ForgeRootSpan {
             ),
             Err(e) => (e.as_response_error().status_code().as_u16(), None),
         };
+        // Records the status and, for an error answer, the error into the span's fields.
         DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
         span.in_scope(|| {
             if status >= 500 {
-                tracing::warn!(status, latency_ms, "request completed");
+                let error = match outcome {
+                    Ok(res) => res.response().error().map(ToString::to_string),
+                    Err(e) => Some(e.to_string()),
+                };
+                tracing::warn!(status, latency_ms, error = error.as_deref().unwrap_or(""), "request completed");
             } else {
+                // A 4xx is the client's business (a refused login, a taken name): not a warning.
                 tracing::info!(status, latency_ms, "request completed");
             }
         });
