@@ -87,3 +87,37 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
         assert!(line.contains("request_id=log-test-1"), "a line without the request id: {line}");
     }
 }
+
+#[actix_web::test]
+async fn a_client_error_is_logged_once_at_info_and_never_as_a_warning() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    // Refused before any port is reached: the mocks expect nothing.
+    let refused = |id: &str| {
+        TestRequest::post()
+            .uri("/api/v1/auth/login")
+            .insert_header(("X-Request-ID", id))
+            .set_json(json!({"email": "ada@example.com", "unknown_field": true}))
+            .to_request()
+    };
+    let warm_up = test::call_service(&app, refused("warm-up")).await;
+    assert!(warm_up.status().is_client_error(), "{}", warm_up.status());
+    tracing::callsite::rebuild_interest_cache();
+    captured.clear();
+
+    let response = test::call_service(&app, refused("log-test-4xx")).await;
+    let status = response.status().as_u16();
+
+    let output = captured.text();
+    let completed: Vec<_> = output.lines().filter(|line| line.contains("request completed")).collect();
+    assert_eq!(completed.len(), 1, "{output}");
+    assert!(completed[0].contains(" INFO ") && completed[0].contains(&format!("status={status}")), "{output}");
+    assert!(!output.lines().any(|line| line.contains(" WARN ") || line.contains(" ERROR ")), "{output}");
+}
