@@ -10,6 +10,15 @@ use forge_server::{
     telemetry,
 };
 
+/// jemalloc instead of glibc's malloc. Under a long mixed load on SQLite, glibc's per-thread arenas
+/// (one per database connection's worker thread, one per runtime thread) kept growing by about
+/// 0.4 to 0.6 MiB a minute and never gave memory back; jemalloc's stayed flat at the same level,
+/// and its background threads purge freed pages (a burst of WebSocket connections, the hashing
+/// blocks) after about 10 s, idle or not. mimalloc, tried in the same runs, held about 45 MiB
+/// more. Figures: `docs/performance.md` and `docs/security.md` (soak).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut settings = match Settings::load(cli.config.as_deref()) {
