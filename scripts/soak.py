@@ -45,7 +45,8 @@ Environment:
   FORGE_BIN=target/release/forge
 
 Writes target/soak/<name>.csv (one row per sample), <name>.summary.json, <name>.summary.txt and
-<name>.server.log (the server's output), and exits non-zero if any 5xx, connection error or
+<name>.server.log (the server's output), and, when matplotlib is installed, the chart <name>.png
+(scripts/soak_chart.py), and exits non-zero if any 5xx, connection error or
 dropped socket occurred, or the memory bound is broken.
 """
 
@@ -700,6 +701,9 @@ def main() -> int:
             now = time.monotonic()
             elapsed = now - started
             window_seconds, window_started = now - window_started, now
+            if process.poll() is not None:
+                log(f"the server exited during the run with {process.returncode}")
+                break
             status = proc_status(pid)
             lat = window["latencies"]
             counts = window["counts"]
@@ -804,6 +808,9 @@ def main() -> int:
 
     # ------------------------------------------------------------ the figures
 
+    if not samples:
+        log(f"FAILED: no sample was taken (server exit code {exit_code}); see {logfile}")
+        return 1
     measured = [s for s in samples if s["phase"] == "measure"]
     per_minute = max(1, round(60 / SAMPLE))
     # The warm-up figure is the sample taken when the warm-up ends, and the minute from there.
@@ -902,6 +909,12 @@ def main() -> int:
         failures.append(f"the server exited with {exit_code}")
     summary["failures"] = failures
     (OUT / f"{name}.summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    try:
+        import matplotlib  # noqa: F401
+
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "soak_chart.py"), str(csv_path)], check=False)
+    except ImportError:
+        log("matplotlib is not installed: no chart (pip install matplotlib)")
 
     mib = lambda kib: f"{kib / 1024:.1f} MiB"  # noqa: E731
     text = [
