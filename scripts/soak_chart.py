@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Draws a soak run's samples (target/soak/<name>.csv, written by scripts/soak.py) as one PNG:
-throughput and errors, latency (p50 and p99 of each 10 s window) and the server's resident memory
+throughput and errors, latency (p50 and p99 of each 10 s window, beside the machine's load
+average) and the server's resident memory
 (VmRSS and its anonymous part) over the run, the warm-up shaded.
 
   python3 scripts/soak_chart.py target/soak/<name>.csv [OUT.png]
@@ -54,14 +55,22 @@ def main() -> int:
     lines = top.get_legend_handles_labels()
     bars = errors_axis.get_legend_handles_labels()
     top.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower right")
-    top.set_title(f"Soak: {source.stem}, {sum(int(r['requests']) for r in rows):,} requests, "
+    top.set_title(f"Soak: {source.stem}, {sum(int(r['requests']) for r in rows):,} requests sampled, "
                   f"{sum(errors)} errors")
 
     middle.plot(minutes, p50, color="tab:green", label="p50")
     middle.plot(minutes, p99, color="tab:orange", label="p99")
     middle.set_yscale("log")
     middle.set_ylabel("latency (ms, log scale)")
-    middle.legend(loc="upper left")
+    # The machine's load average: the server, the load generator and whatever else ran beside them.
+    load_axis = middle.twinx()
+    load_axis.plot(minutes, [float(r["loadavg1"]) for r in rows], color="0.6", linestyle="--",
+                   label="load average (1 min)")
+    load_axis.set_ylabel("load average")
+    load_axis.set_ylim(bottom=0)
+    lines = middle.get_legend_handles_labels()
+    loads = load_axis.get_legend_handles_labels()
+    middle.legend(lines[0] + loads[0], lines[1] + loads[1], loc="upper left")
 
     bottom.plot(minutes, rss, color="tab:purple", label="resident memory (VmRSS)")
     bottom.plot(minutes, anon, color="tab:gray", label="anonymous part (RssAnon)")
