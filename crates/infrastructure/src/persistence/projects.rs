@@ -250,7 +250,7 @@ pub(crate) fn matching(filter: &ProjectFilter) -> Condition {
                     .and_where(Expr::col(MemberColumn::UserId).eq(member.as_uuid()))
                     // The partial index of live memberships: a member's list never reads the
                     // memberships of the deleted projects the member once belonged to.
-                    .and_where(Expr::col(PROJECT_DELETED).eq(false))
+                    .and_where(Expr::col(ProjectDeletedColumn).eq(false))
                     .to_owned(),
             ),
         );
@@ -394,9 +394,6 @@ fn membership_to_update_model(membership: &Membership) -> project_members::Activ
 /// `project_members.project_deleted`: whether the membership's project is soft-deleted. Not a
 /// field of the entity (no reader needs it, and the cache keeps memberships as JSON): only the
 /// list filter and [`mark_memberships_deleted`] use it.
-const PROJECT_DELETED: (project_members::Entity, ProjectDeletedColumn) =
-    (project_members::Entity, ProjectDeletedColumn);
-
 #[derive(Debug, Clone, Copy)]
 struct ProjectDeletedColumn;
 

@@ -50,15 +50,20 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-#[actix_web::test]
-async fn every_log_line_of_a_request_carries_its_request_id() {
+/// Everything logged at DEBUG and above on this thread until the guard drops, as plain text.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(captured.clone())
         .with_ansi(false)
         .with_max_level(tracing::Level::DEBUG)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[actix_web::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let (captured, _guard) = capture();
 
     let mut mocks = Mocks::default();
     mocks.users.expect_by_email().returning(|_| Err(UnexpectedError::unavailable("connection refused")));
@@ -90,13 +95,7 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
 
 #[actix_web::test]
 async fn a_client_error_is_logged_once_at_info_and_never_as_a_warning() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture();
 
     let app = test::init_service(build_app(Mocks::default().state())).await;
     // Refused before any port is reached: the mocks expect nothing.
