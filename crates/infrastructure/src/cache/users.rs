@@ -67,7 +67,7 @@ impl CachedUsers {
         let Some((row, joined)) = self.database.principal_row(user_id, session_id).await? else {
             return Ok(None);
         };
-        let joined = joined.map(|s| SessionEntry { user_id: s.user_id, live: s.revoked_at.is_none() });
+        let joined = joined.map(|live| SessionEntry { user_id: row.id, live });
         if let Some(reads) = &shared {
             let mut fills = Vec::with_capacity(2);
             if user.is_none()

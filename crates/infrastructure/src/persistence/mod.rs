@@ -73,6 +73,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a pooled connection may have been idle and still be handed out without a ping. A
+/// ping on every checkout (sqlx's default) is a second round trip for each statement; a
+/// connection the server, a proxy or a firewall dropped has been idle for much longer than this.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Which database a [`Database`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -183,6 +188,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, 
     options
         .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         // Statements are traced by SeaORM's own spans; sqlx's per-statement log lines at INFO
         // would flood the logs.
         .sqlx_logging(false);

@@ -14,17 +14,14 @@ use forge_domain::sessions::SessionId;
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, JoinType, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
     BATCH_ROWS, Database, FetchUnique,
-    entities::{
-        sessions,
-        users::{self, Column},
-    },
+    entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
     unit_of_work::Store,
@@ -34,34 +31,61 @@ use super::{
 impl PrincipalRepository for SeaUserRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError> {
-        let Some((user, session)) = self.principal_row(user_id, session_id).await? else { return Ok(None) };
-        let session_live = session.is_some_and(|s| s.revoked_at.is_none());
-        Ok(Some(Principal { user: to_domain(user)?, session_live }))
+        let Some((user, session_live)) = self.principal_row(user_id, session_id).await? else { return Ok(None) };
+        Ok(Some(Principal { user: to_domain(user)?, session_live: session_live == Some(true) }))
     }
 }
 
+/// The statement behind every authenticated request: the account, left-joined to the session
+/// with id `$2` **and** that account. Its last column is NULL when no such session exists, and
+/// otherwise whether it is not revoked. Written out once rather than built per request: building
+/// it with the query builder and reading its columns back by name cost more than running it.
+/// `$n` parameters are understood by SQLite as by PostgreSQL.
+const PRINCIPAL_SQL: &str = "SELECT u.id, u.email, u.username, u.username_lower, u.full_name, u.full_name_lower, \
+     u.role, u.password_hash, u.is_active, u.is_verified, u.created_at, u.updated_at, u.last_login_at, \
+     u.deleted_at, u.version, \
+     CASE WHEN s.id IS NULL THEN NULL ELSE s.revoked_at IS NULL END AS session_live \
+     FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1";
+
+/// A `users` row from the first fifteen columns of `row`, in table order (as `users::Entity::find`
+/// selects them, and as [`PRINCIPAL_SQL`] does).
+fn user_from_columns(row: &QueryResult) -> Result<users::Model, DbErr> {
+    Ok(users::Model {
+        id: row.try_get_by_index(0)?,
+        email: row.try_get_by_index(1)?,
+        username: row.try_get_by_index(2)?,
+        username_lower: row.try_get_by_index(3)?,
+        full_name: row.try_get_by_index(4)?,
+        full_name_lower: row.try_get_by_index(5)?,
+        role: row.try_get_by_index(6)?,
+        password_hash: row.try_get_by_index(7)?,
+        is_active: row.try_get_by_index(8)?,
+        is_verified: row.try_get_by_index(9)?,
+        created_at: row.try_get_by_index(10)?,
+        updated_at: row.try_get_by_index(11)?,
+        last_login_at: row.try_get_by_index(12)?,
+        deleted_at: row.try_get_by_index(13)?,
+        version: row.try_get_by_index(14)?,
+    })
+}
+
 impl SeaUserRepository {
-    /// The row of `user_id`, left-joined to the session with id `session_id` **and** that
-    /// account (a session of another account joins nothing): one statement.
+    /// The row of `user_id` and, when `session_id` is a session of that account, whether the
+    /// session is live (not revoked): one statement, [`PRINCIPAL_SQL`].
     pub(crate) async fn principal_row(
         &self,
         user_id: UserId,
         session_id: SessionId,
-    ) -> Result<Option<(users::Model, Option<sessions::Model>)>, UnexpectedError> {
-        let sid = session_id.as_uuid();
-        let of_user: RelationDef =
-            sessions::Entity::belongs_to(users::Entity).from(sessions::Column::UserId).to(Column::Id).into();
-        let to_session = of_user
-            .rev()
-            .on_condition(move |_, session| Condition::all().add(Expr::col((session, sessions::Column::Id)).eq(sid)));
-        Ok(users::Entity::find_by_id(user_id.as_uuid())
-            .select_also(sessions::Entity)
-            .join(JoinType::LeftJoin, to_session)
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?
-            .into_iter()
-            .next())
+    ) -> Result<Option<(users::Model, Option<bool>)>, UnexpectedError> {
+        let statement = Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            PRINCIPAL_SQL,
+            [user_id.as_uuid().into(), session_id.as_uuid().into()],
+        );
+        let Some(row) = self.db.query_one_raw(statement).await.map_err(unexpected)? else { return Ok(None) };
+        let user = user_from_columns(&row).map_err(unexpected)?;
+        let session_live: Option<bool> = row.try_get_by_index(15).map_err(unexpected)?;
+        Ok(Some((user, session_live)))
     }
 
     /// The row of `id`, as stored.
@@ -110,8 +134,17 @@ impl UserRepository for SeaUserRepository {
 
     #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), sort = ?query.sort, order = ?query.order))]
     async fn list(&self, query: &UserQuery) -> Result<Page<User>, UnexpectedError> {
-        let select = users::Entity::find().filter(matching(&query.filter));
-        let total = select.clone().count(&self.db).await.map_err(unexpected)?;
+        let condition = matching(&query.filter);
+        let total: i64 = users::Entity::find()
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .filter(condition.clone())
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .unwrap_or(0);
+        let select = users::Entity::find().filter(condition);
 
         let order = match query.order {
             SortOrder::Asc => Order::Asc,
@@ -126,15 +159,18 @@ impl UserRepository for SeaUserRepository {
             // first when descending, SQLite first when ascending.
             UserSort::LastLoginAt => select.order_by_with_nulls(Column::LastLoginAt, order.clone(), NullOrdering::Last),
         };
-        let rows = select
+        let page = select
             .order_by(Column::Id, order)
             .limit(u64::from(query.page.limit()))
             .offset(query.page.offset())
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
-        let items = rows.into_iter().map(to_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, total, request: query.page })
+            .build(self.db.get_database_backend());
+        // Read by position (the columns in table order), not by name: a page is 300 values.
+        let rows = self.db.query_all_raw(page).await.map_err(unexpected)?;
+        let items = rows
+            .iter()
+            .map(|row| user_from_columns(row).map_err(unexpected).and_then(to_domain))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: query.page })
     }
 
     #[tracing::instrument(skip_all)]

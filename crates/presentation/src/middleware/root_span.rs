@@ -9,6 +9,8 @@
 //! the global OpenTelemetry propagator the server installs), and records its `trace_id` and
 //! `span_id` when traces are on, so that they appear on every log line of the request.
 
+use std::fmt;
+
 use actix_web::{
     Error, HttpMessage,
     body::MessageBody,
@@ -30,29 +32,26 @@ pub struct ForgeRootSpan;
 
 impl RootSpanBuilder for ForgeRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
-        let settings = settings_of(request);
-        let client_ip = client::resolve_client_ip(
-            request.peer_addr().map(|a| a.ip()),
-            &client::forwarded_for(request.headers()),
-            &settings.trusted_proxies,
-        )
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
+        // The values are written only when a subscriber takes the span (the macro evaluates its
+        // fields only then): at the default log level nothing is formatted per request.
         let method = request.method().as_str();
-        // The field names follow tracing-actix-web's default span, so that its `on_request_end`
-        // can record the outcome into them.
+        let route = || request.match_pattern().unwrap_or_else(|| "default".to_owned());
         let span = tracing::info_span!(
             "HTTP request",
             http.method = %method,
-            http.route = %route,
+            http.route = %lazy(|f| f.write_str(&route())),
             http.target = %request.path(),
-            http.client_ip = %client_ip,
-            request_id = %request_id,
+            http.client_ip = %lazy(|f| match client_ip(request) {
+                Some(ip) => fmt::Display::fmt(&ip, f),
+                None => Ok(()),
+            }),
+            request_id = %lazy(|f| match request.extensions().get::<RequestId>() {
+                Some(id) => f.write_str(id.as_str()),
+                None => Ok(()),
+            }),
             user_id = Empty,
             http.status_code = Empty,
-            otel.name = %format!("{method} {route}"),
+            otel.name = %lazy(|f| write!(f, "{method} {}", route())),
             otel.kind = "server",
             otel.status_code = Empty,
             exception.message = Empty,
@@ -60,6 +59,9 @@ impl RootSpanBuilder for ForgeRootSpan {
             trace_id = Empty,
             span_id = Empty,
         );
+        if span.is_disabled() {
+            return span;
+        }
         continue_trace(request, &span);
         span
     }
@@ -93,6 +95,28 @@ impl RootSpanBuilder for ForgeRootSpan {
 }
 
 /// The request's headers, as the propagator reads them.
+/// The client's address, as the request limits see it.
+fn client_ip(request: &ServiceRequest) -> Option<std::net::IpAddr> {
+    client::resolve_client_ip(
+        request.peer_addr().map(|a| a.ip()),
+        &client::forwarded_for(request.headers()),
+        &settings_of(request).trusted_proxies,
+    )
+}
+
+/// A value written by a closure when (and each time) it is displayed.
+struct Lazy<F>(F);
+
+const fn lazy<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(write: F) -> Lazy<F> {
+    Lazy(write)
+}
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
 struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
 
 impl Extractor for Headers<'_> {
