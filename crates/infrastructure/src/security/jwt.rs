@@ -33,7 +33,20 @@ pub struct JwtAccessTokens {
     issuer: String,
     audience: String,
     ttl: Duration,
+    /// Tokens whose signature and claims were checked, by their exact text, with their claims:
+    /// a client sends the same access token with every request for its lifetime, and checking
+    /// the signature and parsing the claims again was most of what authenticating it cost. Only
+    /// valid tokens enter; expiry is checked on every use; an entry leaves once its token could
+    /// have expired, or to stay within [`REMEMBERED_BYTES`].
+    verified: moka::sync::Cache<Box<str>, AccessClaims>,
 }
+
+/// The most memory the remembered tokens take, counted as each token's length plus
+/// [`ENTRY_OVERHEAD_BYTES`]: about 10,000 tokens.
+const REMEMBERED_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What one remembered token costs beyond its text: its claims and the cache's bookkeeping.
+const ENTRY_OVERHEAD_BYTES: u32 = 160;
 
 #[derive(Serialize)]
 struct OutgoingClaims<'a> {
@@ -79,6 +92,15 @@ impl JwtAccessTokens {
             issuer,
             audience,
             ttl,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(REMEMBERED_BYTES)
+                .weigher(|token: &Box<str>, _: &AccessClaims| {
+                    u32::try_from(token.len()).unwrap_or(u32::MAX).saturating_add(ENTRY_OVERHEAD_BYTES)
+                })
+                .time_to_live(
+                    (ttl + Duration::seconds(LEEWAY_SECONDS)).to_std().unwrap_or(std::time::Duration::from_secs(900)),
+                )
+                .build(),
         }
     }
 }
@@ -117,6 +139,36 @@ impl AccessTokens for JwtAccessTokens {
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AccessTokenError> {
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check(token)?;
+                // Only a token that is not expired yet is remembered (and expiry is checked below
+                // on every use, remembered or not).
+                if now < claims.expires_at {
+                    self.verified.insert(token.into(), claims.clone());
+                }
+                claims
+            }
+        };
+        // Expired once `now` reaches `exp` (plus the leeway), as RFC 7519 reads.
+        if now.timestamp() >= claims.expires_at.timestamp().saturating_add(LEEWAY_SECONDS) {
+            return Err(AccessTokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+impl JwtAccessTokens {
+    /// How many verified tokens are remembered now.
+    #[must_use]
+    pub fn remembered(&self) -> u64 {
+        self.verified.run_pending_tasks();
+        self.verified.entry_count()
+    }
+
+    /// The signature, audience, issuer and type of `token`, and its claims.
+    fn check(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
         let claims = jsonwebtoken::decode::<IncomingClaims>(token, &self.decoding, &self.validation)
             .map_err(|_| AccessTokenError::Invalid)?
             .claims;
@@ -130,10 +182,6 @@ impl AccessTokens for JwtAccessTokens {
         let instant = |secs: i64| DateTime::from_timestamp(secs, 0).ok_or(AccessTokenError::Invalid);
         let issued_at = instant(claims.iat)?;
         let expires_at = instant(claims.exp)?;
-        // Expired once `now` reaches `exp` (plus the leeway), as RFC 7519 reads.
-        if now.timestamp() >= claims.exp.saturating_add(LEEWAY_SECONDS) {
-            return Err(AccessTokenError::Expired);
-        }
         Ok(AccessClaims { user_id, session_id, token_id, issued_at, expires_at })
     }
 }

@@ -274,6 +274,41 @@ mod access_tokens {
     }
 
     #[test]
+    fn a_remembered_token_still_expires_and_its_tampered_copies_are_still_invalid() {
+        let tokens = tokens();
+        let issued = tokens.issue(UserId::generate(), SessionId::generate(), now()).unwrap();
+        let token = issued.token.expose_secret();
+        let first = tokens.verify(token, now()).unwrap();
+        assert_eq!(tokens.remembered(), 1, "a valid token is remembered");
+        assert_eq!(tokens.verify(token, now() + Duration::minutes(1)).unwrap(), first);
+        assert_eq!(tokens.remembered(), 1, "and not twice");
+
+        // Expiry is checked on every use, remembered or not.
+        assert_eq!(tokens.verify(token, now() + Duration::minutes(16)), Err(AccessTokenError::Expired));
+
+        // A copy differing in one character of its signature or payload is checked, and refused.
+        let mut signature_changed = token.to_owned();
+        let last = signature_changed.pop().unwrap();
+        signature_changed.push(if last == 'A' { 'B' } else { 'A' });
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_payload =
+            URL_SAFE_NO_PAD.encode(with(valid_claims(), "sub", json!(UserId::generate().as_uuid())).to_string());
+        for tampered in [signature_changed, format!("{}.{}.{}", parts[0], forged_payload, parts[2])] {
+            assert_eq!(tokens.verify(&tampered, now()), Err(AccessTokenError::Invalid));
+        }
+        assert_eq!(tokens.remembered(), 1, "an invalid token is never remembered");
+    }
+
+    #[test]
+    fn an_expired_token_is_not_remembered() {
+        let tokens = tokens();
+        let issued = tokens.issue(UserId::generate(), SessionId::generate(), now()).unwrap();
+        let later = now() + Duration::minutes(20);
+        assert_eq!(tokens.verify(issued.token.expose_secret(), later), Err(AccessTokenError::Expired));
+        assert_eq!(tokens.remembered(), 0);
+    }
+
+    #[test]
     fn a_tampered_payload_or_signature_is_invalid() {
         let issued = tokens().issue(UserId::generate(), SessionId::generate(), now()).unwrap();
         let parts: Vec<&str> = issued.token.expose_secret().split('.').collect();
