@@ -38,7 +38,7 @@ pub struct JwtAccessTokens {
     /// the signature and parsing the claims again was most of what authenticating it cost. Only
     /// valid tokens enter; expiry is checked on every use; an entry leaves once its token could
     /// have expired, or to stay within [`REMEMBERED_BYTES`].
-    verified: moka::sync::Cache<Box<str>, AccessClaims>,
+    verified: moka::sync::Cache<String, AccessClaims>,
 }
 
 /// The most memory the remembered tokens take, counted as each token's length plus
@@ -94,7 +94,7 @@ impl JwtAccessTokens {
             ttl,
             verified: moka::sync::Cache::builder()
                 .max_capacity(REMEMBERED_BYTES)
-                .weigher(|token: &Box<str>, _: &AccessClaims| {
+                .weigher(|token: &String, _: &AccessClaims| {
                     u32::try_from(token.len()).unwrap_or(u32::MAX).saturating_add(ENTRY_OVERHEAD_BYTES)
                 })
                 .time_to_live(
@@ -146,7 +146,7 @@ impl AccessTokens for JwtAccessTokens {
                 // Only a token that is not expired yet is remembered (and expiry is checked below
                 // on every use, remembered or not).
                 if now < claims.expires_at {
-                    self.verified.insert(token.into(), claims.clone());
+                    self.verified.insert(token.to_owned(), claims.clone());
                 }
                 claims
             }
