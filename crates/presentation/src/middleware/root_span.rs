@@ -21,10 +21,7 @@ use tracing::{Span, field::Empty};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::{
-    request_id::{RequestId, RequestStart},
-    settings_of,
-};
+use super::request_id::{RequestId, RequestStart};
 use crate::extract::client;
 
 /// Builds the root span and logs one line when the request completes.
@@ -36,12 +33,14 @@ impl RootSpanBuilder for ForgeRootSpan {
         // fields only then): at the default log level nothing is formatted per request.
         let method = request.method().as_str();
         let route = || request.match_pattern().unwrap_or_else(|| "default".to_owned());
+        // The field names follow tracing-actix-web's default span, so that its `on_request_end`
+        // can record the outcome into them.
         let span = tracing::info_span!(
             "HTTP request",
             http.method = %method,
             http.route = %lazy(|f| f.write_str(&route())),
             http.target = %request.path(),
-            http.client_ip = %lazy(|f| match client_ip(request) {
+            http.client_ip = %lazy(|f| match client::client_ip(request.request()) {
                 Some(ip) => fmt::Display::fmt(&ip, f),
                 None => Ok(()),
             }),
@@ -95,15 +94,6 @@ impl RootSpanBuilder for ForgeRootSpan {
 }
 
 /// The request's headers, as the propagator reads them.
-/// The client's address, as the request limits see it.
-fn client_ip(request: &ServiceRequest) -> Option<std::net::IpAddr> {
-    client::resolve_client_ip(
-        request.peer_addr().map(|a| a.ip()),
-        &client::forwarded_for(request.headers()),
-        &settings_of(request).trusted_proxies,
-    )
-}
-
 /// A value written by a closure when (and each time) it is displayed.
 struct Lazy<F>(F);
 
