@@ -36,6 +36,7 @@ pub mod realtime;
 mod routing;
 pub mod service;
 pub mod telemetry;
+pub mod timestamps;
 pub mod users;
 
 #[cfg(test)]

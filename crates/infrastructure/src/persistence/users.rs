@@ -135,15 +135,14 @@ impl UserRepository for SeaUserRepository {
     #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), sort = ?query.sort, order = ?query.order))]
     async fn list(&self, query: &UserQuery) -> Result<Page<User>, UnexpectedError> {
         let condition = matching(&query.filter);
-        let total: i64 = users::Entity::find()
-            .select_only()
-            .expr(Expr::cust("COUNT(*)"))
-            .filter(condition.clone())
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .map_err(unexpected)?
-            .unwrap_or(0);
+        let backend = self.db.get_database_backend();
+        // Built, then run raw and read by position, as the page is.
+        let count =
+            users::Entity::find().select_only().expr(Expr::cust("COUNT(*)")).filter(condition.clone()).build(backend);
+        let total: i64 = match self.db.query_one_raw(count).await.map_err(unexpected)? {
+            Some(row) => row.try_get_by_index(0).map_err(unexpected)?,
+            None => 0,
+        };
         let select = users::Entity::find().filter(condition);
 
         let order = match query.order {
@@ -163,7 +162,7 @@ impl UserRepository for SeaUserRepository {
             .order_by(Column::Id, order)
             .limit(u64::from(query.page.limit()))
             .offset(query.page.offset())
-            .build(self.db.get_database_backend());
+            .build(backend);
         // Read by position (the columns in table order), not by name: a page is 300 values.
         let rows = self.db.query_all_raw(page).await.map_err(unexpected)?;
         let items = rows

@@ -56,11 +56,14 @@ pub struct UserResponse {
     /// Whether the e-mail address has been verified.
     pub is_verified: bool,
     /// When the account was opened.
+    #[serde(serialize_with = "crate::timestamps::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the account last changed.
+    #[serde(serialize_with = "crate::timestamps::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// When the account last logged in, if ever.
     #[schema(required = true)]
+    #[serde(serialize_with = "crate::timestamps::rfc3339_opt")]
     pub last_login_at: Option<DateTime<Utc>>,
     /// The user, and what the caller may do with it.
     #[serde(rename = "_links")]
