@@ -13,6 +13,7 @@ mod account_tokens;
 mod api_keys;
 mod audit;
 mod dashboard;
+mod direct;
 pub(crate) mod entities;
 mod errors;
 mod exports;
@@ -33,7 +34,7 @@ pub(crate) mod users;
 #[allow(clippy::unwrap_used)]
 mod connect_tests;
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use forge_application::UnexpectedError;
@@ -93,6 +94,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Database {
     connection: DatabaseConnection,
+    /// The counter [`QueryStats::attach`] installed, for the statement run on sqlx directly.
+    stats: Option<Arc<QueryStats>>,
 }
 
 impl Database {
@@ -107,7 +110,10 @@ impl Database {
     /// [`UnexpectedError`] when the URL is unusable (internal), or the directory cannot be
     /// created or the database reached (unavailable).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, UnexpectedError> {
-        connect(url, max_connections).await.map(|connection| Self { connection }).map_err(errors::unexpected)
+        connect(url, max_connections)
+            .await
+            .map(|connection| Self { connection, stats: None })
+            .map_err(errors::unexpected)
     }
 
     /// Which database this is.

@@ -39,13 +39,8 @@ impl QueryStats {
     pub fn attach(database: &mut Database) -> Arc<Self> {
         let stats = Arc::new(Self::default());
         let recorder = stats.clone();
-        database.connection_mut().set_metric_callback(move |info| {
-            recorder.statements.fetch_add(1, Ordering::Relaxed);
-            recorder.observe(info.elapsed);
-            if info.failed {
-                recorder.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        database.connection_mut().set_metric_callback(move |info| recorder.record(info.elapsed, info.failed));
+        database.stats = Some(stats.clone());
         stats
     }
 
@@ -53,6 +48,15 @@ impl QueryStats {
     #[must_use]
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Counts one statement: how long it took and whether it failed.
+    pub(crate) fn record(&self, elapsed: std::time::Duration, failed: bool) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.observe(elapsed);
+        if failed {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts one statement's latency.

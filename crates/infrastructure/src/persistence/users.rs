@@ -1,5 +1,7 @@
 //! Reading and writing users, and the mapping between a `users` row and a [`User`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use forge_application::{
     Page, SortOrder, UnexpectedError,
@@ -15,12 +17,12 @@ use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, Use
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
-    BATCH_ROWS, Database, FetchUnique,
+    BATCH_ROWS, Database, FetchUnique, QueryStats, direct,
     entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
@@ -36,19 +38,8 @@ impl PrincipalRepository for SeaUserRepository {
     }
 }
 
-/// The statement behind every authenticated request: the account, left-joined to the session
-/// with id `$2` **and** that account. Its last column is NULL when no such session exists, and
-/// otherwise whether it is not revoked. Written out once rather than built per request: building
-/// it with the query builder and reading its columns back by name cost more than running it.
-/// `$n` parameters are understood by SQLite as by PostgreSQL.
-const PRINCIPAL_SQL: &str = "SELECT u.id, u.email, u.username, u.username_lower, u.full_name, u.full_name_lower, \
-     u.role, u.password_hash, u.is_active, u.is_verified, u.created_at, u.updated_at, u.last_login_at, \
-     u.deleted_at, u.version, \
-     CASE WHEN s.id IS NULL THEN NULL ELSE s.revoked_at IS NULL END AS session_live \
-     FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1";
-
 /// A `users` row from the first fifteen columns of `row`, in table order (as `users::Entity::find`
-/// selects them, and as [`PRINCIPAL_SQL`] does).
+/// selects them).
 fn user_from_columns(row: &QueryResult) -> Result<users::Model, DbErr> {
     Ok(users::Model {
         id: row.try_get_by_index(0)?,
@@ -71,21 +62,16 @@ fn user_from_columns(row: &QueryResult) -> Result<users::Model, DbErr> {
 
 impl SeaUserRepository {
     /// The row of `user_id` and, when `session_id` is a session of that account, whether the
-    /// session is live (not revoked): one statement, [`PRINCIPAL_SQL`].
+    /// session is live (not revoked): one statement, run on sqlx directly
+    /// ([`direct::PRINCIPAL_SQL`]).
     pub(crate) async fn principal_row(
         &self,
         user_id: UserId,
         session_id: SessionId,
     ) -> Result<Option<(users::Model, Option<bool>)>, UnexpectedError> {
-        let statement = Statement::from_sql_and_values(
-            self.db.get_database_backend(),
-            PRINCIPAL_SQL,
-            [user_id.as_uuid().into(), session_id.as_uuid().into()],
-        );
-        let Some(row) = self.db.query_one_raw(statement).await.map_err(unexpected)? else { return Ok(None) };
-        let user = user_from_columns(&row).map_err(unexpected)?;
-        let session_live: Option<bool> = row.try_get_by_index(15).map_err(unexpected)?;
-        Ok(Some((user, session_live)))
+        direct::principal_row(&self.db, self.stats.as_deref(), user_id.as_uuid(), session_id.as_uuid())
+            .await
+            .map_err(unexpected)
     }
 
     /// The row of `id`, as stored.
@@ -101,13 +87,15 @@ pub(super) const LIKE_ESCAPE: char = '\\';
 #[derive(Debug, Clone)]
 pub struct SeaUserRepository {
     db: DatabaseConnection,
+    /// Counts the statement run on sqlx directly, as SeaORM's metric callback counts the others.
+    stats: Option<Arc<QueryStats>>,
 }
 
 impl SeaUserRepository {
     /// A repository reading through `db`.
     #[must_use]
     pub fn new(database: &Database) -> Self {
-        Self { db: database.connection().clone() }
+        Self { db: database.connection().clone(), stats: database.stats.clone() }
     }
 
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {

@@ -9,6 +9,7 @@ use forge_domain::{
     sessions::{Session, SessionId, TokenDigest},
     users::{User, UserId},
 };
+use forge_infrastructure::{Database, QueryStats, SeaUserRepository};
 use tokio::task::JoinSet;
 
 use crate::common::{Harness, refresh_token, session_for, t0, user};
@@ -217,4 +218,30 @@ async fn the_principal_is_the_account_with_the_state_of_its_session_read_togethe
     assert!(!h.users.principal(ada.id(), others.id).await.unwrap().unwrap().session_live, "another account's");
     assert!(!h.users.principal(ada.id(), SessionId::generate()).await.unwrap().unwrap().session_live, "none");
     assert!(h.users.principal(UserId::generate(), live.id).await.unwrap().is_none(), "no such account");
+}
+
+#[tokio::test]
+async fn the_principal_is_one_statement_counted_in_the_statement_figures() {
+    let (h, ada) = with_user().await;
+    let session = session_for(&ada, t0());
+    h.uow.commit(SessionChange::Open(session.clone()).into()).await.unwrap();
+    // A pool of the test's own, counted from its start, and a repository built on it after.
+    let mut database = Database::connect(h.db.url(), 2).await.unwrap();
+    let stats = QueryStats::attach(&mut database);
+    let users = SeaUserRepository::new(&database);
+
+    let before = (stats.statements(), stats.latency().buckets.iter().sum::<u64>());
+    let principal = users.principal(ada.id(), session.id).await.unwrap().unwrap();
+    assert_eq!(principal.user, ada);
+    assert!(principal.session_live);
+    assert_eq!(stats.statements() - before.0, 1, "one statement");
+    assert_eq!(stats.latency().buckets.iter().sum::<u64>() - before.1, 1, "and its latency");
+    assert_eq!(stats.failed(), 0);
+
+    // A statement that fails is counted as failed, and reported as the database being away.
+    database.close().await.unwrap();
+    let err = users.principal(ada.id(), session.id).await.unwrap_err();
+    assert_eq!(err.kind(), UnexpectedKind::Unavailable, "{err:?}");
+    assert_eq!(stats.statements() - before.0, 2);
+    assert_eq!(stats.failed(), 1);
 }
