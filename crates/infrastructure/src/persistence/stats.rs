@@ -14,7 +14,8 @@ use sea_orm::DatabaseConnection;
 /// beyond them, is unbounded).
 pub const LATENCY_BOUNDS_MICROS: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000];
 
-/// Statement figures of one connection pool, updated by SeaORM's metric callback.
+/// Statement figures of one connection pool, updated by SeaORM's metric callback and by the
+/// statement run on sqlx directly (`persistence::direct`).
 #[derive(Debug, Default)]
 pub struct QueryStats {
     statements: AtomicU64,
