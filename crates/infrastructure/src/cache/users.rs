@@ -14,7 +14,7 @@ use forge_domain::{
 };
 
 use super::{CacheKey, Failure, ReadCache, SessionEntry};
-use crate::persistence::{SeaUserRepository, entities::users as rows, users::to_domain};
+use crate::persistence::{SeaUserRepository, direct::UserWith, entities::users as rows, users::to_domain};
 
 /// [`UserRepository`] and [`PrincipalRepository`] reading accounts by id and principals through
 /// the [`ReadCache`]; every other read goes to the database.
@@ -64,7 +64,8 @@ impl CachedUsers {
         if let (Some(user), Some(session)) = (&user, session) {
             return Ok(Some((user.clone(), Some(session))));
         }
-        let Some((row, joined)) = self.database.principal_row(user_id, session_id).await? else {
+        let Some(UserWith { user: row, extra: joined }) = self.database.principal_row(user_id, session_id).await?
+        else {
             return Ok(None);
         };
         let joined = joined.map(|live| SessionEntry { user_id: row.id, live });

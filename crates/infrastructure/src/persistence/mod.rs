@@ -13,7 +13,7 @@ mod account_tokens;
 mod api_keys;
 mod audit;
 mod dashboard;
-mod direct;
+pub(crate) mod direct;
 pub(crate) mod entities;
 mod errors;
 mod exports;

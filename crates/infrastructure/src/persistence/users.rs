@@ -16,13 +16,14 @@ use forge_domain::sessions::SessionId;
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
 use super::{
-    BATCH_ROWS, Database, FetchUnique, QueryStats, direct,
+    BATCH_ROWS, Database, FetchUnique, QueryStats,
+    direct::{self, UserWith},
     entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
     stored,
@@ -33,31 +34,9 @@ use super::{
 impl PrincipalRepository for SeaUserRepository {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn principal(&self, user_id: UserId, session_id: SessionId) -> Result<Option<Principal>, UnexpectedError> {
-        let Some((user, session_live)) = self.principal_row(user_id, session_id).await? else { return Ok(None) };
-        Ok(Some(Principal { user: to_domain(user)?, session_live: session_live == Some(true) }))
+        let Some(row) = self.principal_row(user_id, session_id).await? else { return Ok(None) };
+        Ok(Some(Principal { user: to_domain(row.user)?, session_live: row.extra == Some(true) }))
     }
-}
-
-/// A `users` row from the first fifteen columns of `row`, in table order (as `users::Entity::find`
-/// selects them).
-fn user_from_columns(row: &QueryResult) -> Result<users::Model, DbErr> {
-    Ok(users::Model {
-        id: row.try_get_by_index(0)?,
-        email: row.try_get_by_index(1)?,
-        username: row.try_get_by_index(2)?,
-        username_lower: row.try_get_by_index(3)?,
-        full_name: row.try_get_by_index(4)?,
-        full_name_lower: row.try_get_by_index(5)?,
-        role: row.try_get_by_index(6)?,
-        password_hash: row.try_get_by_index(7)?,
-        is_active: row.try_get_by_index(8)?,
-        is_verified: row.try_get_by_index(9)?,
-        created_at: row.try_get_by_index(10)?,
-        updated_at: row.try_get_by_index(11)?,
-        last_login_at: row.try_get_by_index(12)?,
-        deleted_at: row.try_get_by_index(13)?,
-        version: row.try_get_by_index(14)?,
-    })
 }
 
 impl SeaUserRepository {
@@ -68,7 +47,7 @@ impl SeaUserRepository {
         &self,
         user_id: UserId,
         session_id: SessionId,
-    ) -> Result<Option<(users::Model, Option<bool>)>, UnexpectedError> {
+    ) -> Result<Option<UserWith<Option<bool>>>, UnexpectedError> {
         direct::principal_row(&self.db, self.stats.as_deref(), user_id.as_uuid(), session_id.as_uuid())
             .await
             .map_err(unexpected)
@@ -98,6 +77,11 @@ impl SeaUserRepository {
         Self { db: database.connection().clone(), stats: database.stats.clone() }
     }
 
+    /// The rows of `stmt`, run on sqlx directly ([`direct::fetch_all`]).
+    async fn fetch_all<T: direct::FromAnyRow>(&self, stmt: Statement) -> Result<Vec<T>, UnexpectedError> {
+        direct::fetch_all(&self.db, self.stats.as_deref(), stmt).await.map_err(unexpected)
+    }
+
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {
         select.unique(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
     }
@@ -124,14 +108,12 @@ impl UserRepository for SeaUserRepository {
     async fn list(&self, query: &UserQuery) -> Result<Page<User>, UnexpectedError> {
         let condition = matching(&query.filter);
         let backend = self.db.get_database_backend();
-        // Built, then run raw and read by position, as the page is.
-        let count =
-            users::Entity::find().select_only().expr(Expr::cust("COUNT(*)")).filter(condition.clone()).build(backend);
-        let total: i64 = match self.db.query_one_raw(count).await.map_err(unexpected)? {
-            Some(row) => row.try_get_by_index(0).map_err(unexpected)?,
-            None => 0,
-        };
-        let select = users::Entity::find().filter(condition);
+        let count = users::Entity::find().select_only().expr(Expr::cust("COUNT(*)")).filter(condition.clone());
+        // The page and, in a sixteenth column of each row, the count of every match: one
+        // statement (both databases evaluate the uncorrelated sub-query once).
+        let select = users::Entity::find()
+            .filter(condition)
+            .expr_as(Expr::SubQuery(None, Box::new(count.clone().into_query().into())), "total");
 
         let order = match query.order {
             SortOrder::Asc => Order::Asc,
@@ -151,12 +133,15 @@ impl UserRepository for SeaUserRepository {
             .limit(u64::from(query.page.limit()))
             .offset(query.page.offset())
             .build(backend);
-        // Read by position (the columns in table order), not by name: a page is 300 values.
-        let rows = self.db.query_all_raw(page).await.map_err(unexpected)?;
-        let items = rows
-            .iter()
-            .map(|row| user_from_columns(row).map_err(unexpected).and_then(to_domain))
-            .collect::<Result<_, _>>()?;
+        let rows: Vec<UserWith<i64>> = self.fetch_all(page).await?;
+        let total = match rows.first() {
+            Some(row) => row.extra,
+            // No rows on the first page: nothing matches.
+            None if query.page.offset() == 0 => 0,
+            // A page past the last one: the count on its own.
+            None => self.fetch_all::<(i64,)>(count.build(backend)).await?.first().map_or(0, |(n,)| *n),
+        };
+        let items = rows.into_iter().map(|row| to_domain(row.user)).collect::<Result<_, _>>()?;
         Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: query.page })
     }
 

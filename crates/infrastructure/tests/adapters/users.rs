@@ -8,6 +8,7 @@ use forge_application::{
     users::ports::{UserFilter, UserQuery, UserRepository, UserSort},
 };
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
+use forge_infrastructure::{Database, QueryStats, SeaUserRepository};
 use sea_orm::ConnectionTrait;
 use tokio::task::JoinSet;
 
@@ -425,6 +426,41 @@ async fn list_pages_through_the_matches_and_counts_them_all() {
 
     let filtered = UserQuery { filter: search("user1"), ..page(1) };
     assert_eq!(h.users.list(&filtered).await.unwrap().total, 1);
+}
+
+#[tokio::test]
+async fn a_list_page_and_its_total_are_one_statement_and_a_page_past_the_last_two() {
+    let h = Harness::new().await;
+    let all: Vec<User> =
+        (0..3).map(|i| user_at(&format!("u{i}@example.com"), &format!("user{i}"), Duration::seconds(i))).collect();
+    insert(&h, &all).await;
+    // A pool of the test's own, counted from its start, and a repository built on it after.
+    let mut database = Database::connect(h.db.url(), 2).await.unwrap();
+    let stats = QueryStats::attach(&mut database);
+    let users = SeaUserRepository::new(&database);
+    let page = |n, filter| UserQuery {
+        filter,
+        sort: UserSort::CreatedAt,
+        order: SortOrder::Asc,
+        page: PageRequest::new(n, 2).unwrap(),
+    };
+
+    for (query, items, total, statements) in [
+        (page(1, UserFilter::default()), &all[..2], 3, 1),
+        (page(2, UserFilter::default()), &all[2..], 3, 1),
+        // Past the last page the rows cannot carry the total: it is counted on its own.
+        (page(3, UserFilter::default()), &[], 3, 2),
+        // Nothing matches: no rows on the first page is a total of zero, without a count.
+        (page(1, search("nobody")), &[], 0, 1),
+        (page(2, search("nobody")), &[], 0, 2),
+        (page(1, search("user2")), &all[2..], 1, 1),
+    ] {
+        let before = stats.statements();
+        let result = users.list(&query).await.unwrap();
+        assert_eq!((result.items.as_slice(), result.total), (items, total), "{query:?}");
+        assert_eq!(stats.statements() - before, statements, "{query:?}");
+    }
+    assert_eq!(stats.failed(), 0);
 }
 
 #[tokio::test]
