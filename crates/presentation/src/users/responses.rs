@@ -129,7 +129,15 @@ impl Viewer {
 /// The canonical path of a user.
 #[must_use]
 pub fn user_path(id: UserId) -> String {
-    format!("{API_BASE}/users/{id}")
+    // Written directly rather than by `format!`: a page of users has one for each.
+    const PREFIX: &str = "/users/";
+    let mut uuid = uuid::Uuid::encode_buffer();
+    let id = id.as_uuid().hyphenated().encode_lower(&mut uuid);
+    let mut path = String::with_capacity(API_BASE.len() + PREFIX.len() + id.len() + "/restore".len());
+    path.push_str(API_BASE);
+    path.push_str(PREFIX);
+    path.push_str(id);
+    path
 }
 
 impl UserLinks {
@@ -143,7 +151,7 @@ impl UserLinks {
             update: allowed.update.then(|| Link::new("PATCH", path.clone())),
             replace: allowed.update.then(|| Link::new("PUT", path.clone())),
             delete: allowed.delete.then(|| Link::new("DELETE", path.clone())),
-            restore: allowed.restore.then(|| Link::new("POST", format!("{path}/restore"))),
+            restore: allowed.restore.then(|| Link::new("POST", path.clone() + "/restore")),
         }
     }
 }
@@ -154,9 +162,10 @@ impl UserResponse {
     pub fn new(user: &User, viewer: Viewer) -> Self {
         Self {
             id: user.id().as_uuid(),
-            email: user.email().to_string(),
-            username: user.username().to_string(),
-            full_name: user.full_name().map(ToString::to_string),
+            // Copied as they are, not through `Display`'s formatting machinery.
+            email: user.email().as_ref().to_owned(),
+            username: user.username().as_ref().to_owned(),
+            full_name: user.full_name().map(|name| name.as_ref().to_owned()),
             role: user.role().into(),
             is_active: user.is_active(),
             is_verified: user.is_verified(),
@@ -172,6 +181,16 @@ impl UserResponse {
 mod tests {
     use super::*;
     use crate::testing::user_with_role;
+
+    #[test]
+    fn a_user_path_is_the_api_base_users_and_the_hyphenated_lower_case_id() {
+        let user = user_with_role("ada", Role::Member);
+        let id = user.id().as_uuid();
+        assert_eq!(user_path(user.id()), format!("/api/v1/users/{}", id.hyphenated()));
+        assert_eq!(user_path(user.id()), user_path(user.id()).to_lowercase());
+        let links = UserLinks::new(&user, Viewer::own(&user));
+        assert_eq!(links.this.href, format!("/api/v1/users/{id}"));
+    }
 
     #[test]
     fn the_json_has_the_contract_fields_and_no_secret() {
