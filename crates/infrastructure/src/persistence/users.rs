@@ -16,8 +16,8 @@ use forge_domain::sessions::SessionId;
 use forge_domain::users::{Email, FullName, PasswordHash, Role, User, UserId, UserParts, Username};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering},
 };
 
