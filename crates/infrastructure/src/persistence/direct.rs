@@ -117,7 +117,8 @@ pub(crate) async fn fetch_all<T: FromAnyRow>(
 #[derive(Clone, Copy)]
 enum Rows {
     /// The first, if any: sqlx's `fetch_optional`, which reads the connection's answer directly
-    /// rather than through the row stream `fetch_all` collects (about 25k instructions less).
+    /// rather than through the boxed row stream `fetch_all` collects (about 3k instructions less
+    /// on a `GET /users/me`).
     AtMostOne,
     All,
 }
