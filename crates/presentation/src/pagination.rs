@@ -10,7 +10,7 @@ use forge_application::common::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{links::Link, problem::Problem};
+use crate::{conditional::json_body, links::Link};
 
 /// One page of a list.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -122,9 +122,9 @@ impl<T> Paginated<T> {
     }
 }
 
-/// The room a list body is written into before it is written, per item and around the items:
-/// enough for a user as an admin sees it (about 660 bytes, its links included), so that a page of
-/// 20 is written without the buffer growing, and copying itself, a dozen times on the way.
+/// The room a list body is written into to start with, per item and around the items: enough
+/// for a user as an admin sees it (about 660 bytes, its links included), so that a page of 20 is
+/// written without the buffer growing.
 const BODY_BYTES_PER_ITEM: usize = 1024;
 const BODY_BYTES_AROUND: usize = 1024;
 
@@ -132,11 +132,10 @@ const BODY_BYTES_AROUND: usize = 1024;
 #[must_use]
 pub fn respond<T: Serialize>(req: &HttpRequest, page: Page<T>) -> HttpResponse {
     let body = Paginated::new(req, page);
-    let mut bytes = Vec::with_capacity(BODY_BYTES_AROUND + BODY_BYTES_PER_ITEM * body.items.len());
-    if let Err(e) = serde_json::to_writer(&mut bytes, &body) {
-        tracing::error!(error = %e, "a list body could not be serialized");
-        return Problem::internal().at(req).error_response();
-    }
+    let bytes = match json_body(req, &body, BODY_BYTES_AROUND + BODY_BYTES_PER_ITEM * body.items.len()) {
+        Ok(bytes) => bytes,
+        Err(problem) => return problem.error_response(),
+    };
     HttpResponse::Ok()
         .insert_header((header::LINK, body.links.header_value()))
         .content_type("application/json")

@@ -135,25 +135,10 @@ async fn fetch<T: FromAnyRow>(
         tracing::info_span!("db.query", otel.kind = "client", db.system = system(backend), db.operation = "SELECT",);
     let started = std::time::Instant::now();
     let result = async {
-        // The values are bound by `sea-query-sqlx`, as SeaORM binds them.
         match backend {
-            DbBackend::Sqlite => {
-                let query = sqlx::query_as_with::<_, T, _>(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-                let pool = db.get_sqlite_connection_pool();
-                match rows {
-                    Rows::AtMostOne => query.fetch_optional(pool).await.map(Vec::from_iter),
-                    Rows::All => query.fetch_all(pool).await,
-                }
-            }
+            DbBackend::Sqlite => run(db.get_sqlite_connection_pool(), sql, values, rows).await,
             #[cfg(feature = "postgres")]
-            DbBackend::Postgres => {
-                let query = sqlx::query_as_with::<_, T, _>(sqlx::AssertSqlSafe(sql), SqlxValues(values));
-                let pool = db.get_postgres_connection_pool();
-                match rows {
-                    Rows::AtMostOne => query.fetch_optional(pool).await.map(Vec::from_iter),
-                    Rows::All => query.fetch_all(pool).await,
-                }
-            }
+            DbBackend::Postgres => run(db.get_postgres_connection_pool(), sql, values, rows).await,
             other => Err(sqlx::Error::Configuration(format!("no support for {other:?}").into())),
         }
     }
@@ -163,6 +148,22 @@ async fn fetch<T: FromAnyRow>(
         stats.record(started.elapsed(), result.is_err());
     }
     result.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
+}
+
+/// `sql` with `values` (bound by `sea-query-sqlx`, as SeaORM binds them) on `pool`, each row read
+/// as a `T`.
+async fn run<DB, T>(pool: &sqlx::Pool<DB>, sql: &str, values: Values, rows: Rows) -> Result<Vec<T>, sqlx::Error>
+where
+    DB: sqlx::Database,
+    SqlxValues: sqlx::IntoArguments<DB>,
+    T: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let query = sqlx::query_as_with::<DB, T, _>(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+    match rows {
+        Rows::AtMostOne => query.fetch_optional(pool).await.map(Vec::from_iter),
+        Rows::All => query.fetch_all(pool).await,
+    }
 }
 
 /// The `db.system` of SeaORM's spans.

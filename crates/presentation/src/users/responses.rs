@@ -133,7 +133,7 @@ pub fn user_path(id: UserId) -> String {
     const PREFIX: &str = "/users/";
     let mut uuid = uuid::Uuid::encode_buffer();
     let id = id.as_uuid().hyphenated().encode_lower(&mut uuid);
-    let mut path = String::with_capacity(API_BASE.len() + PREFIX.len() + id.len() + "/restore".len());
+    let mut path = String::with_capacity(API_BASE.len() + PREFIX.len() + id.len());
     path.push_str(API_BASE);
     path.push_str(PREFIX);
     path.push_str(id);
