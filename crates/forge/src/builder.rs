@@ -698,7 +698,7 @@ impl ForgeBuilder {
         let exports = ExportService::new(
             ExportPorts {
                 exports: Arc::new(SeaExportRepository::new(database)),
-                source: Arc::new(SeaExportSource::new(database)),
+                source: Arc::new(SeaExportSource::new(&database.background())),
                 encoder: Arc::new(FileEncoder),
                 jobs: engine.queue(),
                 clock: clock.clone(),
@@ -706,7 +706,8 @@ impl ForgeBuilder {
             },
             self.exports,
         );
-        let maintenance = MaintenanceService::new(Arc::new(SeaHousekeeping::new(database)), clock, self.retention);
+        let maintenance =
+            MaintenanceService::new(Arc::new(SeaHousekeeping::new(&database.background())), clock, self.retention);
         let services = JobServices {
             exports: exports.clone(),
             jobs: JobsService::new(Arc::new(engine.clone())),
@@ -740,7 +741,7 @@ impl ForgeBuilder {
             return None;
         }
         let relay = OutboxRelay::new(
-            Arc::new(SeaOutboxStore::new(database)),
+            Arc::new(SeaOutboxStore::new(&database.background())),
             consumers,
             clock,
             RelaySettings { owner: format!("{}-relay", settings.worker_name), ..RelaySettings::default() },

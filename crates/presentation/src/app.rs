@@ -237,6 +237,23 @@ pub fn build_app(
         .app_data(web::Data::new(state.idempotency))
         .app_data(web::Data::new(state.dashboard))
         .app_data(web::Data::new(state.metrics))
+        // Routes are matched in the order they are registered, one after the other: the API
+        // first, and in it the accounts, which every client reads most.
+        .service(
+            web::scope("/api/v1")
+                .configure(users::routes)
+                .configure(auth::routes)
+                .configure(api_keys::routes)
+                .configure(limits::routes)
+                .configure(account::routes)
+                .configure(projects::routes)
+                .configure(audit::routes)
+                .configure(exports::routes)
+                .configure(realtime::routes)
+                .configure(jobs::routes)
+                .configure(dashboard::routes)
+                .configure(metrics::routes),
+        )
         .configure(|cfg| {
             if let Some(prometheus) = state.prometheus {
                 cfg.app_data(web::Data::new(prometheus));
@@ -259,21 +276,6 @@ pub fn build_app(
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .configure(service::routes)
-        .service(
-            web::scope("/api/v1")
-                .configure(auth::routes)
-                .configure(users::routes)
-                .configure(api_keys::routes)
-                .configure(limits::routes)
-                .configure(account::routes)
-                .configure(projects::routes)
-                .configure(audit::routes)
-                .configure(exports::routes)
-                .configure(realtime::routes)
-                .configure(jobs::routes)
-                .configure(dashboard::routes)
-                .configure(metrics::routes),
-        )
         .default_service(web::to(routing::not_found))
         // Innermost first: each `wrap` goes around everything before it. The request limits and
         // the time limit wrap each route instead (see `routing`).

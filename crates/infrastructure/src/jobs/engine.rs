@@ -60,7 +60,11 @@ fn state_of(status: &str, attempts: i64, max_attempts: i64) -> JobState {
 /// The job engine over one database: the durable [`JobQueue`], the workers, and administration.
 #[derive(Debug, Clone)]
 pub struct JobEngine {
+    /// The request pool: enqueues and administration, which requests do.
     db: DatabaseConnection,
+    /// The background pool: the workers' polling, heartbeats and acknowledgements, and the
+    /// maintenance schedule.
+    workers: DatabaseConnection,
     settings: JobSettings,
     durations: Arc<JobDurations>,
 }
@@ -72,21 +76,28 @@ impl JobEngine {
     /// [`UnexpectedError`] when the tables cannot be created.
     pub async fn new(database: &Database, settings: JobSettings) -> Result<Self, UnexpectedError> {
         let db = database.connection().clone();
-        match db.get_database_backend() {
+        let workers = database.background().connection().clone();
+        match workers.get_database_backend() {
             // Only apalis's migrations: its `setup` would also switch the shared pool's
             // connections to `synchronous = OFF`, trading durability for speed.
             DbBackend::Sqlite => apalis_sqlite::SqliteStorage::<()>::migrations()
-                .run(db.get_sqlite_connection_pool())
+                .run(workers.get_sqlite_connection_pool())
                 .await
                 .map_err(UnexpectedError::unavailable)?,
             #[cfg(feature = "postgres")]
             DbBackend::Postgres => apalis_postgres::PostgresStorage::<()>::migrations()
-                .run(db.get_postgres_connection_pool())
+                .run(workers.get_postgres_connection_pool())
                 .await
                 .map_err(UnexpectedError::unavailable)?,
             other => return Err(UnexpectedError::internal(format!("no job storage for {other:?}"))),
         }
-        Ok(Self { db, settings, durations: Arc::new(JobDurations::default()) })
+        Ok(Self { db, workers, settings, durations: Arc::new(JobDurations::default()) })
+    }
+
+    /// This engine with the background pool in place of the request pool, for what the
+    /// workers do.
+    fn on_workers_pool(&self) -> Self {
+        Self { db: self.workers.clone(), ..self.clone() }
     }
 
     /// How long the attempts this process ran took, by queue and outcome.
@@ -127,6 +138,11 @@ impl JobEngine {
     /// Starts one worker per queue on the current Tokio runtime, running jobs with `runner`.
     #[must_use]
     pub fn start(&self, runner: Arc<JobRunner>) -> JobWorkers {
+        let engine = self.on_workers_pool();
+        engine.start_workers(runner)
+    }
+
+    fn start_workers(&self, runner: Arc<JobRunner>) -> JobWorkers {
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = Duration::from_secs(30);
         // A worker stops on an error of its storage (a busy or unreachable database); it is

@@ -10,7 +10,7 @@ use forge_application::{
     metrics::{DatabaseBackend, DatabaseMetrics},
     users::ports::UserRepository,
 };
-use forge_domain::users::UserId;
+use forge_domain::{sessions::SessionId, users::UserId};
 use forge_migration::testing::TestDatabase;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -78,6 +78,79 @@ async fn migrations_apply_once_and_report_their_status() {
     assert!(status.iter().all(|(_, applied)| *applied));
     database.migrate_down(1).await.unwrap();
     assert_eq!(database.pending_migrations().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_request_pool_opens_a_connection_only_when_a_request_needs_one() {
+    let db = TestDatabase::new().await;
+    let database = Database::connect(db.url(), 4).await.unwrap();
+    let stats = std::sync::Arc::new(QueryStats::default());
+    let request = SeaDatabaseMetrics::new(&database, stats.clone());
+    let background = SeaDatabaseMetrics::new(&database.background(), stats);
+
+    // Connecting and migrating take background connections only (but on SQLite the one SeaORM
+    // reads the SQLite version through).
+    database.migrate_up().await.unwrap();
+    let opened = if database.backend() == super::Backend::Sqlite { 1 } else { 0 };
+    assert_eq!(request.figures().pool.size, opened);
+    let figures = background.figures().pool;
+    assert!(figures.size >= 1, "{figures:?}");
+    assert_eq!(figures.max, if database.backend() == super::Backend::Sqlite { 2 } else { 4 });
+
+    SeaUserRepository::new(&database).by_id(UserId::generate()).await.unwrap();
+    assert!(request.figures().pool.size >= 1);
+    assert_eq!(request.figures().pool.max, 4);
+}
+
+/// Backends connected to the test database now.
+async fn backends(conn: &DatabaseConnection) -> i64 {
+    let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()";
+    let row = conn.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn on_postgresql_the_principal_is_read_on_a_connection_of_the_thread_and_survives_its_loss() {
+    let db = TestDatabase::new().await;
+    let database = Database::connect(db.url(), 4).await.unwrap();
+    let request = SeaDatabaseMetrics::new(&database, std::sync::Arc::new(QueryStats::default()));
+    let users = SeaUserRepository::new(&database);
+    let read = || users.principal_row(UserId::generate(), SessionId::generate());
+    if database.backend() == super::Backend::Sqlite {
+        assert!(read().await.unwrap().is_none());
+        assert!(request.figures().pool.size >= 1, "on SQLite the principal is read on the request pool");
+        return;
+    }
+    let before = backends(db.connection()).await;
+    // Many at once: they wait their turn for the thread's connections.
+    let reads = futures::future::join_all((0..10).map(|_| read())).await;
+    assert!(reads.into_iter().all(|found| found.unwrap().is_none()));
+    let opened = backends(db.connection()).await - before;
+    assert!((1..=i64::try_from(super::local::PER_THREAD).unwrap()).contains(&opened), "{opened} connections");
+    assert_eq!(request.figures().pool.size, 0, "the request pool was not needed");
+
+    // The server ends them: a read fails on each of them once, and runs again on the pool.
+    let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    db.connection().execute_unprepared(terminate).await.unwrap();
+    for _ in 0..super::local::PER_THREAD {
+        assert!(read().await.unwrap().is_none());
+    }
+    let fallbacks = request.figures().pool.size;
+    assert!((1..=super::local::PER_THREAD).contains(&usize::try_from(fallbacks).unwrap()), "{fallbacks}");
+    // Then the thread opens connections of its own again: the pool is not needed.
+    for _ in 0..5 {
+        assert!(read().await.unwrap().is_none());
+    }
+    assert_eq!(request.figures().pool.size, fallbacks);
+}
+
+#[tokio::test]
+async fn an_in_memory_database_is_one_connection_for_both_pools() {
+    let database = Database::connect("sqlite::memory:", 8).await.unwrap();
+    database.background().connection().execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+    // The table a background statement made is there for a request's.
+    database.connection().execute_unprepared("INSERT INTO t (x) VALUES (1)").await.unwrap();
 }
 
 #[tokio::test]

@@ -17,10 +17,11 @@ use sea_orm::{
     sqlx::{self, ColumnIndex, Decode, FromRow, Row, Type, sqlite::SqliteRow},
 };
 use sea_query_sqlx::SqlxValues;
+use std::sync::Arc;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{QueryStats, entities::users};
+use super::{QueryStats, entities::users, local::LocalConnections};
 
 /// The statement behind every authenticated request: the account, left-joined to the session
 /// with id `$2` **and** that account. Its last column is NULL when no such session exists, and
@@ -93,24 +94,27 @@ impl<T> FromAnyRow for T where T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin 
 /// The account `user_id` and, when `session_id` is a session of that account, whether that
 /// session is live: [`PRINCIPAL_SQL`], one statement.
 pub(crate) async fn principal_row(
-    db: &DatabaseConnection,
-    stats: Option<&QueryStats>,
+    on: Direct<'_>,
     user_id: Uuid,
     session_id: Uuid,
 ) -> Result<Option<UserWith<Option<bool>>>, DbErr> {
     let values = Values(vec![user_id.into(), session_id.into()]);
-    Ok(fetch(db, stats, PRINCIPAL_SQL, values, Rows::AtMostOne).await?.pop())
+    Ok(fetch(on, PRINCIPAL_SQL, values, Rows::AtMostOne).await?.pop())
 }
 
 /// The rows of the `SELECT` statement `stmt` (built for `db`'s backend), each read as a `T`:
-/// one statement, run on the pool behind `db`, counted in `stats` and traced as a `db.query`
-/// client span.
-pub(crate) async fn fetch_all<T: FromAnyRow>(
-    db: &DatabaseConnection,
-    stats: Option<&QueryStats>,
-    stmt: Statement,
-) -> Result<Vec<T>, DbErr> {
-    fetch(db, stats, &stmt.sql, stmt.values.unwrap_or_else(|| Values(Vec::new())), Rows::All).await
+/// one statement, run where `on` says, counted and traced as a `db.query` client span.
+pub(crate) async fn fetch_all<T: FromAnyRow>(on: Direct<'_>, stmt: Statement) -> Result<Vec<T>, DbErr> {
+    fetch(on, &stmt.sql, stmt.values.unwrap_or_else(|| Values(Vec::new())), Rows::All).await
+}
+
+/// Where a statement run on sqlx directly runs: the pool of `db` (on PostgreSQL, a connection of
+/// the thread's own from `local` first), counted in `stats`.
+#[derive(Clone, Copy)]
+pub(crate) struct Direct<'a> {
+    pub db: &'a DatabaseConnection,
+    pub stats: Option<&'a QueryStats>,
+    pub local: &'a Arc<LocalConnections>,
 }
 
 /// How many rows [`fetch`] reads.
@@ -123,13 +127,8 @@ enum Rows {
     All,
 }
 
-async fn fetch<T: FromAnyRow>(
-    db: &DatabaseConnection,
-    stats: Option<&QueryStats>,
-    sql: &str,
-    values: Values,
-    rows: Rows,
-) -> Result<Vec<T>, DbErr> {
+async fn fetch<T: FromAnyRow>(on: Direct<'_>, sql: &str, values: Values, rows: Rows) -> Result<Vec<T>, DbErr> {
+    let Direct { db, stats, local } = on;
     let backend = db.get_database_backend();
     let span =
         tracing::info_span!("db.query", otel.kind = "client", db.system = system(backend), db.operation = "SELECT",);
@@ -138,7 +137,7 @@ async fn fetch<T: FromAnyRow>(
         match backend {
             DbBackend::Sqlite => run(db.get_sqlite_connection_pool(), sql, values, rows).await,
             #[cfg(feature = "postgres")]
-            DbBackend::Postgres => run(db.get_postgres_connection_pool(), sql, values, rows).await,
+            DbBackend::Postgres => on_postgres(db.get_postgres_connection_pool(), local, sql, values, rows).await,
             other => Err(sqlx::Error::Configuration(format!("no support for {other:?}").into())),
         }
     }
@@ -150,20 +149,46 @@ async fn fetch<T: FromAnyRow>(
     result.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
 }
 
-/// `sql` with `values` (bound by `sea-query-sqlx`, as SeaORM binds them) on `pool`, each row read
-/// as a `T`.
-async fn run<DB, T>(pool: &sqlx::Pool<DB>, sql: &str, values: Values, rows: Rows) -> Result<Vec<T>, sqlx::Error>
+/// `sql` with `values` (bound by `sea-query-sqlx`, as SeaORM binds them) on `executor` (a pool or
+/// a connection), each row read as a `T`.
+async fn run<'e, DB, T, E>(executor: E, sql: &str, values: Values, rows: Rows) -> Result<Vec<T>, sqlx::Error>
 where
     DB: sqlx::Database,
     SqlxValues: sqlx::IntoArguments<DB>,
     T: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    E: sqlx::Executor<'e, Database = DB>,
 {
     let query = sqlx::query_as_with::<DB, T, _>(sqlx::AssertSqlSafe(sql), SqlxValues(values));
     match rows {
-        Rows::AtMostOne => query.fetch_optional(pool).await.map(Vec::from_iter),
-        Rows::All => query.fetch_all(pool).await,
+        Rows::AtMostOne => query.fetch_optional(executor).await.map(Vec::from_iter),
+        Rows::All => query.fetch_all(executor).await,
     }
+}
+
+/// Runs the statement on a connection of this thread's ([`super::local`]), waiting for one to be
+/// free; again on `pool` if it failed there.
+#[cfg(feature = "postgres")]
+async fn on_postgres<T>(
+    pool: &sqlx::PgPool,
+    local: &Arc<LocalConnections>,
+    sql: &str,
+    values: Values,
+    rows: Rows,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut lease = super::local::Lease::take(local, pool).await?;
+    if let Some(connection) = lease.connection()
+        && let Ok(found) = run(connection, sql, values.clone(), rows).await
+    {
+        lease.give_back();
+        return Ok(found);
+    }
+    // The connection failed (a server restart, a dropped socket): closed with the lease, and
+    // the statement runs again on the pool.
+    drop(lease);
+    run(pool, sql, values, rows).await
 }
 
 /// The `db.system` of SeaORM's spans.

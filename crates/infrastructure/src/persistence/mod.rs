@@ -21,6 +21,7 @@ mod housekeeping;
 pub(crate) use errors::unexpected;
 mod idempotency;
 mod live;
+mod local;
 mod outbox;
 mod probe;
 pub(crate) mod projects;
@@ -72,12 +73,21 @@ const BATCH_ROWS: usize = 500;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a pooled connection may have been idle and still be handed out without a ping. A
 /// ping on every checkout (sqlx's default) is a second round trip for each statement; a
 /// connection the server, a proxy or a firewall dropped has been idle for much longer than this.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// How many connections the background pool opens at most (see [`Database`]): SQLite has one
+/// writer at a time, so two serve its job workers; PostgreSQL's workers poll four queues.
+const BACKGROUND_CONNECTIONS_SQLITE: u32 = 2;
+const BACKGROUND_CONNECTIONS_POSTGRES: u32 = 4;
+
+/// How long a background connection may stay unused before it is closed: an instance that runs
+/// no job workers keeps none after its start.
+const BACKGROUND_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which database a [`Database`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +98,28 @@ pub enum Backend {
     Postgres,
 }
 
-/// A pool of connections to SQLite or PostgreSQL, shared by every repository and the unit of
-/// work. SeaORM's types stay inside: callers connect by URL, hand the `Database` to adapters,
-/// and manage the schema through its methods.
+/// Connections to SQLite or PostgreSQL, in two pools. SeaORM's types stay inside: callers
+/// connect by URL, hand the `Database` to adapters, and manage the schema through its methods.
+///
+/// - The **request pool** (`max_connections`), shared by every repository and the unit of work,
+///   is opened lazily: its connections are made by the request workers that first need them.
+///   A PostgreSQL connection answers on the event loop of the thread that opened it, so a
+///   connection opened by a request worker wakes no other thread when its answer arrives.
+/// - The **background pool** (at most 2 connections on SQLite, 4 on PostgreSQL, closed after
+///   60 s unused) serves what runs off the request path: migrations, the job workers, the
+///   event relay and housekeeping ([`Database::background`]). Its connections are opened on the
+///   background runtime, and it never takes the request pool's.
+///
+/// An in-memory SQLite database is one connection, which both pools are.
 #[derive(Debug, Clone)]
 pub struct Database {
     connection: DatabaseConnection,
+    background: DatabaseConnection,
     /// The counter [`QueryStats::attach`] installed, for the statement run on sqlx directly.
     stats: Option<Arc<QueryStats>>,
+    /// The identity of the connections each thread keeps for the statements run on sqlx
+    /// directly ([`local`]).
+    local: Arc<local::LocalConnections>,
 }
 
 impl Database {
@@ -110,10 +134,35 @@ impl Database {
     /// [`UnexpectedError`] when the URL is unusable (internal), or the directory cannot be
     /// created or the database reached (unavailable).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, UnexpectedError> {
-        connect(url, max_connections)
-            .await
-            .map(|connection| Self { connection, stats: None })
-            .map_err(errors::unexpected)
+        let (connection, background) = match sqlite_target(url) {
+            Some(SqliteTarget::Memory) => {
+                let only = connect(url, Pool::Request(1)).await.map_err(errors::unexpected)?;
+                (only.clone(), only)
+            }
+            target => {
+                let background =
+                    if target.is_some() { BACKGROUND_CONNECTIONS_SQLITE } else { BACKGROUND_CONNECTIONS_POSTGRES };
+                // The background pool connects at once, so that a wrong URL or an unreachable
+                // server is an error here; it also creates a missing SQLite file.
+                let background = connect(url, Pool::Background(background)).await.map_err(errors::unexpected)?;
+                let connection = connect(url, Pool::Request(max_connections)).await.map_err(errors::unexpected)?;
+                (connection, background)
+            }
+        };
+        Ok(Self { connection, background, stats: None, local: Arc::default() })
+    }
+
+    /// The same database seen through its background pool: adapters built on it run their
+    /// statements there. For the job workers, the event relay and housekeeping, which run off
+    /// the request path.
+    #[must_use]
+    pub fn background(&self) -> Self {
+        Self {
+            connection: self.background.clone(),
+            background: self.background.clone(),
+            stats: self.stats.clone(),
+            local: self.local.clone(),
+        }
     }
 
     /// Which database this is.
@@ -131,7 +180,7 @@ impl Database {
     /// [`UnexpectedError`] when a migration fails (it is rolled back where the database allows).
     pub async fn migrate_up(&self) -> Result<usize, UnexpectedError> {
         let pending = self.pending_migrations().await?;
-        Migrator::up(&self.connection, None).await.map_err(errors::unexpected)?;
+        Migrator::up(&self.background, None).await.map_err(errors::unexpected)?;
         Ok(pending)
     }
 
@@ -140,7 +189,7 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when a migration cannot be reverted.
     pub async fn migrate_down(&self, steps: u32) -> Result<(), UnexpectedError> {
-        Migrator::down(&self.connection, Some(steps)).await.map_err(errors::unexpected)
+        Migrator::down(&self.background, Some(steps)).await.map_err(errors::unexpected)
     }
 
     /// Drops every table and applies every migration again: all data is lost.
@@ -148,7 +197,7 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when the schema cannot be dropped or created.
     pub async fn migrate_fresh(&self) -> Result<(), UnexpectedError> {
-        Migrator::fresh(&self.connection).await.map_err(errors::unexpected)
+        Migrator::fresh(&self.background).await.map_err(errors::unexpected)
     }
 
     /// How many migrations are not applied yet.
@@ -156,7 +205,7 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when the migration table cannot be read.
     pub async fn pending_migrations(&self) -> Result<usize, UnexpectedError> {
-        Migrator::get_pending_migrations(&self.connection)
+        Migrator::get_pending_migrations(&self.background)
             .await
             .map(|pending| pending.len())
             .map_err(errors::unexpected)
@@ -167,7 +216,7 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when the migration table cannot be read.
     pub async fn migrations(&self) -> Result<Vec<(String, bool)>, UnexpectedError> {
-        let all = Migrator::get_migration_with_status(&self.connection).await.map_err(errors::unexpected)?;
+        let all = Migrator::get_migration_with_status(&self.background).await.map_err(errors::unexpected)?;
         Ok(all.iter().map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied)).collect())
     }
 
@@ -176,6 +225,8 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when closing fails.
     pub async fn close(self) -> Result<(), UnexpectedError> {
+        self.local.close();
+        self.background.clone().close().await.map_err(errors::unexpected)?;
         self.connection.close().await.map_err(errors::unexpected)
     }
 
@@ -183,16 +234,27 @@ impl Database {
         &self.connection
     }
 
-    pub(crate) const fn connection_mut(&mut self) -> &mut DatabaseConnection {
-        &mut self.connection
+    /// Both pools, for [`QueryStats::attach`].
+    pub(crate) fn pools_mut(&mut self) -> [&mut DatabaseConnection; 2] {
+        [&mut self.connection, &mut self.background]
     }
 }
 
-/// Opens the SeaORM pool behind [`Database::connect`].
-async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+/// Which of [`Database`]'s pools [`connect`] opens, and its size.
+#[derive(Clone, Copy)]
+enum Pool {
+    Request(u32),
+    Background(u32),
+}
+
+/// Opens one of the SeaORM pools behind [`Database::connect`].
+async fn connect(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
+    match pool {
+        Pool::Request(max) => options.max_connections(max.max(1)).connect_lazy(true),
+        Pool::Background(max) => options.max_connections(max).min_connections(0).idle_timeout(BACKGROUND_IDLE_TIMEOUT),
+    };
     options
-        .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         // Statements are traced by SeaORM's own spans; sqlx's per-statement log lines at INFO
@@ -202,7 +264,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, 
     if let Some(target) = sqlite_target(url) {
         match target {
             SqliteTarget::Memory => {
-                options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+                options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None).connect_lazy(false);
             }
             SqliteTarget::File(path) => {
                 if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -14,8 +14,8 @@ use sea_orm::DatabaseConnection;
 /// beyond them, is unbounded).
 pub const LATENCY_BOUNDS_MICROS: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000];
 
-/// Statement figures of one connection pool, updated by SeaORM's metric callback and by the
-/// statement run on sqlx directly (`persistence::direct`).
+/// Statement figures of a [`Database`]'s two pools, updated by SeaORM's metric callback and by
+/// the statements run on sqlx directly (`persistence::direct`).
 #[derive(Debug, Default)]
 pub struct QueryStats {
     statements: AtomicU64,
@@ -39,8 +39,10 @@ impl QueryStats {
     /// returns it.
     pub fn attach(database: &mut Database) -> Arc<Self> {
         let stats = Arc::new(Self::default());
-        let recorder = stats.clone();
-        database.connection_mut().set_metric_callback(move |info| recorder.record(info.elapsed, info.failed));
+        for pool in database.pools_mut() {
+            let recorder = stats.clone();
+            pool.set_metric_callback(move |info| recorder.record(info.elapsed, info.failed));
+        }
         database.stats = Some(stats.clone());
         stats
     }

@@ -26,6 +26,7 @@ use super::{
     direct::{self, UserWith},
     entities::users::{self, Column},
     errors::{CorruptRow, Unique, constrained_write_error, guard, unexpected, write_error},
+    local::LocalConnections,
     stored,
     unit_of_work::Store,
 };
@@ -48,9 +49,7 @@ impl SeaUserRepository {
         user_id: UserId,
         session_id: SessionId,
     ) -> Result<Option<UserWith<Option<bool>>>, UnexpectedError> {
-        direct::principal_row(&self.db, self.stats.as_deref(), user_id.as_uuid(), session_id.as_uuid())
-            .await
-            .map_err(unexpected)
+        direct::principal_row(self.direct(), user_id.as_uuid(), session_id.as_uuid()).await.map_err(unexpected)
     }
 
     /// The row of `id`, as stored.
@@ -66,20 +65,27 @@ pub(super) const LIKE_ESCAPE: char = '\\';
 #[derive(Debug, Clone)]
 pub struct SeaUserRepository {
     db: DatabaseConnection,
-    /// Counts the statement run on sqlx directly, as SeaORM's metric callback counts the others.
+    /// Counts the statements run on sqlx directly, as SeaORM's metric callback counts the others.
     stats: Option<Arc<QueryStats>>,
+    /// The connections each thread keeps for those statements.
+    local: Arc<LocalConnections>,
 }
 
 impl SeaUserRepository {
     /// A repository reading through `db`.
     #[must_use]
     pub fn new(database: &Database) -> Self {
-        Self { db: database.connection().clone(), stats: database.stats.clone() }
+        Self { db: database.connection().clone(), stats: database.stats.clone(), local: database.local.clone() }
+    }
+
+    /// Where the statements run on sqlx directly run.
+    fn direct(&self) -> direct::Direct<'_> {
+        direct::Direct { db: &self.db, stats: self.stats.as_deref(), local: &self.local }
     }
 
     /// The rows of `stmt`, run on sqlx directly ([`direct::fetch_all`]).
     async fn fetch_all<T: direct::FromAnyRow>(&self, stmt: Statement) -> Result<Vec<T>, UnexpectedError> {
-        direct::fetch_all(&self.db, self.stats.as_deref(), stmt).await.map_err(unexpected)
+        direct::fetch_all(self.direct(), stmt).await.map_err(unexpected)
     }
 
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {

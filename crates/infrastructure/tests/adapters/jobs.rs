@@ -10,13 +10,17 @@ use std::{
 };
 
 use async_trait::async_trait;
+use forge_application::metrics::{DatabaseMetrics, PoolFigures};
 use forge_application::{
     UnexpectedError,
     jobs::{Job, JobId, JobQueue, Queue},
     mail::{MailMessage, Mailer},
 };
 use forge_domain::users::Email;
-use forge_infrastructure::jobs::{JobEngine, JobRecord, JobRunner, JobSettings, JobState, QueueSettings};
+use forge_infrastructure::{
+    jobs::{JobEngine, JobRecord, JobRunner, JobSettings, JobState, QueueSettings},
+    persistence::{Database, QueryStats, SeaDatabaseMetrics},
+};
 
 use crate::common::Harness;
 
@@ -101,6 +105,32 @@ async fn wait_for(engine: &JobEngine, id: &JobId, state: JobState) -> JobRecord 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn pool_of(database: &Database) -> PoolFigures {
+    SeaDatabaseMetrics::new(database, Arc::new(QueryStats::default())).figures().pool
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_poll_on_the_background_pool_and_leave_the_request_pool_to_requests() {
+    let h = Harness::new().await;
+    let engine = JobEngine::new(&h.database, settings(1)).await.unwrap();
+    // None on PostgreSQL; on SQLite the one SeaORM read the SQLite version through.
+    let before = pool_of(&h.database).size;
+    assert!(before <= 1, "{before}");
+    let mailer = Arc::new(FlakyMailer::default());
+    let workers = engine.start(Arc::new(JobRunner::new(mailer.clone())));
+    // Twenty poll intervals of the four queues' workers, each polling on its own, and their
+    // heartbeats: on the request pool they would have opened connections of it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let background = pool_of(&h.database.background());
+    assert!(background.size >= 1 && background.size <= background.max, "{background:?}");
+    assert_eq!(pool_of(&h.database).size, before, "a worker took a connection of the request pool");
+
+    let id = engine.enqueue(mail("welcome")).await.unwrap();
+    wait_for(&engine, &id, JobState::Succeeded).await;
+    assert_eq!(*mailer.delivered.lock().unwrap(), ["welcome"]);
+    workers.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
