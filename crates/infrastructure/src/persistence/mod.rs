@@ -106,8 +106,9 @@ pub enum Backend {
 ///   A PostgreSQL connection answers on the event loop of the thread that opened it, so a
 ///   connection opened by a request worker wakes no other thread when its answer arrives.
 /// - The **background pool** (at most 2 connections on SQLite, 4 on PostgreSQL, closed after
-///   60 s unused) serves what runs off the request path: migrations, the job workers, the
-///   event relay and housekeeping ([`Database::background`]). Its connections are opened on the
+///   60 s unused) serves what runs off the request path: the job workers, the event relay,
+///   housekeeping and exports ([`Database::background`]). Schema changes (migrations) run on a
+///   connection of their own, opened for them. Its connections are opened on the
 ///   background runtime, and it never takes the request pool's.
 ///
 /// An in-memory SQLite database is one connection, which both pools are.
@@ -115,6 +116,9 @@ pub enum Backend {
 pub struct Database {
     connection: DatabaseConnection,
     background: DatabaseConnection,
+    /// The URL, for the connection schema changes run on; `None` for an in-memory database,
+    /// whose one connection they run on.
+    url: Option<Arc<str>>,
     /// The counter [`QueryStats::attach`] installed, for the statement run on sqlx directly.
     stats: Option<Arc<QueryStats>>,
     /// The identity of the connections each thread keeps for the statements run on sqlx
@@ -134,10 +138,10 @@ impl Database {
     /// [`UnexpectedError`] when the URL is unusable (internal), or the directory cannot be
     /// created or the database reached (unavailable).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, UnexpectedError> {
-        let (connection, background) = match sqlite_target(url) {
+        let (connection, background, url) = match sqlite_target(url) {
             Some(SqliteTarget::Memory) => {
                 let only = connect(url, Pool::Request(1)).await.map_err(errors::unexpected)?;
-                (only.clone(), only)
+                (only.clone(), only, None)
             }
             target => {
                 let background =
@@ -146,10 +150,10 @@ impl Database {
                 // server is an error here; it also creates a missing SQLite file.
                 let background = connect(url, Pool::Background(background)).await.map_err(errors::unexpected)?;
                 let connection = connect(url, Pool::Request(max_connections)).await.map_err(errors::unexpected)?;
-                (connection, background)
+                (connection, background, Some(Arc::from(url)))
             }
         };
-        Ok(Self { connection, background, stats: None, local: Arc::default() })
+        Ok(Self { connection, background, url, stats: None, local: Arc::default() })
     }
 
     /// The same database seen through its background pool: adapters built on it run their
@@ -160,6 +164,7 @@ impl Database {
         Self {
             connection: self.background.clone(),
             background: self.background.clone(),
+            url: self.url.clone(),
             stats: self.stats.clone(),
             local: self.local.clone(),
         }
@@ -180,7 +185,7 @@ impl Database {
     /// [`UnexpectedError`] when a migration fails (it is rolled back where the database allows).
     pub async fn migrate_up(&self) -> Result<usize, UnexpectedError> {
         let pending = self.pending_migrations().await?;
-        Migrator::up(&self.background, None).await.map_err(errors::unexpected)?;
+        self.change_schema(async |one| Migrator::up(one, None).await).await?;
         Ok(pending)
     }
 
@@ -189,7 +194,7 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when a migration cannot be reverted.
     pub async fn migrate_down(&self, steps: u32) -> Result<(), UnexpectedError> {
-        Migrator::down(&self.background, Some(steps)).await.map_err(errors::unexpected)
+        self.change_schema(async |one| Migrator::down(one, Some(steps)).await).await
     }
 
     /// Drops every table and applies every migration again: all data is lost.
@@ -197,7 +202,25 @@ impl Database {
     /// # Errors
     /// [`UnexpectedError`] when the schema cannot be dropped or created.
     pub async fn migrate_fresh(&self) -> Result<(), UnexpectedError> {
-        Migrator::fresh(&self.background).await.map_err(errors::unexpected)
+        self.change_schema(async |one| Migrator::fresh(one).await).await
+    }
+
+    /// Runs `change` on a connection of its own, closed after. Every statement of a schema change
+    /// must run on one connection: SQLite's `PRAGMA foreign_keys`, which dropping tables turns
+    /// off, holds for the connection that ran it.
+    async fn change_schema<T>(
+        &self,
+        change: impl AsyncFnOnce(&DatabaseConnection) -> Result<T, DbErr>,
+    ) -> Result<T, UnexpectedError> {
+        let Some(url) = &self.url else {
+            return change(&self.background).await.map_err(errors::unexpected);
+        };
+        let one = connect(url, Pool::Background(1)).await.map_err(errors::unexpected)?;
+        let result = change(&one).await;
+        if let Err(e) = one.close().await {
+            tracing::warn!(error = %e, "the connection of a schema change did not close cleanly");
+        }
+        result.map_err(errors::unexpected)
     }
 
     /// How many migrations are not applied yet.
