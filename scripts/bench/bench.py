@@ -92,6 +92,67 @@ def thread_count(pid: int) -> int:
     return int(proc_status(pid)["Threads"])
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stat_path: Path) -> float:
+    """utime + stime of one process or thread, from its /proc stat file."""
+    fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuSplit:
+    """CPU seconds spent while a load shape runs: Forge's hashing threads, the rest of Forge, every
+    PostgreSQL process (its backends serve Forge alone during a run), and the whole machine."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def _forge(self) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                hashing = (task / "comm").read_text().startswith("forge-hash")
+                key = f"{'hashing' if hashing else 'other'}:{task.name}"
+                seconds[key] = cpu_seconds(task / "stat")
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return seconds
+
+    @staticmethod
+    def _postgres() -> float:
+        total = 0.0
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(proc / "stat")
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total
+
+    @staticmethod
+    def _machine() -> float:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+
+    def __enter__(self) -> "CpuSplit":
+        self.before = (self._forge(), self._postgres(), self._machine())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.after = (self._forge(), self._postgres(), self._machine())
+
+    def per(self, count: int) -> dict[str, float]:
+        """Milliseconds per unit of work (`count` of them) in each part."""
+        (forge0, pg0, machine0), (forge1, pg1, machine1) = self.before, self.after
+        parts = {"hashing": 0.0, "other": 0.0}
+        for key, seconds in forge1.items():
+            parts[key.split(":")[0]] += seconds - forge0.get(key, 0.0)
+        parts["postgres"] = pg1 - pg0
+        parts["machine"] = machine1 - machine0
+        return {k: round(v * 1000 / max(count, 1), 2) for k, v in parts.items()}
+
+
 class Server:
     """One server process on loopback, its output in a log file."""
 
@@ -331,8 +392,17 @@ def run_forge(database: str, workdir: Path) -> dict:
         log(f"{label}: /users?limit=20 64: {shapes['list_64']}")
         result["rss_after_reads_mib"] = round(rss_mib(server.pid), 1)
 
-        shapes["login_8"] = wrk(login, 8, body=login_body)
-        log(f"{label}: login 8: {shapes['login_8']}")
+        # The login yardstick is measured next to the login run it judges: one hash alone just
+        # before and just after it (the machine's speed drifts over minutes on a shared host),
+        # and, for the record, one hash while every core hashes.
+        before = argon2_cost(1)
+        with CpuSplit(server.pid) as cpu:
+            shapes["login_8"] = wrk(login, 8, body=login_body)
+        result["login_cpu_ms"] = cpu.per(shapes["login_8"]["requests"])
+        result["argon2_ms"] = round((before + argon2_cost(1)) / 2, 2)
+        result["argon2_all_cores_ms"] = argon2_cost(os.cpu_count() or 1)
+        log(f"{label}: login 8: {shapes['login_8']}; CPU ms per login {result['login_cpu_ms']}; one hash "
+            f"{result['argon2_ms']} ms alone, {result['argon2_all_cores_ms']} ms with every core hashing")
         shapes["me_8_alone"] = wrk(me, 8, threads=1, token=token)
         mixed_me, mixed_login = wrk_together((me, 8, 1, token, None), (login, 8, 1, None, login_body))
         shapes["me_8_during_logins"], shapes["login_8_with_reads"] = mixed_me, mixed_login
@@ -443,6 +513,12 @@ def run_anchor_hello(workdir: Path) -> dict | None:
 # ---------------------------------------------------------------- targets, report and chart
 
 
+def argon2_cost(threads: int) -> float:
+    """The median milliseconds of one argon2id hash with `threads` threads hashing at once."""
+    out = subprocess.run([str(ARGON2_COST), "30", str(threads)], check=True, capture_output=True, text=True).stdout
+    return float(out)
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return None if not a or not b else round(a / b, 2)
 
@@ -485,11 +561,16 @@ def targets(run: dict) -> list[tuple[str, str, bool | None]]:
         x = ratio(m256["rps"], m64["rps"])
         rows.append((f"256 connections, {db}: no errors, ≥ 90% of 64",
                      f"{m256['errors']} errors, {round((x or 0) * 100)}%", m256["errors"] == 0 and (x or 0) >= 0.9))
-        ideal = run["cores"] / (run["argon2_ms"] / 1000)
+        hash_ms = r.get("argon2_ms", run["argon2_ms"])
+        ideal = run["cores"] / (hash_ms / 1000)
         login = shape(r, "login_8")
         x = ratio(login["rps"], ideal)
-        rows.append((f"logins, {db}: ≥ 80% of cores / one hash ({ideal:.0f}/s)",
-                     f"{login['rps']:.0f}/s = {round((x or 0) * 100)}%", (x or 0) >= 0.8))
+        measured = f"{login['rps']:.0f}/s = {round((x or 0) * 100)}%"
+        if r.get("argon2_all_cores_ms"):
+            ceiling = run["cores"] / (r["argon2_all_cores_ms"] / 1000)
+            measured += f" ({round(login['rps'] / ceiling * 100)}% of {ceiling:.0f}/s with every core hashing)"
+        rows.append((f"logins, {db}: ≥ 80% of cores / one hash ({hash_ms:.1f} ms: {ideal:.0f}/s)",
+                     measured, (x or 0) >= 0.8))
         alone, mixed = shape(r, "me_8_alone"), shape(r, "me_8_during_logins")
         x = ratio(mixed["rps"], alone["rps"])
         p = ratio(mixed["p99_ms"], alone["p99_ms"])
@@ -540,7 +621,9 @@ def markdown(run: dict) -> str:
     out = [BEGIN, "", f"Generated by `scripts/bench.sh` on {run['date']} (commit `{run['commit']}`): "
            f"{run['cores']} cores, {run['machine']}, BENCH_SECONDS={SECONDS}, wrk on the same machine over "
            f"loopback, release builds, rate limits off. One argon2id hash (m=19456 KiB, t=2, p=1) took "
-           f"{run['argon2_ms']:.1f} ms on one core during this run.", ""]
+           f"{run['argon2_ms']:.1f} ms on one core at the start of this run; the login targets below use the "
+           f"time measured just before and after each login run, and give the time with every core hashing "
+           f"for comparison.", ""]
     out += ["| server | load shape | req/s | p50 | p99 | errors | 503 busy |", "|---|---|---:|---:|---:|---:|---:|"]
     for server, name, f in series(run):
         out.append(f"| {server} | {SHAPE_LABELS.get(name, name)} | {f['rps']:,.0f} | {f['p50_ms']:.1f} ms | "
@@ -563,6 +646,18 @@ def markdown(run: dict) -> str:
                + " |")
     out.append("| load average before / after | " +
                " | ".join(f"{r['loadavg_before']} / {r['loadavg_after']}" for r in run["forge"]) + " |")
+    if all(r.get("login_cpu_ms") for r in run["forge"]):
+        out += ["", "CPU per login during the 8-connection login run (`utime + stime` from `/proc`, divided by "
+                "the logins; PostgreSQL: every `postgres` process), beside the yardstick hash:", "",
+                "| CPU per login | " + " | ".join(r["database"] for r in run["forge"]) + " |",
+                "|---|" + "---:|" * len(run["forge"])]
+        for key, label in [("hashing", "Forge's hashing threads"), ("other", "the rest of Forge"),
+                           ("postgres", "PostgreSQL"), ("machine", "the whole machine (both cores, wrk included)")]:
+            out.append(f"| {label} | " + " | ".join(f"{r['login_cpu_ms'][key]:.2f} ms" for r in run["forge"]) + " |")
+        out.append("| one hash alone (`argon2_cost`, before and after) | " +
+                   " | ".join(f"{r['argon2_ms']:.2f} ms" for r in run["forge"]) + " |")
+        out.append("| one hash while every core hashes | " +
+                   " | ".join(f"{r['argon2_all_cores_ms']:.2f} ms" for r in run["forge"]) + " |")
     for r in run["forge"]:
         if r.get("reference_failed"):
             out += ["", f"The reference `raw` server failed in this run ({r['reference_failed']}); its figures "
@@ -649,7 +744,7 @@ def main() -> int:
             return 1
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    argon2_ms = float(subprocess.run([str(ARGON2_COST)], check=True, capture_output=True, text=True).stdout)
+    argon2_ms = argon2_cost(1)
     run = {
         "date": datetime.date.today().isoformat(),
         "commit": commit or "unknown",
