@@ -3,7 +3,7 @@
 # PostgreSQL (a fresh database, dropped afterwards) under wrk's load shapes, measures start-up
 # time and resident memory, runs the reference servers of ../shared/bench/anchor in the same run
 # when they are there, and writes the figures into docs/performance.md with a chart
-# (docs/bench.png). Loopback only; bounded in time (about 4 to 5 minutes with the defaults).
+# (docs/bench.png). Loopback only; bounded in time (about 6 minutes with the defaults on 2 cores).
 #
 #   scripts/bench.sh                     # or: make bench
 #
