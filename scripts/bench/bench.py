@@ -108,13 +108,13 @@ class CpuSplit:
     def __init__(self, pid: int):
         self.pid = pid
 
-    def _forge(self) -> dict[str, float]:
-        seconds: dict[str, float] = {}
+    def _forge(self) -> dict[tuple[str, str], float]:
+        """CPU seconds per thread, keyed by (part, thread id)."""
+        seconds: dict[tuple[str, str], float] = {}
         for task in Path(f"/proc/{self.pid}/task").iterdir():
             try:
-                hashing = (task / "comm").read_text().startswith("forge-hash")
-                key = f"{'hashing' if hashing else 'other'}:{task.name}"
-                seconds[key] = cpu_seconds(task / "stat")
+                part = "hashing" if (task / "comm").read_text().startswith("forge-hash") else "other"
+                seconds[(part, task.name)] = cpu_seconds(task / "stat")
             except (FileNotFoundError, ProcessLookupError):
                 pass
         return seconds
@@ -146,8 +146,8 @@ class CpuSplit:
         """Milliseconds per unit of work (`count` of them) in each part."""
         (forge0, pg0, machine0), (forge1, pg1, machine1) = self.before, self.after
         parts = {"hashing": 0.0, "other": 0.0}
-        for key, seconds in forge1.items():
-            parts[key.split(":")[0]] += seconds - forge0.get(key, 0.0)
+        for (part, tid), seconds in forge1.items():
+            parts[part] += seconds - forge0.get((part, tid), 0.0)
         parts["postgres"] = pg1 - pg0
         parts["machine"] = machine1 - machine0
         return {k: round(v * 1000 / max(count, 1), 2) for k, v in parts.items()}

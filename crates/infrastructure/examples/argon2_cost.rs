@@ -20,33 +20,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(15);
     let threads: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(1).max(1);
     let start = Barrier::new(threads);
-    let mut times: Vec<f64> = std::thread::scope(|scope| {
+    let mut times = Vec::with_capacity(runs * threads);
+    std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| hash_times(runs, &start))).collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-    });
+        for worker in workers {
+            times.extend(worker.join().map_err(|_| "a hashing thread panicked")??);
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
     times.sort_by(f64::total_cmp);
-    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let median = times.get(times.len() / 2).ok_or("no hash was timed (hashes must be at least 1)")?;
     println!("{median:.2}");
     Ok(())
 }
 
 /// `runs` hashes one after the other on this thread, in milliseconds each. The first hash, which
 /// pays for the block's page faults, is not counted; the others start together on every thread.
-fn hash_times(runs: usize, start: &Barrier) -> Vec<f64> {
+fn hash_times(runs: usize, start: &Barrier) -> Result<Vec<f64>, argon2::Error> {
     let params = Params::DEFAULT;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut blocks = vec![Block::new(); params.block_count()];
     let mut output = [0u8; 32];
     let mut hash =
         || argon2.hash_password_into_with_memory(b"Correct-Horse-42", b"benchmark-salt-0", &mut output, &mut blocks);
-    if hash().is_err() {
-        return Vec::new();
-    }
+    let first = hash();
+    // Every thread reaches the barrier, even one whose first hash failed, so none waits for good.
     start.wait();
+    first?;
     (0..runs)
-        .filter_map(|_| {
+        .map(|_| {
             let started = Instant::now();
-            hash().ok().map(|()| started.elapsed().as_secs_f64() * 1000.0)
+            hash().map(|()| started.elapsed().as_secs_f64() * 1000.0)
         })
         .collect()
 }

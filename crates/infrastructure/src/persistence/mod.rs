@@ -107,9 +107,9 @@ pub enum Backend {
 ///   connection opened by a request worker wakes no other thread when its answer arrives.
 /// - The **background pool** (at most 2 connections on SQLite, 4 on PostgreSQL, closed after
 ///   60 s unused) serves what runs off the request path: the job workers, the event relay,
-///   housekeeping and exports ([`Database::background`]). Schema changes (migrations) run on a
-///   connection of their own, opened for them. Its connections are opened on the
-///   background runtime, and it never takes the request pool's.
+///   housekeeping and exports ([`Database::background`]). Its connections are opened on the
+///   background runtime, and it never takes the request pool's. Schema changes (migrations) run
+///   on a connection of their own, opened for them.
 ///
 /// An in-memory SQLite database is one connection, which both pools are.
 #[derive(Debug, Clone)]
