@@ -232,11 +232,12 @@ fn mail_files(dir: &std::path::Path) -> Vec<String> {
 fn a_mail_acknowledged_before_a_sigkill_is_sent_by_forge_worker_which_answers_probes_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    // The server's own workers look for jobs only every ten minutes: the mail is still waiting
-    // when the process is killed.
+    // The server runs no job workers (as beside `forge worker` processes): the mail is still
+    // waiting when the process is killed. (With workers of its own, however rarely they poll,
+    // the first poll could come after the registration and send the mail before the kill.)
     let mut server = forge(dir.path())
         .env("FORGE_BIND", format!("127.0.0.1:{port}"))
-        .env("FORGE_JOBS__POLL_INTERVAL_MS", "600000")
+        .env("FORGE_JOBS__RUN_IN_SERVE", "false")
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
