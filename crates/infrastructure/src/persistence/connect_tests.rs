@@ -5,19 +5,16 @@ use std::time::Duration;
 
 use forge_application::{
     UnexpectedError,
-    common::{Changes, UnexpectedKind, UnitOfWork},
+    common::UnexpectedKind,
     health::Probe,
     metrics::{DatabaseBackend, DatabaseMetrics},
-    users::{UserChange, ports::UserRepository},
+    users::ports::UserRepository,
 };
-use forge_domain::{
-    sessions::SessionId,
-    users::{Email, NewUser, PasswordHash, Role, User, UserId, Username},
-};
+use forge_domain::{sessions::SessionId, users::UserId};
 use forge_migration::testing::TestDatabase;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::{Database, DatabaseProbe, QueryStats, SeaDatabaseMetrics, SeaUnitOfWork, SeaUserRepository};
+use super::{Database, DatabaseProbe, QueryStats, SeaDatabaseMetrics, SeaUserRepository};
 
 async fn pragma(conn: &DatabaseConnection, name: &str) -> String {
     let row = conn
@@ -146,43 +143,6 @@ async fn on_postgresql_the_principal_is_read_on_a_connection_of_the_thread_and_s
         assert!(read().await.unwrap().is_none());
     }
     assert_eq!(request.figures().pool.size, fallbacks);
-}
-
-#[tokio::test]
-async fn an_account_is_looked_up_by_email_or_username_on_postgresql_on_a_connection_of_the_thread() {
-    let db = TestDatabase::new().await;
-    // Stored through a pool of its own, so that the pool under test starts empty.
-    let writer = Database::connect(db.url(), 2).await.unwrap();
-    let user = User::register(
-        NewUser {
-            email: Email::parse("Lookup@Example.com").unwrap(),
-            username: Username::parse("Look_Up").unwrap(),
-            full_name: None,
-            role: Role::Member,
-            password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
-            is_active: true,
-            is_verified: false,
-        },
-        chrono::DateTime::from_timestamp(1_790_000_000, 123_456_000).unwrap(),
-    );
-    SeaUnitOfWork::new(&writer).commit(Changes::new().with(UserChange::Insert(user.clone()))).await.unwrap();
-
-    let database = Database::connect(db.url(), 4).await.unwrap();
-    let request = SeaDatabaseMetrics::new(&database, std::sync::Arc::new(QueryStats::default()));
-    let users = SeaUserRepository::new(&database);
-    let by_email = users.by_email(&Email::parse("lookup@example.com").unwrap()).await.unwrap();
-    let by_username = users.by_username(&Username::parse("LOOK_UP").unwrap()).await.unwrap();
-    for found in [by_email, by_username] {
-        assert_eq!(found.as_ref(), Some(&user), "every column read back as stored");
-    }
-    assert_eq!(users.by_email(&Email::parse("nobody@example.com").unwrap()).await.unwrap(), None);
-    assert_eq!(users.by_username(&Username::parse("nobody").unwrap()).await.unwrap(), None);
-    let pooled = request.figures().pool.size;
-    if database.backend() == super::Backend::Sqlite {
-        assert!(pooled >= 1, "on SQLite the lookups run on the request pool");
-    } else {
-        assert_eq!(pooled, 0, "the request pool was not needed");
-    }
 }
 
 #[tokio::test]

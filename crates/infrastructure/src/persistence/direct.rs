@@ -1,6 +1,6 @@
-//! The statements of the hottest reads, run on sqlx directly instead of through SeaORM's
-//! execution path: the principal behind every authenticated request, a page of the users list,
-//! and an account by e-mail or username (the lookup of every login). That path (its statement values, boxed futures of several kilobytes moved on every
+//! The statements of the two hottest reads, run on sqlx directly instead of through SeaORM's
+//! execution path: the principal behind every authenticated request, and a page of the users
+//! list. That path (its statement values, boxed futures of several kilobytes moved on every
 //! call, rows wrapped in `QueryResult` and read by name or through a second lookup) cost about
 //! 50k instructions per statement, a quarter of a `GET /users/me`.
 //!
@@ -41,12 +41,7 @@ pub(crate) struct UserWith<X> {
     pub extra: X,
 }
 
-/// A `users` row alone: its fifteen columns in table order, as `users::Entity::find` selects
-/// them.
-#[derive(Debug)]
-pub(crate) struct UserRow(pub users::Model);
-
-impl<'r, R> FromRow<'r, R> for UserRow
+impl<'r, R, X> FromRow<'r, R> for UserWith<X>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -55,9 +50,10 @@ where
     bool: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    X: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self(users::Model {
+        let user = users::Model {
             id: row.try_get(0)?,
             email: row.try_get(1)?,
             username: row.try_get(2)?,
@@ -73,19 +69,8 @@ where
             last_login_at: row.try_get(12)?,
             deleted_at: row.try_get(13)?,
             version: row.try_get(14)?,
-        }))
-    }
-}
-
-impl<'r, R, X> FromRow<'r, R> for UserWith<X>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    UserRow: FromRow<'r, R>,
-    X: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self { user: UserRow::from_row(row)?.0, extra: row.try_get(15)? })
+        };
+        Ok(Self { user, extra: row.try_get(15)? })
     }
 }
 
@@ -121,13 +106,6 @@ pub(crate) async fn principal_row(
 /// one statement, run where `on` says, counted and traced as a `db.query` client span.
 pub(crate) async fn fetch_all<T: FromAnyRow>(on: Direct<'_>, stmt: Statement) -> Result<Vec<T>, DbErr> {
     fetch(on, &stmt.sql, stmt.values.unwrap_or_else(|| Values(Vec::new())), Rows::All).await
-}
-
-/// The row of the `SELECT` statement `stmt` (built for `db`'s backend, matching at most one
-/// row), read as a `T`: as [`fetch_all`], reading only the first row.
-pub(crate) async fn fetch_optional<T: FromAnyRow>(on: Direct<'_>, stmt: Statement) -> Result<Option<T>, DbErr> {
-    let values = stmt.values.unwrap_or_else(|| Values(Vec::new()));
-    Ok(fetch(on, &stmt.sql, values, Rows::AtMostOne).await?.pop())
 }
 
 /// Where a statement run on sqlx directly runs: the pool of `db` (on PostgreSQL, a connection of

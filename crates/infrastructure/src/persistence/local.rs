@@ -1,6 +1,6 @@
 //! PostgreSQL connections a thread keeps for itself, for the statements run on sqlx directly
-//! ([`super::direct`]): the principal behind every authenticated request, a page of the users
-//! list, and an account looked up by e-mail or username.
+//! ([`super::direct`]): the principal behind every authenticated request and a page of the users
+//! list.
 //!
 //! A statement on a pooled connection costs two round trips: sqlx pings every connection given
 //! back to its pool before it lets another task have it. It also wakes two threads when the

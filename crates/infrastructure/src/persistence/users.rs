@@ -91,16 +91,6 @@ impl SeaUserRepository {
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {
         select.unique(&self.db).await.map_err(unexpected)?.map(to_domain).transpose()
     }
-
-    /// The account `select` finds (at most one), run on sqlx directly
-    /// ([`direct::fetch_optional`]): on PostgreSQL on a connection of the thread's own, which
-    /// spares a login the round trip of the pool's ping. For the lookups of the request path
-    /// only (by e-mail and username): a background thread would keep connections of its own too.
-    async fn one_direct(&self, select: Select<users::Entity>) -> Result<Option<User>, UnexpectedError> {
-        let stmt = select.build(self.db.get_database_backend());
-        let row: Option<direct::UserRow> = direct::fetch_optional(self.direct(), stmt).await.map_err(unexpected)?;
-        row.map(|row| to_domain(row.0)).transpose()
-    }
 }
 
 #[async_trait]
@@ -112,12 +102,12 @@ impl UserRepository for SeaUserRepository {
 
     #[tracing::instrument(skip_all)]
     async fn by_email(&self, email: &Email) -> Result<Option<User>, UnexpectedError> {
-        self.one_direct(users::Entity::find().filter(Column::Email.eq(email.as_ref()))).await
+        self.one(users::Entity::find().filter(Column::Email.eq(email.as_ref()))).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn by_username(&self, username: &Username) -> Result<Option<User>, UnexpectedError> {
-        self.one_direct(users::Entity::find().filter(Column::UsernameLower.eq(username.normalized()))).await
+        self.one(users::Entity::find().filter(Column::UsernameLower.eq(username.normalized()))).await
     }
 
     #[tracing::instrument(skip_all, fields(page = query.page.page(), limit = query.page.limit(), sort = ?query.sort, order = ?query.order))]
