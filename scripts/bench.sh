@@ -17,7 +17,7 @@
 #   ANCHOR_DIR=../shared/bench/anchor    the reference servers (skipped when absent)
 #   BENCH_WRITE_DOCS=0      measure and print only, leave docs/ alone
 #   BENCH_REPORT_ONLY=1     rewrite docs/ from the last run (target/bench/results.json), measuring nothing
-#   FORGE_HASHING__*        passed through to Forge (e.g. FORGE_HASHING__NICE=0 to compare)
+#   FORGE_HASHING__*        passed through to Forge (e.g. FORGE_HASHING__NICE=0 or FORGE_HASHING__POLICY=idle to compare)
 #
 # Needs: wrk (Debian: apt-get install -y wrk), psql and a PostgreSQL server for the PostgreSQL
 # runs, Python 3 with matplotlib (pip install matplotlib).

@@ -40,4 +40,6 @@ pub use persistence::{
     SeaProjectRepository, SeaSessionRepository, SeaStatsSource, SeaTicketStore, SeaUnitOfWork, SeaUserRepository,
     StatementLatency,
 };
-pub use security::{Argon2Hasher, HashingPoolSettings, HashingPoolStats, JwtAccessTokens, RandomTokens};
+pub use security::{
+    Argon2Hasher, HashingPoolSettings, HashingPoolStats, HashingPriority, JwtAccessTokens, RandomTokens,
+};

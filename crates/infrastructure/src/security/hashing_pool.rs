@@ -6,9 +6,9 @@
 //! gigabytes (the allocator keeps what the threads freed). Here a fixed number of threads each
 //! own one memory block, reused from hash to hash (and given back to the system after a while
 //! without work), and a queue of bounded length holds the work waiting for them. When the queue is full, new work is refused at once ([`PoolError::Busy`],
-//! with an estimate of when there will be room) instead of piling up. The threads can run at a
-//! lower scheduling priority (a higher nice value), so that hashing takes the CPU time request
-//! handling leaves rather than the other way round.
+//! with an estimate of when there will be room) instead of piling up. The threads run at a lower
+//! scheduling priority ([`HashingPriority`]: a higher nice value, or Linux's `SCHED_IDLE`), so that
+//! hashing takes the CPU time request handling leaves rather than the other way round.
 //!
 //! What it must not do: block an async task (submitting never waits: the work is queued or
 //! refused), run more hashes at once than it has threads, or spend a hash on a caller that has
@@ -38,6 +38,28 @@ pub const MAX_NICE: u8 = 19;
 /// The nice value of hashing threads unless configured otherwise.
 pub const DEFAULT_NICE: u8 = 10;
 
+/// How hashing threads are scheduled beside request handling. Applied on Linux only, where both
+/// the nice value and the policy belong to each thread; elsewhere they would apply to the whole
+/// process, so the threads keep its priority there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashingPriority {
+    /// The normal policy at this nice value (0 to [`MAX_NICE`]; 0: the same priority as request
+    /// handling). The threads get a share of the CPU that shrinks as the value grows, however
+    /// busy request handling is, so logins go on while the cores are saturated.
+    Nice(u8),
+    /// Linux's `SCHED_IDLE`: the threads run only on a core that nothing else wants, and give it
+    /// up as soon as another task wakes there. Reads keep their latency beside a login storm;
+    /// logins get only the CPU time that request handling leaves, and almost none while it keeps
+    /// every core busy. An unprivileged thread cannot leave this policy again.
+    Idle,
+}
+
+impl Default for HashingPriority {
+    fn default() -> Self {
+        Self::Nice(DEFAULT_NICE)
+    }
+}
+
 /// How long a hashing thread keeps its memory block without work, unless configured otherwise.
 pub const DEFAULT_IDLE_RELEASE: Duration = Duration::from_secs(10);
 
@@ -55,20 +77,24 @@ pub struct HashingPoolSettings {
     pub threads: usize,
     /// Hashes that may wait for a thread (at least 1); past that, work is refused.
     pub queue_capacity: usize,
-    /// The nice value of the threads (0 to 19; 0: the same priority as request handling). Only
-    /// applied on Linux, where the nice value is per thread.
-    pub nice: u8,
+    /// How the threads are scheduled beside request handling.
+    pub priority: HashingPriority,
     /// How long a thread keeps its memory block with nothing to hash; `None`: for good.
     pub idle_release: Option<Duration>,
 }
 
 impl HashingPoolSettings {
-    /// One thread per core, sixteen waiting hashes per thread, [`DEFAULT_NICE`], memory given
-    /// back after [`DEFAULT_IDLE_RELEASE`] without work.
+    /// One thread per core, sixteen waiting hashes per thread, nice [`DEFAULT_NICE`], memory
+    /// given back after [`DEFAULT_IDLE_RELEASE`] without work.
     #[must_use]
     pub fn for_this_machine() -> Self {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self { threads, queue_capacity: 16 * threads, nice: DEFAULT_NICE, idle_release: Some(DEFAULT_IDLE_RELEASE) }
+        Self {
+            threads,
+            queue_capacity: 16 * threads,
+            priority: HashingPriority::default(),
+            idle_release: Some(DEFAULT_IDLE_RELEASE),
+        }
     }
 }
 
@@ -343,7 +369,7 @@ impl HashingPool {
         if settings.queue_capacity == 0 {
             return Err(invalid("a hashing queue needs room for at least one hash"));
         }
-        if settings.nice > MAX_NICE {
+        if matches!(settings.priority, HashingPriority::Nice(nice) if nice > MAX_NICE) {
             return Err(invalid("the nice value of hashing threads is at most 19"));
         }
         let shared = Arc::new(Shared {
@@ -439,9 +465,7 @@ impl HashingPool {
 
 /// The loop of one hashing thread.
 fn work(shared: &Shared, block_count: usize, settings: HashingPoolSettings) {
-    if settings.nice > 0 {
-        lower_priority(settings.nice);
-    }
+    lower_priority(settings.priority);
     let mut memory = HashMemory::new(block_count);
     loop {
         // Wait with a deadline only while there is memory to give back after it.
@@ -480,19 +504,36 @@ fn work(shared: &Shared, block_count: usize, settings: HashingPoolSettings) {
     }
 }
 
-/// Raises this thread's nice value (lowers its priority). On Linux the nice value belongs to the
-/// thread, so request handling keeps its own; elsewhere it would apply to the whole process, so
-/// it is left alone there.
-fn lower_priority(nice: u8) {
+/// Lowers this thread's scheduling priority. A failure is logged and the thread hashes at the
+/// priority it has: hashing still works, only less politely.
+fn lower_priority(priority: HashingPriority) {
     #[cfg(target_os = "linux")]
-    {
-        let tid = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), i32::from(nice)) {
-            tracing::warn!(error = %e, nice, "could not lower the priority of a hashing thread");
+    match priority {
+        HashingPriority::Nice(0) => {}
+        HashingPriority::Nice(nice) => {
+            let tid = rustix::thread::gettid();
+            if let Err(e) = rustix::process::setpriority_process(Some(tid), i32::from(nice)) {
+                tracing::warn!(error = %e, nice, "could not lower the priority of a hashing thread");
+            }
+        }
+        HashingPriority::Idle => {
+            use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+            let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+            // After the policy, the crate also sets the nice value to 0, which an unprivileged
+            // thread of a process started at a higher nice value may not do: what counts is the
+            // policy the thread ends up with.
+            let set = thread_priority::set_thread_priority_and_policy(
+                thread_priority::thread_native_id(),
+                ThreadPriority::Min,
+                idle,
+            );
+            if thread_priority::thread_schedule_policy().ok() != Some(idle) {
+                tracing::warn!(outcome = ?set, "could not move a hashing thread to SCHED_IDLE");
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
-    tracing::debug!(nice, "hashing threads keep the process priority on this platform");
+    tracing::debug!(?priority, "hashing threads keep the process priority on this platform");
 }
 
 #[cfg(test)]
@@ -500,14 +541,17 @@ mod tests {
     use super::*;
 
     fn settings(threads: usize, queue_capacity: usize) -> HashingPoolSettings {
-        HashingPoolSettings { threads, queue_capacity, nice: 0, idle_release: None }
+        HashingPoolSettings { threads, queue_capacity, priority: HashingPriority::Nice(0), idle_release: None }
     }
 
     #[test]
     fn settings_out_of_range_are_refused() {
         assert!(HashingPool::start(settings(0, 1), 8).is_err());
         assert!(HashingPool::start(settings(1, 0), 8).is_err());
-        assert!(HashingPool::start(HashingPoolSettings { nice: 20, ..settings(1, 1) }, 8).is_err());
+        assert!(
+            HashingPool::start(HashingPoolSettings { priority: HashingPriority::Nice(20), ..settings(1, 1) }, 8)
+                .is_err()
+        );
     }
 
     #[test]
@@ -515,6 +559,54 @@ mod tests {
         let defaults = HashingPoolSettings::for_this_machine();
         assert!(defaults.threads >= 1);
         assert_eq!(defaults.queue_capacity, 16 * defaults.threads);
+    }
+
+    /// The nice value and the policy each hashing thread runs under, read on the thread itself.
+    #[cfg(target_os = "linux")]
+    async fn scheduling_of_threads(priority: HashingPriority) -> Vec<(i32, thread_priority::ThreadSchedulePolicy)> {
+        let pool = HashingPool::start(HashingPoolSettings { priority, ..settings(2, 4) }, 8).unwrap();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Arc::new(Mutex::new(hold));
+        // Two tasks held until both have started: one on each thread.
+        let (first, second) = (pool.submit(read_scheduling(hold.clone())), pool.submit(read_scheduling(hold)));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        while pool.stats().in_flight < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        vec![first.answer().await.unwrap(), second.answer().await.unwrap()]
+    }
+
+    #[cfg(target_os = "linux")]
+    fn read_scheduling(
+        hold: Arc<Mutex<std::sync::mpsc::Receiver<()>>>,
+    ) -> impl FnOnce(&mut HashMemory) -> (i32, thread_priority::ThreadSchedulePolicy) {
+        move |_| {
+            let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+            let policy = thread_priority::thread_schedule_policy().unwrap();
+            hold.lock().unwrap().recv().unwrap();
+            (nice, policy)
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn every_thread_runs_at_the_configured_nice_value_under_the_normal_policy() {
+        use thread_priority::{NormalThreadSchedulePolicy::Other, ThreadSchedulePolicy::Normal};
+        let ours = rustix::process::getpriority_process(None).unwrap();
+        assert_eq!(scheduling_of_threads(HashingPriority::Nice(7)).await, [(7, Normal(Other)); 2]);
+        assert_eq!(scheduling_of_threads(HashingPriority::Nice(0)).await, [(ours, Normal(Other)); 2]);
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), ours, "the caller's own is left alone");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn every_thread_runs_under_sched_idle_when_asked() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy::Normal};
+        let threads = scheduling_of_threads(HashingPriority::Idle).await;
+        assert!(threads.iter().all(|(_, policy)| *policy == Normal(NormalThreadSchedulePolicy::Idle)), "{threads:?}");
+        assert_eq!(thread_priority::thread_schedule_policy().unwrap(), Normal(NormalThreadSchedulePolicy::Other));
     }
 
     #[tokio::test]

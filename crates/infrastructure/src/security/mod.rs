@@ -8,8 +8,8 @@ mod opaque;
 mod password;
 
 pub use hashing_pool::{
-    DEFAULT_IDLE_RELEASE, DEFAULT_NICE, HashMemory, HashingPool, HashingPoolSettings, HashingPoolStats, MAX_NICE,
-    PoolError, Ticket,
+    DEFAULT_IDLE_RELEASE, DEFAULT_NICE, HashMemory, HashingPool, HashingPoolSettings, HashingPoolStats,
+    HashingPriority, MAX_NICE, PoolError, Ticket,
 };
 
 pub use jwt::JwtAccessTokens;

@@ -242,10 +242,12 @@ fn check(password: &[u8], hash: &phc::PasswordHash, memory: &mut HashMemory) -> 
 mod tests {
     use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
+    use crate::security::HashingPriority;
+
     use super::*;
 
     fn small_pool() -> HashingPoolSettings {
-        HashingPoolSettings { threads: 1, queue_capacity: 8, nice: 0, idle_release: None }
+        HashingPoolSettings { threads: 1, queue_capacity: 8, priority: HashingPriority::Nice(0), idle_release: None }
     }
 
     #[test]

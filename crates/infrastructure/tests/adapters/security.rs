@@ -5,7 +5,7 @@ use forge_domain::{
     sessions::SessionId,
     users::{PasswordHash, UserId},
 };
-use forge_infrastructure::{Argon2Hasher, HashingPoolSettings, JwtAccessTokens, RandomTokens};
+use forge_infrastructure::{Argon2Hasher, HashingPoolSettings, HashingPriority, JwtAccessTokens, RandomTokens};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ mod passwords {
     use super::*;
 
     fn pool(threads: usize, queue_capacity: usize) -> HashingPoolSettings {
-        HashingPoolSettings { threads, queue_capacity, nice: 0, idle_release: None }
+        HashingPoolSettings { threads, queue_capacity, priority: HashingPriority::Nice(0), idle_release: None }
     }
 
     fn owasp() -> Argon2Hasher {

@@ -5,16 +5,22 @@
 //! threads = 2           # default: the number of cores; each keeps one 19 MiB argon2 block
 //! queue_capacity = 32   # hashes that may wait; default: 16 per thread. Past it: 503 SERVER_BUSY
 //! nice = 10             # 0 to 19: how far below request handling the threads run
+//! policy = "normal"     # or "idle": Linux's SCHED_IDLE, the nice value unused
 //! idle_release_secs = 10 # a thread idle this long gives its block back; 0: keep it for good
 //! ```
 //!
 //! Memory for hashing is `threads` × 19 MiB at most, however many logins arrive, and nothing
 //! after `idle_release_secs` without any; a login waits at most about `queue_capacity / threads`
 //! hash times (a hash is tens of milliseconds).
+//!
+//! `policy = "idle"` trades logins for reads' latency: the threads hash only on a core that nothing
+//! else wants and give it up at once when a request's task wakes there, so reads keep their tail
+//! beside a login storm, but logins get only what request handling leaves (see
+//! `docs/performance.md`, "Reads beside the hashing threads").
 
 use std::time::Duration;
 
-use forge_infrastructure::HashingPoolSettings;
+use forge_infrastructure::{HashingPoolSettings, HashingPriority};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
@@ -36,8 +42,10 @@ pub struct HashingConfig {
     pub threads: Option<usize>,
     /// Default: 16 per thread.
     pub queue_capacity: Option<usize>,
-    /// The nice value of the hashing threads (Linux), 0 to 19.
+    /// The nice value of the hashing threads (Linux), 0 to 19, under the normal policy.
     pub nice: u8,
+    /// The scheduling policy of the hashing threads (Linux).
+    pub policy: HashingPolicy,
     /// Seconds a thread keeps its memory block without work; 0: for good.
     pub idle_release_secs: u64,
 }
@@ -48,9 +56,20 @@ impl Default for HashingConfig {
             threads: None,
             queue_capacity: None,
             nice: forge_infrastructure::security::DEFAULT_NICE,
+            policy: HashingPolicy::Normal,
             idle_release_secs: forge_infrastructure::security::DEFAULT_IDLE_RELEASE.as_secs(),
         }
     }
+}
+
+/// The scheduling policy of the hashing threads (Linux; elsewhere they keep the process's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashingPolicy {
+    /// The normal policy at `hashing.nice`: a share of the CPU however busy request handling is.
+    Normal,
+    /// `SCHED_IDLE`: only the CPU time request handling leaves.
+    Idle,
 }
 
 impl HashingConfig {
@@ -92,7 +111,10 @@ impl HashingConfig {
         HashingPoolSettings {
             threads,
             queue_capacity: self.queue_capacity.unwrap_or(16 * threads),
-            nice: self.nice,
+            priority: match self.policy {
+                HashingPolicy::Normal => HashingPriority::Nice(self.nice),
+                HashingPolicy::Idle => HashingPriority::Idle,
+            },
             idle_release: (self.idle_release_secs > 0).then(|| Duration::from_secs(self.idle_release_secs)),
         }
     }
@@ -123,7 +145,36 @@ mod tests {
             let settings = Settings::load(None).unwrap();
             settings.validate().unwrap();
             let pool = settings.hashing.pool_settings();
-            assert_eq!((pool.threads, pool.queue_capacity, pool.nice, pool.idle_release), (3, 7, 0, None));
+            assert_eq!(
+                (pool.threads, pool.queue_capacity, pool.priority, pool.idle_release),
+                (3, 7, HashingPriority::Nice(0), None)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_policy_is_normal_at_nice_10_unless_idle_is_asked_for() {
+        assert_eq!(HashingConfig::default().pool_settings().priority, HashingPriority::Nice(10));
+        Jail::expect_with(|jail| {
+            jail.create_file("forge.toml", "[hashing]\nnice = 15\n")?;
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.hashing.pool_settings().priority, HashingPriority::Nice(15));
+            jail.set_env("FORGE_HASHING__POLICY", "idle");
+            let settings = Settings::load(None).unwrap();
+            settings.validate().unwrap();
+            assert_eq!(settings.hashing.pool_settings().priority, HashingPriority::Idle);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_policy_is_refused_naming_the_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("forge.toml", "[hashing]\npolicy = \"batch\"\n")?;
+            let error = Settings::load(None).unwrap_err();
+            assert_eq!(error.key, "hashing.policy");
+            assert!(error.to_string().contains("idle"), "{error}");
             Ok(())
         });
     }
