@@ -48,9 +48,9 @@ pub enum HashingPriority {
     /// busy request handling is, so logins go on while the cores are saturated.
     Nice(u8),
     /// Linux's `SCHED_IDLE`: the threads run only on a core that nothing else wants, and give it
-    /// up as soon as another task wakes there. Reads keep their latency beside a login storm;
-    /// logins get only the CPU time that request handling leaves, and almost none while it keeps
-    /// every core busy. An unprivileged thread cannot leave this policy again.
+    /// up as soon as another task wakes there. Request handling keeps more of the CPU beside a
+    /// login storm; logins get only the CPU time it leaves, and almost none while it keeps every
+    /// core busy. An unprivileged thread cannot leave this policy again.
     Idle,
 }
 

@@ -13,9 +13,9 @@
 //! after `idle_release_secs` without any; a login waits at most about `queue_capacity / threads`
 //! hash times (a hash is tens of milliseconds).
 //!
-//! `policy = "idle"` trades logins for reads' latency: the threads hash only on a core that nothing
-//! else wants and give it up at once when a request's task wakes there, so reads keep their tail
-//! beside a login storm, but logins get only what request handling leaves (see
+//! `policy = "idle"` trades logins for reads: the threads hash only on a core that nothing else
+//! wants and give it up at once when a request's task wakes there, so reads keep more of their
+//! throughput beside a login storm, but logins get only what request handling leaves (see
 //! `docs/performance.md`, "Reads beside the hashing threads").
 
 use std::time::Duration;
