@@ -47,8 +47,8 @@ pub enum HashingPriority {
     /// handling). The threads get a share of the CPU that shrinks as the value grows, however
     /// busy request handling is, so logins go on while the cores are saturated.
     Nice(u8),
-    /// Linux's `SCHED_IDLE`: the threads run only on a core that nothing else wants, and give it
-    /// up as soon as another task wakes there. Request handling keeps more of the CPU beside a
+    /// Linux's `SCHED_IDLE`: the threads run only on a core that nothing else wants, and yield it
+    /// to any other task that wakes there when the kernel next reschedules. Request handling keeps more of the CPU beside a
     /// login storm; logins get only the CPU time it leaves, and almost none while it keeps every
     /// core busy. An unprivileged thread cannot leave this policy again.
     Idle,

@@ -14,9 +14,9 @@
 //! hash times (a hash is tens of milliseconds).
 //!
 //! `policy = "idle"` trades logins for reads: the threads hash only on a core that nothing else
-//! wants and give it up at once when a request's task wakes there, so reads keep more of their
-//! throughput beside a login storm, but logins get only what request handling leaves (see
-//! `docs/performance.md`, "Reads beside the hashing threads").
+//! wants and yield it to a request's task that wakes there when the kernel next reschedules, so
+//! reads keep more of their throughput beside a login storm, but logins get only what request
+//! handling leaves (see `docs/performance.md`, "Reads beside the hashing threads").
 
 use std::time::Duration;
 
