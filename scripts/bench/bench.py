@@ -309,10 +309,11 @@ class Spinners:
             process.wait()
 
 
-def reads_beside_spinners(url: str, token: str) -> tuple[dict, dict]:
-    """`url` at 8 connections alone, then beside the spinners: the machine's own yardstick for the
-    reads-during-logins target."""
-    alone = wrk(url, 8, threads=1, token=token)
+def reads_beside_spinners(url: str, token: str, alone: dict | None = None) -> tuple[dict, dict]:
+    """`url` at 8 connections alone (unless measured already), then beside the spinners: the
+    machine's own yardstick for the reads-during-logins target."""
+    if alone is None:
+        alone = wrk(url, 8, threads=1, token=token)
     with Spinners():
         beside = wrk(url, 8, threads=1, token=token)
     return alone, beside
@@ -438,7 +439,7 @@ def run_forge(database: str, workdir: Path) -> dict:
         shapes["me_8_during_logins"], shapes["login_8_with_reads"] = mixed_me, mixed_login
         log(f"{label}: /users/me 8 alone {shapes['me_8_alone']}, during logins {mixed_me}")
         if database == "postgres":
-            _, shapes["me_8_beside_spinners"] = reads_beside_spinners(me, token)
+            _, shapes["me_8_beside_spinners"] = reads_beside_spinners(me, token, alone=shapes["me_8_alone"])
             log(f"{label}: /users/me 8 beside a nice-{Spinners.NICE} spinner per core {shapes['me_8_beside_spinners']}")
 
         with Sampler(server.pid) as sampler:
