@@ -58,9 +58,9 @@ impl Raw {
         match self {
             Self::Scalar => false,
             Self::Array(items) => items.iter().any(Self::names_serde_json_private_key),
-            Self::Object(members) => members
-                .iter()
-                .any(|(k, v)| k.starts_with(SERDE_JSON_PRIVATE) || v.names_serde_json_private_key()),
+            Self::Object(members) => {
+                members.iter().any(|(k, v)| k.starts_with(SERDE_JSON_PRIVATE) || v.names_serde_json_private_key())
+            }
         }
     }
 
