@@ -135,6 +135,16 @@ mod tests {
         assert_eq!(parse(r#"{"A": 1, "a": 2}"#).unwrap(), json!({"A": 1, "a": 2}));
     }
 
+    /// In a build where serde_json has its `raw_value` feature (sqlx turns it on for the server),
+    /// `serde_json::Value` reads an object whose first key is `$serde_json::private::RawValue` as
+    /// JSON text nested in a string: a body could then mean one thing to a proxy and another to
+    /// the server. A body is read as plain JSON whatever serde_json's features.
+    #[test]
+    fn serde_json_private_raw_value_key_is_an_ordinary_key() {
+        let text = r#"{"$serde_json::private::RawValue": "{\"role\": \"admin\"}"}"#;
+        assert_eq!(parse(text).unwrap(), json!({"$serde_json::private::RawValue": "{\"role\": \"admin\"}"}));
+    }
+
     #[test]
     fn syntax_errors_stay_syntax_errors() {
         for text in [r#"{"a": }"#, r#"{"a": 1"#, "[1,]"] {

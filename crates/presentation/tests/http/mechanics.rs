@@ -431,6 +431,20 @@ async fn a_json_object_that_repeats_a_key_is_a_400() {
     }
 }
 
+/// serde_json, built with `raw_value` (sqlx turns it on), reads an object whose first key is its
+/// private `RawValue` token as JSON text nested in a string. A body is read as the JSON it is: the
+/// token is an unknown field, and the registration nested in it is not read.
+#[actix_web::test]
+async fn serde_json_private_raw_value_key_is_an_unknown_field_not_nested_json() {
+    let app = test::init_service(build_app(Mocks::default().state())).await;
+    let body = r#"{"$serde_json::private::RawValue": "{\"email\": \"a@example.com\", \"username\": \"ada\", \"password\": \"x\"}"}"#;
+    let res = test::call_service(&app, register(body).to_request()).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let codes = error_codes(&problem_of(res).await);
+    assert!(codes.contains(&"$serde_json::private::RawValue:UNKNOWN_FIELD".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"email:REQUIRED".to_owned()), "{codes:?}");
+}
+
 #[actix_web::test]
 async fn the_answer_to_connect_is_not_compressed_and_closes_the_connection() {
     let app = test::init_service(build_app(Mocks::default().state())).await;
