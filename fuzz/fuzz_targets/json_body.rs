@@ -53,28 +53,27 @@ enum Raw {
 const SERDE_JSON_PRIVATE: &str = "$serde_json::private::";
 
 impl Raw {
-    /// Whether some object, at any depth, has a key that serde_json's `Value` treats specially.
-    fn names_serde_json_private_key(&self) -> bool {
+    /// Whether `test` holds for the members of some object, at any depth.
+    fn any_object(&self, test: &impl Fn(&[(String, Raw)]) -> bool) -> bool {
         match self {
             Self::Scalar => false,
-            Self::Array(items) => items.iter().any(Self::names_serde_json_private_key),
-            Self::Object(members) => {
-                members.iter().any(|(k, v)| k.starts_with(SERDE_JSON_PRIVATE) || v.names_serde_json_private_key())
-            }
+            Self::Array(items) => items.iter().any(|item| item.any_object(test)),
+            Self::Object(members) => test(members) || members.iter().any(|(_, value)| value.any_object(test)),
         }
+    }
+
+    /// Whether some object, at any depth, has a key that serde_json's `Value` treats specially.
+    fn names_serde_json_private_key(&self) -> bool {
+        self.any_object(&|members| members.iter().any(|(key, _)| key.starts_with(SERDE_JSON_PRIVATE)))
     }
 
     /// Whether some object, at any depth, has the same key twice.
     fn repeats_a_key(&self) -> bool {
-        match self {
-            Self::Scalar => false,
-            Self::Array(items) => items.iter().any(Self::repeats_a_key),
-            Self::Object(members) => {
-                let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-                keys.sort_unstable();
-                keys.windows(2).any(|w| w[0] == w[1]) || members.iter().any(|(_, v)| v.repeats_a_key())
-            }
-        }
+        self.any_object(&|members| {
+            let mut keys: Vec<&str> = members.iter().map(|(key, _)| key.as_str()).collect();
+            keys.sort_unstable();
+            keys.windows(2).any(|pair| pair[0] == pair[1])
+        })
     }
 }
 

@@ -48,9 +48,10 @@ pub enum HashingPriority {
     /// busy request handling is, so logins go on while the cores are saturated.
     Nice(u8),
     /// Linux's `SCHED_IDLE`: the threads run only on a core that nothing else wants, and yield it
-    /// to any other task that wakes there when the kernel next reschedules. Request handling keeps more of the CPU beside a
-    /// login storm; logins get only the CPU time it leaves, and almost none while it keeps every
-    /// core busy. An unprivileged thread cannot leave this policy again.
+    /// to any other task that wakes there when the kernel next reschedules. Request handling
+    /// keeps more of the CPU beside a login storm; logins get only the CPU time it leaves, and
+    /// almost none while it keeps every core busy. An unprivileged thread cannot leave this
+    /// policy again.
     Idle,
 }
 
